@@ -1,0 +1,19 @@
+"""Optimizer stages, chained by :func:`precision_jax.training.train_chain`.
+
+Each stage registers its config dataclass (``kind``) with
+:mod:`precision_jax.config` and its runner here, in :data:`RUNNERS`:
+``runner(cfg, problem, theta, monitor, log_every) -> StageResult``.
+Third-party optimizer libraries (optax, jaxopt) stay behind this interface.
+"""
+
+from precision_jax.optimizers.adam import AdamConfig, run_adam
+from precision_jax.optimizers.base import Monitor, Problem, StageResult
+from precision_jax.optimizers.quasi_newton import BFGSConfig, LBFGSConfig, run_quasi_newton
+
+RUNNERS = {
+    "adam": run_adam,
+    "bfgs": run_quasi_newton,
+    "lbfgs": run_quasi_newton,
+}
+
+__all__ = ["RUNNERS", "Monitor", "Problem", "StageResult", "AdamConfig", "BFGSConfig", "LBFGSConfig"]

@@ -1,0 +1,198 @@
+"""From a validated config to a finished run: target → data → model → optimizer chain → metrics.
+
+The chain's stages run in order, each starting from the best parameters (lowest
+full-batch training loss) of the previous one. The run's reported parameters
+are the best seen over the whole chain, so the headline figure is the paper's
+"test RMSE at the step of lowest training loss".
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from precision_jax import approximators, optimizers
+from precision_jax.config import ConfigError, ExperimentConfig
+from precision_jax.data import Dataset, make_dataset
+from precision_jax.optimizers.base import NON_FINITE, CurvePoint, Monitor, Problem, StageResult
+from precision_jax.targets import Target, equation_target, formula_target, teacher_target
+
+
+def resolve_target(cfg: ExperimentConfig) -> Target:
+    """The :class:`Target` a config names; unknown equations become a :class:`ConfigError`."""
+    t = cfg.target
+    try:
+        if t.equation is not None:
+            return equation_target(t.equation)
+        if t.formula is not None:
+            return formula_target(t.formula, t.variables)
+        return teacher_target(t.teacher.widths, t.teacher.activation, t.teacher.seed)
+    except (KeyError, ValueError) as e:
+        key = "target.equation" if t.equation is not None else "target.formula" if t.formula else "target.teacher"
+        message = e.args[0] if e.args else str(e)
+        raise ConfigError(str(message), key) from None
+
+
+def resolve_train_points(cfg: ExperimentConfig, n_params: int, d: int) -> int:
+    """``D``: the configured number, or the paper's tie ``D = N // (d + 1)`` for ``auto``."""
+    if cfg.data.train_points != "auto":
+        return int(cfg.data.train_points)
+    n = n_params // (d + 1)
+    if n < 1:
+        raise ConfigError(f"auto gives D = N // (d+1) = {n_params} // {d + 1} = 0 training points",
+                          "data.train_points")
+    return n
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("prec", "jax", "jaxlib", "optax", "jaxopt", "numpy", "scipy", "sympy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def error_metrics(prediction: jax.Array, y: jax.Array) -> dict[str, float]:
+    """RMSE, relative RMSE (÷ √mean(y²)) and max |error|, in float64, over the points with a prediction.
+
+    Points where ``prediction`` is NaN (outside an interpolant's domain) are
+    left out and counted in ``undefined``; they are never silently dropped.
+    """
+    prediction, y = np.asarray(prediction, np.float64), np.asarray(y, np.float64)
+    defined = np.isfinite(prediction)
+    if not defined.any():
+        nan = float("nan")
+        return {"rmse": nan, "relative_rmse": nan, "max_abs_error": nan, "undefined": int(y.size)}
+    error = prediction[defined] - y[defined]
+    rmse = float(np.sqrt(np.mean(error**2)))
+    return {"rmse": rmse, "relative_rmse": rmse / float(np.sqrt(np.mean(y[defined] ** 2))),
+            "max_abs_error": float(np.max(np.abs(error))), "undefined": int((~defined).sum())}
+
+
+@dataclass
+class RunResult:
+    config: ExperimentConfig
+    summary: dict
+    curve: list[CurvePoint]
+    theta: Optional[np.ndarray]  # final flat parameters (None for interpolants)
+    stages: list[StageResult] = field(default_factory=list)
+
+
+def train_chain(stages, problem: Problem, theta: jax.Array, log_every: int,
+                on_log: Optional[Callable[[CurvePoint], None]] = None,
+                stage_offset: int = 0) -> tuple[jax.Array, list[StageResult], list[CurvePoint]]:
+    """Run the optimizer stages in order; returns the best θ, each stage's result and the curve.
+
+    A stage that ends on a non-finite loss stops the chain (the run is
+    ``diverged``); its last finite parameters are kept.
+    """
+    monitor = Monitor(problem, on_log)
+    results: list[StageResult] = []
+    best_theta, best_loss = theta, float(problem.loss(theta))
+    for index, stage in enumerate(stages):
+        monitor.start_stage(stage_offset + index, stage.kind)
+        result = optimizers.RUNNERS[stage.kind](stage, problem, theta, monitor, log_every)
+        results.append(result)
+        theta = result.theta
+        loss = float(problem.loss(theta))
+        if np.isfinite(loss) and (loss <= best_loss or not np.isfinite(best_loss)):
+            best_theta, best_loss = theta, loss
+        if result.stop_reason == NON_FINITE:
+            break
+    return best_theta, results, monitor.curve
+
+
+def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None) -> RunResult:
+    """Train (or fit) the configured approximator and measure it; deterministic for a given config."""
+    start = time.perf_counter()
+    target = resolve_target(cfg)
+    if cfg.model.kind in approximators.INTERPOLANTS:
+        return fit_interpolant(cfg, target, start)
+    model = approximators.build_model(cfg.model, target.d)
+    n_train = resolve_train_points(cfg, model.n_params, target.d)
+    data_key, init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
+    if getattr(cfg.model, "init_seed", None) is not None:
+        init_key = jax.random.PRNGKey(cfg.model.init_seed)
+    data = make_dataset(target, n_train, cfg.data.test_points, data_key,
+                        cfg.data.test_compactification, cfg.data.standardize)
+    problem = Problem.from_model(model, data)
+    theta0 = model.init(init_key)
+    theta, stages, curve = train_chain(cfg.train, problem, theta0, cfg.output.log_every, on_log)
+    diverged = any(s.stop_reason == NON_FINITE for s in stages)
+    summary = summarize(cfg, target, data, model.n_params, model.description,
+                        model.apply(theta, data.x_train), model.apply(theta, data.x_test),
+                        stages, curve, time.perf_counter() - start, "diverged" if diverged else "complete")
+    return RunResult(cfg, summary, curve, np.asarray(theta), stages)
+
+
+def fit_interpolant(cfg: ExperimentConfig, target: Target, start: float) -> RunResult:
+    """Classical approximators: no optimizer chain, one fit from training data or a grid of samples.
+
+    ``approximators.INTERPOLANTS[kind](model_cfg, target, dataset)`` returns an
+    object with ``n_params``, ``n_train`` and ``predict(x) -> (n,)`` (NaN where
+    undefined, e.g. outside a triangulation's convex hull).
+    """
+    if cfg.train:
+        raise ConfigError(f"a {cfg.model.kind} model is fitted directly; remove the optimizer stages", "train")
+    if cfg.data.train_points == "auto":
+        raise ConfigError(f"give a number of training points for a {cfg.model.kind} model", "data.train_points")
+    data = make_dataset(target, int(cfg.data.train_points), cfg.data.test_points,
+                        jax.random.PRNGKey(cfg.seed), cfg.data.test_compactification, False)
+    try:
+        interpolant = approximators.INTERPOLANTS[cfg.model.kind](cfg.model, target, data)
+    except ValueError as e:
+        raise ConfigError(str(e), "model") from None
+    fit_seconds = time.perf_counter() - start
+    test_prediction = np.asarray(interpolant.predict(np.asarray(data.x_test)))
+    train_prediction = np.asarray(interpolant.predict(np.asarray(data.x_train)))
+    undefined = int((~np.isfinite(test_prediction)).sum())
+    summary = summarize(cfg, target, data, interpolant.n_params, getattr(interpolant, "description", cfg.model.kind),
+                        train_prediction, test_prediction,
+                        [StageResult("fit", None, 0, "fitted", fit_seconds)], [], time.perf_counter() - start,
+                        "complete", {"outside_hull": undefined,
+                                     "test_points_scored": int(test_prediction.size - undefined)})
+    summary["D"] = int(interpolant.n_train)  # grid-based interpolants sample their own points
+    return RunResult(cfg, summary, [], None, [])
+
+
+def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: int, description: str,
+              train_prediction, test_prediction, stages: list[StageResult], curve: list[CurvePoint],
+              wall_seconds: float, status: str, extra_metrics: Optional[dict] = None) -> dict:
+    """The run's ``summary.json`` content: metrics, stop reasons, sizes, provenance."""
+    train = error_metrics(train_prediction, data.y_train)
+    test = error_metrics(test_prediction, data.y_test)
+    metrics = {
+        "train_rmse": train["rmse"], "test_rmse": test["rmse"],
+        "train_relative_rmse": train["relative_rmse"], "test_relative_rmse": test["relative_rmse"],
+        "test_max_abs_error": test["max_abs_error"], "train_max_abs_error": train["max_abs_error"],
+        # The reported θ is the lowest-training-loss one, so its test RMSE is the paper's headline figure.
+        "test_rmse_at_best_train": test["rmse"],
+        **(extra_metrics or {}),
+    }
+    stage_rows = []
+    for s in stages:
+        points = [p for p in curve if p.stage == len(stage_rows)]
+        stage_rows.append({
+            "kind": s.kind, "steps": s.steps, "stop_reason": s.stop_reason, "seconds": s.seconds,
+            "train_rmse": min((p.train_rmse for p in points if np.isfinite(p.train_rmse)), default=float("nan")),
+            "test_rmse_end": points[-1].test_rmse if points else float("nan"), **s.info,
+        })
+    return {
+        "name": cfg.name, "seed": cfg.seed, "status": status,
+        "target": {"name": target.name, "d": target.d, "variables": list(target.variables),
+                   "lows": list(target.lows), "highs": list(target.highs)},
+        "model": description, "N": int(n_params), "D": int(data.n_train), "n_test": int(data.n_test),
+        "metrics": metrics, "stages": stage_rows, "wall_seconds": wall_seconds,
+        "numerics": {"dtype": str(jnp.asarray(data.y_train).dtype), "jax_enable_x64": bool(jax.config.jax_enable_x64),
+                     "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
+        "versions": package_versions(),
+    }
