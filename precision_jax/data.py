@@ -10,13 +10,14 @@ inputs with the *training* mean and standard deviation; outputs stay raw.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax.targets import Target
+if TYPE_CHECKING:
+    from precision_jax.targets import Target
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def sample_box(key: jax.Array, n: int, lows, highs, shrink: float = 1.0) -> jax.
     return centre - half + 2 * half * u
 
 
-def make_dataset(target: Target, n_train: int, n_test: int, key: jax.Array,
+def make_dataset(target: "Target", n_train: int, n_test: int, key: jax.Array,
                  test_compactification: float = 0.8, standardize: bool = False) -> Dataset:
     """Sample a training and a test set for ``target``; the same ``key`` gives the same sets."""
     k_train, k_test = jax.random.split(key)

@@ -1,0 +1,79 @@
+"""The `prec` command: end to end runs, one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def prec(*args: str, cwd: str = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": ROOT})
+
+
+def write(tmp_path, config: dict, name: str = "c.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_run_writes_a_complete_run_directory(tmp_path, small_teacher):
+    small_teacher["train"][1]["maxiter"] = 100
+    out = tmp_path / "store"
+    result = prec("run", write(tmp_path, small_teacher), "--out", str(out), "model.width=8")
+    assert result.returncode == 0, result.stderr
+    runs = list(out.glob("small_teacher/*/summary.json"))
+    assert len(runs) == 1
+    summary = json.loads(runs[0].read_text())
+    assert summary["N"] == 1 * 8 + 8 + 8 * 8 + 8 + 8 + 1
+    assert "test RMSE" in result.stdout and str(runs[0].parent) in result.stdout.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    "edit, overrides, key",
+    [
+        (lambda c: c["model"].update(widht=3), [], "model.widht"),
+        (lambda c: c["train"][0].update(steps="ten"), [], "train.0.steps"),
+        (lambda c: c.update(target={"equation": "I.8.41"}), [], "target.equation"),
+        (lambda c: None, ["train.7.lr=1"], "train.7"),
+        (lambda c: None, ["model.width=-3"], "model.width"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, small_teacher, edit, overrides, key):
+    edit(small_teacher)
+    path = write(tmp_path, small_teacher)
+    result = prec("run", path, *overrides, "--out", str(tmp_path / "store"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert path in lines[0] and key in lines[0]
+    assert not (tmp_path / "store").exists()
+
+
+def test_missing_config_file_is_exit_2(tmp_path):
+    result = prec("run", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "cannot read config" in result.stderr
+
+
+def test_targets_lists_registry_and_shows_one():
+    listing = prec("targets")
+    assert listing.returncode == 0 and "I.8.14" in listing.stdout and "Z.001" in listing.stdout
+    one = prec("targets", "I.8.14")
+    assert one.returncode == 0 and "x1" in one.stdout and "d = 4" in one.stdout
+    bad = prec("targets", "I.8.41")
+    assert bad.returncode == 2 and "I.8.14" in bad.stderr
+
+
+def test_every_command_has_help_with_an_example():
+    top = prec("--help")
+    assert top.returncode == 0
+    for command in ("run", "targets"):
+        result = prec(command, "--help")
+        assert result.returncode == 0 and "Example: prec" in result.stdout, command
