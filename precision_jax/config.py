@@ -107,12 +107,24 @@ class TargetConfig:
     teacher: Optional[TeacherConfig] = None
 
     def __post_init__(self):
+        from precision_jax.formula import FormulaError, parse_formula
+        from precision_jax.targets import equation_target, feynman_registry
+
         chosen = [k for k in ("equation", "formula", "teacher") if getattr(self, k) is not None]
         _check(len(chosen) == 1, f"give exactly one of equation, formula, teacher (got {chosen or 'none'})", "")
+        if self.equation is not None and self.equation not in feynman_registry():
+            try:
+                equation_target(self.equation)
+            except (KeyError, ValueError) as e:
+                raise ConfigError(str(e), "equation") from None
         if self.formula is not None:
             _check(bool(self.variables), "a formula needs its variables, e.g. {x: [-1, 1]}", "variables")
             for name, (low, high) in self.variables.items():
                 _check(low < high, f"range must have low < high, got [{low}, {high}]", f"variables.{name}")
+            try:
+                parse_formula(self.formula, tuple(self.variables))
+            except FormulaError as e:
+                raise ConfigError(str(e), "formula") from None
         else:
             _check(self.variables is None, "variables only go with a formula", "variables")
 
@@ -290,7 +302,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 
 def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
+    return ".".join(p for p in (prefix, name) if p)
 
 
 def parse_dataclass(cls: type, data: Any, prefix: str = "") -> Any:

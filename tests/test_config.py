@@ -74,3 +74,15 @@ def test_yaml_is_safe_loaded(tmp_path):
 def test_unreadable_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("target, key, fragment", [
+    ({"equation": "I.8.41"}, "target.equation", "I.8.14"),
+    ({"formula": "__import__('os').system('true')", "variables": {"x": [0, 1]}}, "target.formula", ""),
+    ({"formula": "exp(x*z)", "variables": {"x": [0, 1]}}, "target.formula", "z"),
+])
+def test_targets_are_checked_at_config_time(small_teacher, target, key, fragment):
+    small_teacher["target"] = target
+    with pytest.raises(ConfigError) as info:
+        build_config(small_teacher, source="cfg.yaml")
+    assert str(info.value).startswith(f"cfg.yaml: {key}:") and fragment in str(info.value)

@@ -49,7 +49,7 @@ def test_init_follows_pytorch_default_bounds():
 
 
 def test_bfgs_reaches_below_1e6_on_teacher_student(small_teacher):
-    result = run_experiment(build_config(small_teacher))
+    result = run_experiment(build_config(small_teacher, ["model.width=20", "train.1.maxiter=1500"]))
     assert result.summary["metrics"]["test_rmse"] < 1e-6
     assert result.summary["status"] == "complete"
     stages = result.summary["stages"]
