@@ -71,13 +71,16 @@ def run(
     Example: prec run configs/quickstart.yaml model.width=40 seed=3
     """
     from precision_jax import store
-    from precision_jax.config import load_config
+    from precision_jax.config import ConfigError, load_config
     from precision_jax.training import run_experiment
 
     cfg = load_config(config, overrides or [])
     root = out if out is not None else Path(cfg.output.dir)
     with Progress(quiet) as progress:
-        result = run_experiment(cfg, on_log=progress)
+        try:
+            result = run_experiment(cfg, on_log=progress)
+        except ConfigError as e:  # found only once the target is known (sizes, orders, graph inputs)
+            raise e.located(e.source or str(config)) from None
     path = store.save_run(root, result)
     if quiet:
         print(path)

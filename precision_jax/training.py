@@ -22,6 +22,7 @@ from precision_jax import approximators, optimizers
 from precision_jax.config import ConfigError, ExperimentConfig
 from precision_jax.data import Dataset, make_dataset
 from precision_jax.optimizers.base import NON_FINITE, CurvePoint, Monitor, Problem, StageResult
+from precision_jax.optimizers.boost import BoostResult, Ensemble, run_boost
 from precision_jax.targets import Target, equation_target, formula_target, teacher_target
 
 
@@ -85,20 +86,52 @@ class RunResult:
     curve: list[CurvePoint]
     theta: Optional[np.ndarray]  # final flat parameters (None for interpolants)
     stages: list[StageResult] = field(default_factory=list)
+    extra_files: dict = field(default_factory=dict)  # more files for the run directory (store.save_run)
+
+
+@dataclass(frozen=True)
+class BoostContext:
+    """What a ``boost`` stage needs beyond the problem: how to build fresh models, and a PRNG key."""
+
+    model_cfg: object
+    d: int
+    variables: Optional[tuple] = None
+    key: Optional[jax.Array] = None
+
+    def build(self, model_cfg=None):
+        return approximators.build_model(model_cfg if model_cfg is not None else self.model_cfg, self.d,
+                                         self.variables)
 
 
 def train_chain(stages, problem: Problem, theta: jax.Array, log_every: int,
                 on_log: Optional[Callable[[CurvePoint], None]] = None,
-                stage_offset: int = 0) -> tuple[jax.Array, list[StageResult], list[CurvePoint]]:
+                stage_offset: int = 0, boost: Optional[BoostContext] = None,
+                ) -> tuple[jax.Array, list[StageResult], list[CurvePoint]]:
     """Run the optimizer stages in order; returns the best θ, each stage's result and the curve.
 
     A stage that ends on a non-finite loss stops the chain (the run is
-    ``diverged``); its last finite parameters are kept.
+    ``diverged``); its last finite parameters are kept. A ``boost`` stage
+    (last in the chain, needs ``boost``) returns a :class:`BoostResult` whose
+    ``ensemble`` is the final model; θ stays the main model's.
     """
     monitor = Monitor(problem, on_log)
     results: list[StageResult] = []
+    curve: list[CurvePoint] = monitor.curve
     best_theta, best_loss = theta, float(problem.loss(theta))
     for index, stage in enumerate(stages):
+        if stage.kind == "boost":
+            if index != len(stages) - 1:
+                raise ConfigError("a boost stage must be the last of its chain; put later stages in its "
+                                  "own train list", f"train.{index}")
+            if boost is None:
+                raise ConfigError("boosting is not available here (no model to build)", f"train.{index}")
+            # The boost stage starts from the best θ so far, like every stage.
+            key = boost.key if boost.key is not None else jax.random.PRNGKey(0)
+            result, boost_curve = run_boost(stage, problem, best_theta, boost.build, key, log_every,
+                                            on_log, stage_offset + index, train_chain)
+            results.append(result)
+            curve.extend(boost_curve)
+            break
         monitor.start_stage(stage_offset + index, stage.kind)
         result = optimizers.RUNNERS[stage.kind](stage, problem, theta, monitor, log_every)
         results.append(result)
@@ -108,7 +141,7 @@ def train_chain(stages, problem: Problem, theta: jax.Array, log_every: int,
             best_theta, best_loss = theta, loss
         if result.stop_reason == NON_FINITE:
             break
-    return best_theta, results, monitor.curve
+    return best_theta, results, curve
 
 
 def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None) -> RunResult:
@@ -117,7 +150,7 @@ def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint]
     target = resolve_target(cfg)
     if cfg.model.kind in approximators.INTERPOLANTS:
         return fit_interpolant(cfg, target, start)
-    model = approximators.build_model(cfg.model, target.d)
+    model = approximators.build_model(cfg.model, target.d, target.variables)
     n_train = resolve_train_points(cfg, model.n_params, target.d)
     data_key, init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
     if getattr(cfg.model, "init_seed", None) is not None:
@@ -126,12 +159,50 @@ def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint]
                         cfg.data.test_compactification, cfg.data.standardize)
     problem = Problem.from_model(model, data)
     theta0 = model.init(init_key)
-    theta, stages, curve = train_chain(cfg.train, problem, theta0, cfg.output.log_every, on_log)
+    context = BoostContext(cfg.model, target.d, tuple(target.variables), jax.random.fold_in(init_key, 1))
+    theta, stages, curve = train_chain(cfg.train, problem, theta0, cfg.output.log_every, on_log, boost=context)
     diverged = any(s.stop_reason == NON_FINITE for s in stages)
+    ensemble = stages[-1].ensemble if stages and isinstance(stages[-1], BoostResult) else None
+    predict = ensemble.predict if ensemble is not None else (lambda x: model.apply(theta, x))
     summary = summarize(cfg, target, data, model.n_params, model.description,
-                        model.apply(theta, data.x_train), model.apply(theta, data.x_test),
+                        predict(data.x_train), predict(data.x_test),
                         stages, curve, time.perf_counter() - start, "diverged" if diverged else "complete")
-    return RunResult(cfg, summary, curve, np.asarray(theta), stages)
+    extra = {}
+    if ensemble is not None:
+        summary["boost_stages"] = len(ensemble.thetas)
+        summary["N_total"] = int(sum(int(np.size(t)) for t in ensemble.thetas))
+        extra["boost.npz"] = ensemble.arrays()
+    return RunResult(cfg, summary, curve, np.asarray(theta), stages, extra)
+
+
+def load_run_model(run_dir) -> Callable[[np.ndarray], np.ndarray]:
+    """The trained model of a saved run as ``predict(x (n, d)) -> (n,)``, boosting stages included.
+
+    Reads ``config.yaml``, ``summary.json`` and ``params.npz`` (plus
+    ``boost.npz`` when the run boosted). Inputs are in the model's own input
+    space, i.e. already standardized when the config standardizes.
+    """
+    import json
+    from pathlib import Path
+
+    from precision_jax.config import build_config, read_yaml
+
+    run_dir = Path(run_dir)
+    cfg = build_config(read_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+    target = json.loads((run_dir / "summary.json").read_text())["target"]
+    context = BoostContext(cfg.model, int(target["d"]), tuple(target["variables"]))
+    main = context.build()
+    boost_file = run_dir / "boost.npz"
+    if not boost_file.exists():
+        theta = jnp.asarray(np.load(run_dir / "params.npz")["theta"])
+        return lambda x: np.asarray(main.apply(theta, jnp.asarray(x, jnp.float64)))
+    arrays = np.load(boost_file)
+    coefficients = [float(c) for c in arrays["coefficients"]]
+    boost_cfg = cfg.train[-1]
+    models = [main] + [context.build(boost_cfg.model) for _ in coefficients[1:]]
+    ensemble = Ensemble([m.apply for m in models], [jnp.asarray(arrays[f"theta_{k}"]) for k in range(len(models))],
+                        coefficients)
+    return lambda x: np.asarray(ensemble.predict(jnp.asarray(x, jnp.float64)))
 
 
 def fit_interpolant(cfg: ExperimentConfig, target: Target, start: float) -> RunResult:
@@ -149,6 +220,8 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target, start: float) -> RunR
                         jax.random.PRNGKey(cfg.seed), cfg.data.test_compactification, False)
     try:
         interpolant = approximators.INTERPOLANTS[cfg.model.kind](cfg.model, target, data)
+    except ConfigError:
+        raise
     except ValueError as e:
         raise ConfigError(str(e), "model") from None
     fit_seconds = time.perf_counter() - start

@@ -1,0 +1,99 @@
+"""Config kinds for the classical approximators: ``simplex``, ``spline``, ``chebyshev``.
+
+These are fitted once, without an optimizer chain, and go through the same
+data protocol, metrics and store as networks. Sizes come from
+``data.train_points`` (D):
+
+* ``simplex``: D random training points (the run's training set); N = D(d+1).
+* ``spline``: a regular grid of ``floor(D^(1/d))`` points per axis; N = D_grid.
+* ``chebyshev``: ``degree`` per axis (default ``floor(D^(1/d)) − 1``); N = (degree+1)^d.
+
+Bad sizes or orders for the target's dimension are :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import jax
+import numpy as np
+
+from precision_jax.approximators.chebyshev import fit_chebyshev
+from precision_jax.approximators.simplex import fit_simplex
+from precision_jax.approximators.spline import fit_spline, points_per_axis_for, supported_orders
+from precision_jax.config import ConfigError, checked, model_config, positive
+
+
+@model_config
+class SimplexConfig:
+    """Linear simplex interpolation (Delaunay + barycentric; sorted linear interpolation in 1-D)."""
+
+    kind: Literal["simplex"] = "simplex"
+
+
+@model_config
+class SplineConfig:
+    """Tensor-product spline of degree ``order`` on a regular grid."""
+
+    kind: Literal["spline"] = "spline"
+    order: int = checked(3, lambda v, k: _in_range(v, 1, 7, k))
+
+
+@model_config
+class ChebyshevConfig:
+    """Tensor-product Chebyshev interpolation at second-kind Chebyshev points (d ≤ 3)."""
+
+    kind: Literal["chebyshev"] = "chebyshev"
+    degree: Optional[int] = checked(None, positive, doc="None: floor(D^(1/d)) − 1")
+
+
+def _in_range(value: int, low: int, high: int, key: str) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"must be between {low} and {high}, got {value}", key)
+
+
+def _numpy_target(target):
+    fn = jax.jit(target.fn)
+    return lambda x: np.asarray(fn(np.asarray(x, np.float64)))
+
+
+def _with_description(interpolant, description: str):
+    object.__setattr__(interpolant, "description", description)
+    return interpolant
+
+
+def build_simplex(cfg: SimplexConfig, target, data):
+    try:
+        fitted = fit_simplex(np.asarray(data.x_train), np.asarray(data.y_train))
+    except ValueError as e:
+        raise ConfigError(str(e), "data.train_points") from None
+    return _with_description(fitted, f"simplex d={target.d}")
+
+
+def build_spline(cfg: SplineConfig, target, data):
+    if cfg.order not in supported_orders(target.d):
+        raise ConfigError(f"order {cfg.order} is not supported in d={target.d}; supported: "
+                          f"{', '.join(map(str, supported_orders(target.d)))}", "model.order")
+    points = points_per_axis_for(data.n_train, target.d)
+    try:
+        fitted = fit_spline(_numpy_target(target), target.lows, target.highs, points, cfg.order)
+    except ValueError as e:
+        raise ConfigError(str(e), "data.train_points") from None
+    return _with_description(fitted, f"spline order {cfg.order}, {points}^{target.d} grid")
+
+
+def build_chebyshev(cfg: ChebyshevConfig, target, data):
+    if target.d > 3:
+        raise ConfigError(f"chebyshev interpolation supports d ≤ 3; the target has d = {target.d}", "model.kind")
+    degree = cfg.degree if cfg.degree is not None else points_per_axis_for(data.n_train, target.d) - 1
+    if degree < 1:
+        raise ConfigError(f"D = {data.n_train} gives degree {degree}; need at least 2^d points",
+                          "data.train_points")
+    try:
+        fitted = fit_chebyshev(_numpy_target(target), target.lows, target.highs, degree)
+    except ValueError as e:
+        raise ConfigError(str(e), "model.degree") from None
+    return _with_description(fitted, f"chebyshev degree {degree}")
+
+
+INTERPOLANT_BUILDERS = {"simplex": build_simplex, "spline": build_spline, "chebyshev": build_chebyshev}
