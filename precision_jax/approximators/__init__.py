@@ -9,6 +9,7 @@ Jacobian-based) sees the same object. Builders register by config kind in
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -60,6 +61,22 @@ BUILDERS: dict[str, Callable] = {"mlp": build_mlp}
 INTERPOLANTS: dict[str, Callable] = {}
 
 
-def build_model(cfg, d: int) -> TrainableModel:
-    """The trainable model for model config ``cfg`` on ``d`` inputs."""
-    return BUILDERS[cfg.kind](cfg, d)
+def build_model(cfg, d: int, variables=None) -> TrainableModel:
+    """The trainable model for model config ``cfg`` on ``d`` inputs named ``variables``.
+
+    The names reach only builders that take a ``variables`` argument (graph-wired
+    models such as ``modular``); the others need just ``d``.
+    """
+    builder = BUILDERS[cfg.kind]
+    if "variables" in inspect.signature(builder).parameters:
+        return builder(cfg, d, variables=variables)
+    return builder(cfg, d)
+
+
+from precision_jax.approximators import modular  # noqa: E402  (registers the modular config)
+
+BUILDERS["modular"] = modular.build_modular
+
+from precision_jax.approximators import classical  # noqa: E402  (registers simplex, spline, chebyshev)
+
+INTERPOLANTS.update(classical.INTERPOLANT_BUILDERS)

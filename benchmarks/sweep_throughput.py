@@ -1,0 +1,87 @@
+"""Sweep throughput: `prec sweep` versus a shell loop of `prec run` processes, same runs, one invocation.
+
+The sweep is 3 widths × 4 seeds of a small Adam → BFGS fit on a Feynman
+equation. The loop runs `prec run base.yaml model.width=W seed=S` once per
+run, as a shell script would; the sweep runs `prec sweep spec.yaml` once
+(seed groups vmapped, compiled programs reused in-process) with a *cold*,
+empty persistent compilation cache, so nothing is carried over from earlier
+invocations. Both write to fresh stores; the script checks that both stores
+hold the same run ids and that their test RMSEs agree, then prints runs per
+minute and the ratio (the issue asks for at least 3×).
+
+    python benchmarks/sweep_throughput.py [--widths 4 8 16] [--seeds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+BASE = {
+    "name": "throughput",
+    "target": {"equation": "II.8.31"},
+    "data": {"train_points": "auto", "test_points": 2000, "standardize": True},
+    "model": {"kind": "mlp", "depth": 3, "width": 8, "activation": "tanh"},
+    "train": [{"kind": "adam", "lr": 1e-3, "steps": 500}, {"kind": "bfgs", "maxiter": 300}],
+    "output": {"log_every": 100},
+}
+
+
+def prec() -> list[str]:
+    exe = shutil.which("prec")
+    return [exe] if exe else [sys.executable, "-c", "from cli.main import app; app()"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--seeds", type=int, default=4)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="prec-bench-"))
+    env = {**os.environ, "PREC_JAX_CACHE": str(work / "unused-cache")}
+    base_file = work / "base.yaml"
+    base_file.write_text(yaml.safe_dump(BASE))
+    spec_file = work / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump({"name": "throughput", "base": "base.yaml",
+                                         "grid": {"model.width": args.widths, "seed": list(range(args.seeds))}}))
+    runs = [(w, s) for w in args.widths for s in range(args.seeds)]
+
+    start = time.perf_counter()
+    subprocess.run(prec() + ["sweep", str(spec_file), "--out", str(work / "sweep"), "--no-progress",
+                             "--cache-dir", str(work / "cold-cache")], check=True, env=env)
+    sweep_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for width, seed in runs:  # what `for w in ...; do for s in ...; do prec run ...; done; done` does
+        subprocess.run(prec() + ["run", str(base_file), f"model.width={width}", f"seed={seed}",
+                                 "--out", str(work / "loop"), "--quiet"], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+    loop_seconds = time.perf_counter() - start
+
+    def results(root: Path) -> dict[str, float]:
+        return {p.parent.name: json.loads(p.read_text())["metrics"]["test_rmse"]
+                for p in root.rglob("summary.json")}
+
+    swept, looped = results(work / "sweep"), results(work / "loop")
+    assert set(swept) == set(looped) and len(swept) == len(runs), "the two stores differ"
+    worst = max(abs(swept[k] - looped[k]) / looped[k] for k in swept)
+    sweep_rate, loop_rate = 60 * len(runs) / sweep_seconds, 60 * len(runs) / loop_seconds
+    print(f"{len(runs)} runs ({len(args.widths)} widths × {args.seeds} seeds), {os.cpu_count()} CPUs")
+    print(f"prec sweep (cold compile cache): {sweep_seconds:7.1f} s  {sweep_rate:6.1f} runs/min")
+    print(f"shell loop of prec run:          {loop_seconds:7.1f} s  {loop_rate:6.1f} runs/min")
+    print(f"largest relative test-RMSE difference between the stores: {worst:.1e}")
+    print(f"speed-up: {sweep_rate / loop_rate:.1f}x")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

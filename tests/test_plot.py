@@ -1,0 +1,115 @@
+"""prec plot / table / fit on a small synthetic store, and exponent recovery."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from precision_jax import plotting, store
+from precision_jax.config import build_config
+from precision_jax.optimizers.base import CurvePoint
+from precision_jax.training import RunResult
+
+BASE = {"name": "synthetic", "target": {"equation": "I.8.14"}, "model": {"depth": 3, "width": 4},
+        "train": [{"kind": "adam", "steps": 100}, {"kind": "bfgs", "maxiter": 100}]}
+TRUE_EXPONENT = -1.5
+
+
+def fake_run(root, width, seed, activation, scale, exponent=TRUE_EXPONENT, noise=0.05, fit=False):
+    """A run whose test RMSE follows scale · N^exponent with seeded log-normal scatter."""
+    cfg = build_config({**BASE, "seed": seed, "model": {"depth": 3, "width": width, "activation": activation}})
+    n = 5 * width + width * width + width + width + 1
+    rng = np.random.default_rng(1000 * width + seed)
+    rmse = scale * n**exponent * float(np.exp(noise * rng.standard_normal()))
+    curve = [] if fit else [CurvePoint(0, "adam", s, 10 * rmse / (1 + s), 11 * rmse / (1 + s), 0.01 * s)
+                            for s in (0, 50, 100)] + [CurvePoint(1, "bfgs", s, rmse * (1 + 1 / (1 + s)),
+                                                                 rmse * (1.1 + 1 / (1 + s)), 0.02 * s)
+                                                      for s in (0, 50, 100)]
+    stages = [{"kind": "fit", "steps": 0, "stop_reason": "fitted"}] if fit else [
+        {"kind": "adam", "steps": 100, "stop_reason": "max_steps"}, {"kind": "bfgs", "steps": 100,
+                                                                     "stop_reason": "max_steps"}]
+    summary = {"name": "synthetic", "seed": seed, "status": "complete", "N": n, "D": n // 5,
+               "target": {"name": "I.8.14", "d": 4}, "model": f"mlp {activation}", "wall_seconds": 0.1,
+               "metrics": {"test_rmse": rmse, "test_relative_rmse": rmse / 3, "train_rmse": rmse / 2},
+               "stages": stages}
+    return store.save_run(root, RunResult(cfg, summary, curve, None if fit else np.zeros(n), []))
+
+
+@pytest.fixture
+def synthetic_store(tmp_path):
+    root = tmp_path / "results"
+    for width in (4, 8, 16, 32, 64):
+        for seed in range(4):
+            fake_run(root, width, seed, "tanh", 2.0)
+            fake_run(root, width, seed, "relu", 20.0, exponent=-0.5, fit=True)
+    return root
+
+
+def test_power_law_exponent_is_recovered_with_an_interval(synthetic_store):
+    fits = {f.series: f for f in plotting.fit_all(plotting.load_records(synthetic_store))}
+    assert set(fits) == {"activation=tanh", "activation=relu"}
+    tanh = fits["activation=tanh"]
+    assert tanh.exponent == pytest.approx(TRUE_EXPONENT, abs=0.05)
+    assert tanh.low < tanh.exponent < tanh.high and tanh.high - tanh.low < 0.2
+    assert tanh.n_seeds == 4 and tanh.n_points == 20
+    assert fits["activation=relu"].exponent == pytest.approx(-0.5, abs=0.05)
+    assert fits["activation=relu"].interpolant and not tanh.interpolant
+    # a stated fit range uses only the sizes inside it
+    narrow = plotting.fit_all(plotting.load_records(synthetic_store), fit_range=(50, 1000))
+    assert all(f.size_range[0] >= 50 and f.size_range[1] <= 1000 for f in narrow)
+
+
+def test_prec_plot_writes_png_and_pdf(synthetic_store, tmp_path):
+    out = tmp_path / "plots"
+    result = CliRunner().invoke(app, ["plot", str(synthetic_store), "--out", str(out), "--theory"])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir()}
+    for stem in ("scaling-I.8.14-rmse-vs-N", "curve-I.8.14-activation_tanh"):
+        assert {f"{stem}.png", f"{stem}.pdf"} <= names
+        assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+    assert not any(n.startswith("curve-I.8.14-activation_relu") for n in names)  # fitted, no curve
+    result = CliRunner().invoke(app, ["plot", str(synthetic_store), "--out", str(out), "--metric", "relative",
+                                      "--x", "D", "--where", "model.activation=tanh"])
+    assert result.exit_code == 0, result.output
+    assert (out / "scaling-I.8.14-relative-vs-D.pdf").is_file()
+    result = CliRunner().invoke(app, ["plot", str(synthetic_store), "--out", str(out), "--target", "nope"])
+    assert result.exit_code == 2 and "nothing to plot" in result.output
+
+
+def test_hessian_spectrum_is_plotted_when_a_run_stored_one(synthetic_store, tmp_path):
+    run = next(r for r in store.iter_runs(synthetic_store) if (r / "params.npz").exists())
+    lam = np.concatenate([np.geomspace(1e2, 1e-14, 20), -np.geomspace(1e-16, 1e-10, 10)])
+    np.savez(run / "hessian.npz", eigenvalues=lam, projections=np.geomspace(1e-3, 1e-12, 30))
+    out = tmp_path / "plots"
+    result = CliRunner().invoke(app, ["plot", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / f"hessian-{run.name}.png").is_file() and (out / f"curve-I.8.14-{run.name}.png").is_file()
+
+
+def test_table_and_fit_outputs(synthetic_store):
+    runner = CliRunner()
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(app, ["table", str(synthetic_store), "--csv"]).stdout)))
+    assert len(rows) == 40 and {"model.width", "model.activation", "seed", "N", "test_rmse"} <= set(rows[0])
+    data = json.loads(runner.invoke(app, ["table", str(synthetic_store), "--json", "--where", "seed=1",
+                                          "--where", "model.activation=tanh"]).stdout)
+    assert len(data) == 5 and all(r["seed"] == 1 for r in data)
+    fits = json.loads(runner.invoke(app, ["fit", str(synthetic_store), "--json"]).stdout)
+    assert {f["series"] for f in fits} == {"activation=tanh", "activation=relu"}
+    text = runner.invoke(app, ["fit", str(synthetic_store)]).stdout
+    assert "activation=tanh" in text and "-1.5" in text
+
+
+def test_table_lists_failed_runs_with_reason(tmp_path):
+    from precision_jax import sweep as sw
+
+    cfg = build_config(BASE)
+    sw.record_failure(tmp_path, cfg, "RuntimeError: out of memory")
+    data = json.loads(CliRunner().invoke(app, ["table", str(tmp_path), "--json"]).stdout)
+    assert data[0]["status"] == "failed" and "out of memory" in data[0]["reason"]
