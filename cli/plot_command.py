@@ -38,15 +38,22 @@ def _fit_range(text: Optional[str]):
     return low, high
 
 
-def _records(results: Path, target, where, include_failed=False):
+def _filters(results: Path, where) -> dict:
+    """Check the store exists and parse ``--where`` filters, failing with one line otherwise."""
     from precision_jax import plotting
 
     if not results.exists():
         fail(f"{results}: no such results directory")
     try:
-        filters = plotting.parse_where(where)
+        return plotting.parse_where(where)
     except ValueError as e:
         fail(str(e))
+
+
+def _records(results: Path, target, where, include_failed=False):
+    from precision_jax import plotting
+
+    filters = _filters(results, where)
     return plotting.select(plotting.load_records(results, include_failed), target, filters)
 
 
@@ -71,12 +78,7 @@ def plot(
     """
     from precision_jax import plotting
 
-    if not results.exists():
-        fail(f"{results}: no such results directory")
-    try:
-        filters = plotting.parse_where(where)
-    except ValueError as e:
-        fail(str(e))
+    filters = _filters(results, where)
     made = plotting.plot_results(results, out, x.value, metric.value, target, filters, theory, _fit_range(fit_range))
     total = sum(len(v) for v in made.values())
     if total == 0:

@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
-from precision_jax.approximators.spline import _check_box, evaluate_on_grid
+from precision_jax.approximators.spline import _check_box, evaluate_on_grid, points_in_box
 
 __all__ = ["ChebyshevInterpolant", "fit_chebyshev", "chebyshev_points", "MAX_DIM"]
 
@@ -93,11 +93,7 @@ class ChebyshevInterpolant:
 
     def predict(self, x) -> np.ndarray:
         """Interpolant values at ``x`` of shape (n, d); returns shape (n,), NaN outside the box."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.d:
-            raise ValueError(f"x must have shape (n, {self.d}), got {x.shape}")
-        inside = np.all((x >= self.lows) & (x <= self.highs), axis=1)
-        out = np.full(x.shape[0], np.nan)
+        x, inside, out = points_in_box(x, self.lows, self.highs)
         mid = 0.5 * (self.lows + self.highs)
         half = 0.5 * (self.highs - self.lows)
         # Clip: the affine map may round a boundary point to 1 + ulp.

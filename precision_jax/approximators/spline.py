@@ -35,11 +35,12 @@ per grid point, as in the paper).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
+
+from precision_jax.approximators.simplex import default_memory_limit_gib
 
 __all__ = [
     "SplineInterpolant",
@@ -93,6 +94,15 @@ def _check_box(lows, highs) -> tuple[np.ndarray, np.ndarray]:
     return lows, highs
 
 
+def points_in_box(x, lows: np.ndarray, highs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check ``x`` has shape (n, d); return it as float64, the mask of rows inside the box, and a NaN-filled (n,) output."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != len(lows):
+        raise ValueError(f"x must have shape (n, {len(lows)}), got {x.shape}")
+    inside = np.all((x >= lows) & (x <= highs), axis=1)
+    return x, inside, np.full(x.shape[0], np.nan)
+
+
 def grid_axes(lows, highs, points_per_axis: int) -> tuple[np.ndarray, ...]:
     """``linspace(lows[i], highs[i], points_per_axis)`` for every axis ``i`` (endpoints included)."""
     lows, highs = _check_box(lows, highs)
@@ -122,13 +132,6 @@ def evaluate_on_grid(f: Callable[[np.ndarray], np.ndarray], axes: Sequence[np.nd
     return out.reshape(shape)
 
 
-def _default_limit_gib() -> float:
-    try:
-        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError, AttributeError):
-        return 8.0
-
-
 @dataclass(frozen=True, eq=False)
 class SplineInterpolant:
     """Tensor-product spline on a regular grid; NaN outside the box.
@@ -153,11 +156,7 @@ class SplineInterpolant:
 
     def predict(self, x) -> np.ndarray:
         """Spline values at ``x`` of shape (n, d); returns shape (n,), NaN outside the box."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.d:
-            raise ValueError(f"x must have shape (n, {self.d}), got {x.shape}")
-        inside = np.all((x >= self.lows) & (x <= self.highs), axis=1)
-        out = np.full(x.shape[0], np.nan)
+        x, inside, out = points_in_box(x, self.lows, self.highs)
         if inside.any():
             xi = x[inside]
             out[inside] = self._spline(xi[:, 0] if self.d == 1 else xi)
@@ -205,7 +204,7 @@ def fit_spline(f: Callable[[np.ndarray], np.ndarray], lows: Sequence[float], hig
     # values + coefficients + per-axis solve temporaries (~6 grid-sized
     # float64 arrays) plus one chunk of grid coordinates.
     need_gib = (8.0 * n_train * 6 + 8.0 * d * min(n_train, _EVAL_CHUNK)) / 2**30
-    limit_gib = _default_limit_gib() if max_memory_gib is None else float(max_memory_gib)
+    limit_gib = default_memory_limit_gib() if max_memory_gib is None else float(max_memory_gib)
     if need_gib > limit_gib:
         raise ValueError(f"spline grid of {p}^{d} = {n_train} points needs ~{need_gib:.3g} GiB; "
                          f"limit is {limit_gib:.3g} GiB (max_memory_gib)")
