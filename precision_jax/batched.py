@@ -1,37 +1,45 @@
-"""Seed-batched training: S runs that differ only in their seed, in one vmapped, jitted loop.
+"""Seed-batched training: S runs that differ only in their seed, in one compiled loop per stage.
 
 For seeds s = 1..S the data (x_s, y_s) and initial parameters θ_s differ, the
 model and the optimizer chain do not. Every stage's inner loop is a pure
 function of (state, data) (:func:`precision_jax.optimizers.adam.make_adam_chunk`,
 :func:`precision_jax.optimizers.quasi_newton.make_quasi_newton`), so
 
-    state_{1..S} ← vmap(chunk)(state_{1..S}, x_{1..S}, y_{1..S})
+    state_{1..S} ← lax.map(chunk)(state_{1..S}, x_{1..S}, y_{1..S})
 
-advances all seeds at once: one compiled program per (model, stage, shape)
-instead of S, and S× larger array operations. The quasi-Newton loops map
-over seeds with ``lax.map`` inside that one program instead: their N×N
-products, batched, may round differently, and BFGS amplifies any rounding
-difference into a different run. Everything between chunks —
-curve points, best-θ tracking, stop decisions, the chain's hand-over of the
-lowest-loss θ — replays :func:`precision_jax.training.train_chain` and
+advances all seeds in one call: one compiled program per (model, stage,
+shape) instead of S, reused across seed groups, and one dispatch per chunk.
+The seeds run one after another inside that program (``lax.map``), not
+``vmap``-ed: a vmapped chunk turns its matrix products into batched ones, which
+XLA's CPU backend blocks differently depending on the batch size, so some
+widths rounded differently in the last bit — and Adam followed by BFGS
+amplified that one ulp into test RMSEs 1.5e-2 apart from ``prec run``'s. Under
+``lax.map`` each seed executes exactly the operations ``jax.jit(chunk)``
+executes alone.
+
+Everything between chunks — curve points, best-θ tracking, stop decisions,
+the chain's hand-over of the lowest-loss θ — replays
+:func:`precision_jax.training.train_chain` and
 :class:`precision_jax.optimizers.base.Monitor` per seed, so each seed's
-:class:`~precision_jax.training.RunResult` is what ``prec run`` produces. On
-CPU the vmapped chunks reproduce the unbatched ones bit for bit; the scalars
-the sequential path computes op by op (the BFGS objective scale, the chain's
-best-loss comparisons) are computed the same way here, because BFGS amplifies
-a one-ulp difference in its scale into a visibly different run.
+:class:`~precision_jax.training.RunResult` is what ``prec run`` produces, bit
+for bit on CPU. The scalars the sequential path computes op by op (the BFGS
+objective scale, the chain's best-loss comparisons, the final predictions) are
+computed the same way here, because BFGS amplifies a one-ulp difference in its
+scale into a visibly different run.
 
 A seed that stops early (BFGS converged or failed line search, a non-finite
-loss) is frozen: ``while_loop`` under ``vmap`` leaves finished lanes
-unchanged, and Adam lanes of a stopped seed are restored between chunks.
+loss) is frozen: its quasi-Newton ``while_loop`` gets ``until = iteration``
+and does nothing, and its Adam state is restored between chunks.
 
-Compiled programs are cached per (model config, input dimension, stage
-config, chunk length), so a sweep reuses them across seed groups of the same
-shape (e.g. the same net on several equations of equal dimension).
+Compiled programs are cached per (model config, input dimension, variable
+names for models wired by name, stage config, chunk length), so a sweep
+reuses them across seed groups of the same shape (e.g. the same net on
+several equations of equal dimension).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from typing import Any, Callable, Sequence
@@ -53,7 +61,7 @@ _CACHE: dict[tuple, Any] = {}
 
 
 def can_batch(configs: Sequence[ExperimentConfig]) -> bool:
-    """True when every config is a trainable model whose stages all have a vmappable loop."""
+    """True when every config is a trainable model whose stages all have a seed-mappable loop."""
     if not configs:
         return False
     first = configs[0]
@@ -79,12 +87,16 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 class _Model:
     """The model of a group, shared by its compiled programs (cached by its config)."""
 
-    def __init__(self, cfg: ExperimentConfig, d: int):
+    def __init__(self, cfg: ExperimentConfig, d: int, variables: Sequence[str] | None = None):
         structure = to_dict(cfg.model)
         structure.pop("init_seed", None)  # the initial θ is an input, not part of the program
-        key = ("model", json.dumps(structure, sort_keys=True), d)
+        names = tuple(variables) if variables is not None else None
+        # Graph-wired models (modular) wire inputs by name, so their names are part of the program;
+        # other models ignore them, and their programs stay shared across equations of equal d.
+        wired = "variables" in inspect.signature(approximators.BUILDERS[cfg.model.kind]).parameters
+        key = ("model", json.dumps(structure, sort_keys=True), d, names if wired else None)
         self.key = key
-        self.model = _cached(key, lambda: approximators.build_model(cfg.model, d))
+        self.model = _cached(key, lambda: approximators.build_model(cfg.model, d, names))
         # A data-free Problem: the chunk functions only call loss(θ, x, y), i.e. predict.
         self.problem = Problem(self.model.apply, None, None, None, None, self.model.n_params)
 
@@ -92,14 +104,12 @@ class _Model:
         """``(θ, x_tr, y_tr, x_te, y_te) -> (train MSE, test MSE)`` per seed, the Monitor's numbers."""
         problem = self.problem
 
-        def build():
-            return jax.jit(jax.vmap(lambda t, xa, ya, xb, yb: (problem.loss(t, xa, ya), problem.loss(t, xb, yb))))
+        def one(args):
+            t, xa, ya, xb, yb = args
+            return problem.loss(t, xa, ya), problem.loss(t, xb, yb)
 
-        return _cached(self.key + ("evaluate",), build)
-
-    def apply(self):
-        model = self.model
-        return _cached(self.key + ("apply",), lambda: jax.jit(jax.vmap(model.apply)))
+        # lax.map, not vmap: a batched reduction over the test set may round differently.
+        return _cached(self.key + ("evaluate",), lambda: jax.jit(lambda *a: jax.lax.map(one, a)))
 
 
 class _Monitor:
@@ -150,6 +160,19 @@ def _eager_losses(model: _Model, theta: jax.Array, x: jax.Array, y: jax.Array) -
     return np.array([float(model.problem.loss(theta[s], x[s], y[s])) for s in range(theta.shape[0])])
 
 
+def _seed_map(run: Callable) -> Callable:
+    """``run`` applied to each seed's slice of its (stacked) arguments, in one jitted program.
+
+    ``lax.map`` compiles ``run``'s own unbatched computation into a loop over the
+    leading axis, so every seed executes the operations ``jax.jit(run)`` executes
+    alone. ``vmap`` would turn its matrix products into batched ones, which XLA's
+    CPU backend blocks differently depending on the batch size: results then
+    differ in the last bit (seen at width 16 with 4 seeds), and BFGS amplifies
+    that into a different run.
+    """
+    return jax.jit(lambda *args: jax.lax.map(lambda a: run(*a), args))
+
+
 def _stack(arrays: Sequence[Any]) -> jax.Array:
     return jnp.stack([jnp.asarray(a) for a in arrays])
 
@@ -162,7 +185,7 @@ def _adam_stage(cfg, model: _Model, monitor: _Monitor, theta: jax.Array, active:
 
     def chunk_fn(length: int):
         key = model.key + ("adam", repr(cfg), length)
-        return _cached(key, lambda: jax.jit(jax.vmap(make_adam_chunk(cfg, model.problem, length)[1])))
+        return _cached(key, lambda: _seed_map(make_adam_chunk(cfg, model.problem, length)[1]))
 
     optimizer = make_adam_chunk(cfg, model.problem, 1)[0]
     chunk = min(log_every, cfg.steps)
@@ -205,10 +228,7 @@ def _quasi_newton_stage(cfg, model: _Model, monitor: _Monitor, theta: jax.Array,
 
     def build():
         init, run_chunk = make_quasi_newton(cfg, model.problem)
-        # Seeds one after another inside one compiled program (lax.map), not vmap: batched
-        # N×N products may round differently, and BFGS amplifies any rounding difference.
-        return (jax.jit(lambda *a: jax.lax.map(lambda args: init(*args), a)),
-                jax.jit(lambda *a: jax.lax.map(lambda args: run_chunk(*args), a)))
+        return _seed_map(init), _seed_map(run_chunk)
 
     init, run_chunk = _cached(model.key + ("qn", repr(cfg)), build)
     loss0 = _eager_losses(model, theta, x, y)  # the objective's scale: must match run_quasi_newton bit for bit
@@ -258,7 +278,7 @@ def run_seeds(configs: Sequence[ExperimentConfig]) -> list:
     start = time.perf_counter()
     first = configs[0]
     target = resolve_target(first)
-    model = _Model(first, target.d)
+    model = _Model(first, target.d, target.variables)
     n_train = resolve_train_points(first, model.model.n_params, target.d)
     datasets, thetas = [], []
     for cfg in configs:
@@ -295,9 +315,10 @@ def run_seeds(configs: Sequence[ExperimentConfig]) -> list:
             if results[s].stop_reason == NON_FINITE:
                 active[s] = False
 
-    best = jnp.asarray(best_theta)
-    apply = model.apply()
-    train_pred, test_pred = np.asarray(apply(best, data["x_train"])), np.asarray(apply(best, data["x_test"]))
+    # The final predictions op by op, as run_experiment makes them (a few calls per seed).
+    apply = model.model.apply
+    train_pred = [np.asarray(apply(jnp.asarray(best_theta[s]), data["x_train"][s])) for s in range(S)]
+    test_pred = [np.asarray(apply(jnp.asarray(best_theta[s]), data["x_test"][s])) for s in range(S)]
     wall = time.perf_counter() - start
     out = []
     for s, cfg in enumerate(configs):
