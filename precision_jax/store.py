@@ -103,7 +103,7 @@ def save_run(root: str | Path, result, extra_files: Optional[dict[str, Any]] = N
         write_curve(tmp / "curve.csv", result.curve)
         if result.theta is not None and result.config.output.save_params:
             np.savez(tmp / "params.npz", theta=np.asarray(result.theta, np.float64))
-        for name, content in (extra_files or {}).items():
+        for name, content in {**getattr(result, "extra_files", {}), **(extra_files or {})}.items():
             if name.endswith(".npz"):
                 np.savez(tmp / name, **content)
             else:

@@ -8,12 +8,20 @@ Third-party optimizer libraries (optax, jaxopt) stay behind this interface.
 
 from precision_jax.optimizers.adam import AdamConfig, run_adam
 from precision_jax.optimizers.base import Monitor, Problem, StageResult
-from precision_jax.optimizers.quasi_newton import BFGSConfig, LBFGSConfig, run_quasi_newton
+from precision_jax.optimizers.boost import BoostConfig
+from precision_jax.optimizers.lcs import LCSConfig, run_lcs
+from precision_jax.optimizers.lm import LMConfig, run_lm
+from precision_jax.optimizers.quasi_newton import (BFGSConfig, LBFGSConfig, RescaleConfig, run_quasi_newton,
+                                                   run_rescale)
 
 RUNNERS = {
     "adam": run_adam,
     "bfgs": run_quasi_newton,
     "lbfgs": run_quasi_newton,
+    "lcs": run_lcs,
+    "lm": run_lm,
+    "rescale": run_rescale,
 }
 
-__all__ = ["RUNNERS", "Monitor", "Problem", "StageResult", "AdamConfig", "BFGSConfig", "LBFGSConfig"]
+__all__ = ["RUNNERS", "Monitor", "Problem", "StageResult", "AdamConfig", "BFGSConfig", "LBFGSConfig", "LCSConfig",
+           "LMConfig", "BoostConfig", "RescaleConfig"]

@@ -94,7 +94,7 @@ def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
         initial_guess_strategy="one")
     if cfg.kind == "bfgs":
         return optax.chain(scale_by_dense_bfgs(cfg.curvature_eps), linesearch)
-    return optax.chain(optax.scale_by_lbfgs(cfg.memory_size), linesearch)
+    return optax.chain(optax.scale_by_lbfgs(cfg.memory_size), optax.scale(-1.0), linesearch)
 
 
 RUNNING, STOP_CONVERGED, STOP_LINE_SEARCH, STOP_NON_FINITE = 0, 1, 2, 3
@@ -159,12 +159,49 @@ def make_quasi_newton(cfg, problem: Problem):
     return init, run_chunk
 
 
-def run_quasi_newton(cfg, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int) -> StageResult:
+@stage_config
+class RescaleConfig:
+    """The appendix experiment: BFGS/L-BFGS continued on the loss times ``factor``.
+
+    ``factor: null`` divides by the loss at the stage start instead (what the
+    bfgs stage does by default), so both variants of "just rescale the
+    objective" can be compared with boosting.
+    """
+
+    kind: Literal["rescale"] = "rescale"
+    factor: Optional[float] = checked(None, positive, doc="L ← factor·L; null: L ← L / L(θ₀)")
+    optimizer: Literal["bfgs", "lbfgs"] = "bfgs"
+    maxiter: int = checked(5000, positive)
+    memory_size: int = checked(20, positive)
+    gtol: float = checked(0.0, non_negative)
+    max_linesearch_steps: int = checked(40, positive)
+    approx_dec_rtol: Optional[float] = checked(1e-6, non_negative)
+    curvature_eps: float = checked(1e-12, non_negative)
+
+
+def run_rescale(cfg: RescaleConfig, problem: Problem, theta: jax.Array, monitor: Monitor,
+                log_every: int) -> StageResult:
+    common = dict(maxiter=cfg.maxiter, gtol=cfg.gtol, max_linesearch_steps=cfg.max_linesearch_steps,
+                  approx_dec_rtol=cfg.approx_dec_rtol, rescale=cfg.factor is None)
+    inner = (BFGSConfig(curvature_eps=cfg.curvature_eps, **common) if cfg.optimizer == "bfgs"
+             else LBFGSConfig(memory_size=cfg.memory_size, **common))
+    scale = None if cfg.factor is None else 1.0 / cfg.factor
+    result = run_quasi_newton(inner, problem, theta, monitor, log_every, scale=scale)
+    result.kind = "rescale"
+    result.info["factor"] = cfg.factor if cfg.factor is not None else "1/L0"
+    return result
+
+
+def run_quasi_newton(cfg, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int,
+                     scale: Optional[float] = None) -> StageResult:
+    """Run BFGS/L-BFGS on L/scale; ``scale`` None: L(θ₀) if ``cfg.rescale`` else 1."""
     init, run_chunk = make_quasi_newton(cfg, problem)
     init, run_chunk = jax.jit(init), jax.jit(run_chunk)
     x, y = problem.x_train, problem.y_train
     loss0 = float(problem.loss(theta))
-    scale = jnp.asarray(loss0 if cfg.rescale and loss0 > 0 and jnp.isfinite(loss0) else 1.0)
+    if scale is None:
+        scale = loss0 if cfg.rescale and loss0 > 0 and jnp.isfinite(loss0) else 1.0
+    scale = jnp.asarray(scale)
     state = init(theta, x, y, scale)
     monitor.log(theta, 0)
     if not jnp.isfinite(loss0):

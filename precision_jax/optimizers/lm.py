@@ -1,0 +1,167 @@
+"""Levenberg–Marquardt on the training residual vector, with Nielsen's damping rule.
+
+With residuals r(θ) = f(θ, x) − y (shape ``(D,)``) and Jacobian J = ∂r/∂θ
+(``D×N``), each iteration minimizes the damped Gauss–Newton model
+
+    m(δ) = ‖r + J δ‖² + μ ‖δ‖²   ⇒   (JᵀJ + μ I) δ = −Jᵀ r.
+
+J is never formed whole: the data are processed in chunks of ``chunk_size``
+points (per-sample gradients, ``vmap(grad)``) and folded either into
+
+- ``solver: qr`` (default) — an incremental QR of the augmented matrix
+  [J | r]: T ← R-factor of [T; J_c | r_c], so that at the end
+  JᵀJ = RᵀR and Jᵀr = Rᵀz with R = T[:N, :N], z = T[:N, N]. The SVD
+  R = U S Vᵀ then gives the eigen-pairs λ = S² of JᵀJ *without squaring its
+  condition number*, which is what keeps the tiny singular values accurate
+  near the float64 floor; or
+- ``solver: normal`` — JᵀJ and Jᵀr accumulated directly and ``eigh``-ed
+  (half the flops, squared condition number).
+
+In the eigenbasis (λ_i, v_i) with β = Vᵀ Jᵀ r every trial damping costs one
+loss evaluation: δ(μ) = −V β/(λ+μ), and the model's predicted decrease is
+Σ β_i² (λ_i + 2μ)/(λ_i + μ)², free of cancellation. Nielsen's rule: with
+ρ = actual/predicted decrease, accept when ρ > 0 and set
+μ ← μ·max(1/3, 1 − (2ρ − 1)³), ν ← 2; otherwise μ ← μ·ν, ν ← 2ν and retry
+with the same factorization. μ₀ = τ·max λ. The stage stops with
+``no_progress`` after ``max_rejections`` consecutive failed dampings.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from precision_jax.config import checked, positive, stage_config
+from precision_jax.hessian import DENSE_LIMIT, chunk_data, default_chunk
+from precision_jax.optimizers.base import (CONVERGED, MAX_STEPS, NO_PROGRESS, NON_FINITE, Monitor, Problem,
+                                           StageResult)
+from precision_jax.optimizers.lcs import check_dense_size
+
+
+@stage_config
+class LMConfig:
+    kind: Literal["lm"] = "lm"
+    maxiter: int = checked(200, positive, doc="accepted steps at most")
+    solver: Literal["qr", "normal"] = "qr"
+    damping: float = checked(1e-9, positive, doc="τ in μ₀ = τ·max eig(JᵀJ)")
+    max_rejections: int = checked(40, positive, doc="consecutive failed dampings before stopping")
+    chunk_size: Optional[int] = checked(None, lambda v, k: positive(v, k), doc="points per Jacobian chunk")
+    max_params: int = checked(DENSE_LIMIT, positive, doc="largest N for the dense N×N factorization")
+
+
+RUNNING, STOP_CONVERGED, STOP_NO_PROGRESS, STOP_NON_FINITE = 0, 1, 2, 3
+_REASONS = {STOP_CONVERGED: CONVERGED, STOP_NO_PROGRESS: NO_PROGRESS, STOP_NON_FINITE: NON_FINITE}
+
+
+class LMState(NamedTuple):
+    theta: jax.Array
+    sse: jax.Array  # ‖r‖² at theta
+    mu: jax.Array
+    nu: jax.Array
+    iteration: jax.Array  # accepted steps
+    evaluations: jax.Array  # trial dampings (loss evaluations)
+    status: jax.Array
+
+
+def make_lm(cfg: LMConfig, problem: Problem, chunk: int):
+    """``(init, run_chunk)``: ``init(θ, x, y)`` and ``run_chunk(state, x, y, until)`` (a ``while_loop``)."""
+    predict = problem.predict
+
+    def sse(theta, x, y):
+        r = predict(theta, x) - y
+        return jnp.sum(r * r)
+
+    def eigensystem(theta, x, y):
+        """(λ ascending-free, V, β = Vᵀ Jᵀ r) of JᵀJ at θ, built chunk by chunk."""
+        xs, ys, ws = chunk_data(x, y, chunk)
+        n = theta.shape[0]
+        per_sample = jax.vmap(jax.grad(lambda t, xi: predict(t, xi[None])[0]), in_axes=(None, 0))
+
+        def rows(xc, yc, wc):
+            jac = per_sample(theta, xc) * wc[:, None]
+            r = (predict(theta, xc) - yc) * wc
+            return jac, r
+
+        if cfg.solver == "normal":
+            def body(carry, batch):
+                a, b = carry
+                jac, r = rows(*batch)
+                return (a + jac.T @ jac, b + jac.T @ r), None
+
+            (a, b), _ = jax.lax.scan(body, (jnp.zeros((n, n)), jnp.zeros(n)), (xs, ys, ws))
+            lam, vec = jnp.linalg.eigh((a + a.T) / 2)
+            return jnp.maximum(lam, 0.0), vec, vec.T @ b
+
+        def body(t, batch):
+            jac, r = rows(*batch)
+            stacked = jnp.concatenate([t, jnp.concatenate([jac, r[:, None]], axis=1)])
+            return jnp.linalg.qr(stacked, mode="r")[: n + 1], None
+
+        t, _ = jax.lax.scan(body, jnp.zeros((n + 1, n + 1)), (xs, ys, ws))
+        r_fac, z = t[:n, :n], t[:n, n]
+        u, s, vt = jnp.linalg.svd(r_fac)
+        return s * s, vt.T, s * (u.T @ z)
+
+    def init(theta, x, y):
+        value = sse(theta, x, y)
+        zero = jnp.zeros((), jnp.int64)
+        status = jnp.where(jnp.isfinite(value), RUNNING, STOP_NON_FINITE).astype(jnp.int64)
+        return LMState(theta, value, -jnp.ones(()), 2.0 * jnp.ones(()), zero, zero, status)
+
+    def step(state: LMState, x, y) -> LMState:
+        lam, vec, beta = eigensystem(state.theta, x, y)
+        mu0 = jnp.where(state.mu < 0, cfg.damping * jnp.max(lam), state.mu)
+        mu0 = jnp.maximum(mu0, jnp.finfo(jnp.float64).tiny)
+
+        def trial(carry):
+            mu, nu, rejections, _, _, _, evals = carry
+            delta = -(vec @ (beta / (lam + mu)))
+            new_theta = state.theta + delta
+            new_sse = sse(new_theta, x, y)
+            predicted = jnp.sum(beta * beta * (lam + 2 * mu) / (lam + mu) ** 2)
+            rho = (state.sse - new_sse) / predicted
+            ok = jnp.isfinite(new_sse) & (new_sse < state.sse) & (predicted > 0)
+            mu_ok = mu * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+            return (jnp.where(ok, mu_ok, mu * nu), jnp.where(ok, 2.0, 2.0 * nu),
+                    jnp.where(ok, rejections, rejections + 1), ok, new_theta, new_sse, evals + 1)
+
+        def keep_trying(carry):
+            mu, _, rejections, ok, _, _, _ = carry
+            return ~ok & (rejections < cfg.max_rejections) & jnp.isfinite(mu)
+
+        carry = (mu0, state.nu, jnp.zeros((), jnp.int64), jnp.asarray(False), state.theta, state.sse,
+                 state.evaluations)
+        mu, nu, _, ok, new_theta, new_sse, evals = jax.lax.while_loop(keep_trying, trial, carry)
+        zero_gradient = jnp.all(beta == 0)
+        status = jnp.where(ok, RUNNING, jnp.where(zero_gradient, STOP_CONVERGED, STOP_NO_PROGRESS))
+        return LMState(jnp.where(ok, new_theta, state.theta), jnp.where(ok, new_sse, state.sse),
+                       jnp.maximum(mu, jnp.finfo(jnp.float64).tiny), nu,
+                       state.iteration + ok.astype(jnp.int64), evals, status.astype(jnp.int64))
+
+    def run_chunk(state: LMState, x, y, until):
+        return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING),
+                                  lambda s: step(s, x, y), state)
+
+    return init, run_chunk
+
+
+def run_lm(cfg: LMConfig, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int) -> StageResult:
+    check_dense_size(problem.n_params, cfg.max_params, "lm")
+    n = int(problem.x_train.shape[0])
+    chunk = cfg.chunk_size or default_chunk(problem.n_params, n)
+    init, run_chunk = make_lm(cfg, problem, chunk)
+    init, run_chunk = jax.jit(init), jax.jit(run_chunk)
+    x, y = problem.x_train, problem.y_train
+    state = init(theta, x, y)
+    monitor.log(theta, 0)
+    while int(state.iteration) < cfg.maxiter and int(state.status) == RUNNING:
+        until = min(int(state.iteration) + log_every, cfg.maxiter)
+        state = run_chunk(state, x, y, jnp.asarray(until, jnp.int64))
+        monitor.log(state.theta, int(state.iteration))
+    reason = _REASONS.get(int(state.status), MAX_STEPS)
+    return monitor.result("lm", state.theta, int(state.iteration), reason,
+                          damping_trials=int(state.evaluations), final_damping=float(state.mu),
+                          solver=cfg.solver, chunk_size=chunk)
