@@ -13,4 +13,4 @@ app = typer.Typer(
 )
 
 # Each command lives in its own module and registers itself on `app`.
-from cli import run_command, targets_command, sweep_command, plot_command  # noqa: E402,F401
+from cli import run_command, targets_command, sweep_command, plot_command, hessian_command  # noqa: E402,F401
