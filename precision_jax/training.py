@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax import approximators, optimizers
+from precision_jax import approximators, optimizers, scaling
 from precision_jax.config import ConfigError, ExperimentConfig
 from precision_jax.data import Dataset, make_dataset
 from precision_jax.optimizers.base import NON_FINITE, CurvePoint, Monitor, Problem, StageResult
@@ -68,15 +68,9 @@ def error_metrics(prediction: jax.Array, y: jax.Array) -> dict[str, float]:
     Points where ``prediction`` is NaN (outside an interpolant's domain) are
     left out and counted in ``undefined``; they are never silently dropped.
     """
-    prediction, y = np.asarray(prediction, np.float64), np.asarray(y, np.float64)
-    defined = np.isfinite(prediction)
-    if not defined.any():
-        nan = float("nan")
-        return {"rmse": nan, "relative_rmse": nan, "max_abs_error": nan, "undefined": int(y.size)}
-    error = prediction[defined] - y[defined]
-    rmse = float(np.sqrt(np.mean(error**2)))
-    return {"rmse": rmse, "relative_rmse": rmse / float(np.sqrt(np.mean(y[defined] ** 2))),
-            "max_abs_error": float(np.max(np.abs(error))), "undefined": int((~defined).sum())}
+    rmse, undefined = scaling.rmse(prediction, y, nan_policy="omit")
+    return {"rmse": rmse, "relative_rmse": scaling.relative_rmse(prediction, y, nan_policy="omit")[0],
+            "max_abs_error": scaling.max_abs_error(prediction, y, nan_policy="omit")[0], "undefined": undefined}
 
 
 @dataclass
