@@ -22,14 +22,12 @@ def hessian(
 
     Example: prec hessian results/teacher_student/7ce13e839837
     """
-    import jax
     import jax.numpy as jnp
     import numpy as np
 
     from precision_jax.config import ConfigError, build_config, read_yaml
-    from precision_jax.data import make_dataset
     from precision_jax.hessian import DENSE_LIMIT, hessian_spectrum, spectrum_summary
-    from precision_jax.training import BoostContext, resolve_target, resolve_train_points
+    from precision_jax.training import BoostContext, resolve_target, seeded_data
 
     if not (run_dir / "params.npz").is_file():
         fail(f"{run_dir}: no params.npz (not a complete run of a trainable model)")
@@ -37,10 +35,7 @@ def hessian(
     target = resolve_target(cfg)
     context = BoostContext(cfg.model, target.d, tuple(target.variables))
     main = context.build()
-    # The same data as the run: run_experiment splits PRNGKey(seed) into (data, init) keys.
-    data_key = jax.random.split(jax.random.PRNGKey(cfg.seed))[0]
-    data = make_dataset(target, resolve_train_points(cfg, main.n_params, target.d), cfg.data.test_points,
-                        data_key, cfg.data.test_compactification, cfg.data.standardize)
+    data = seeded_data(cfg, target, main.n_params)[0]
     x, y = data.x_train, data.y_train
     model, theta = main, jnp.asarray(np.load(run_dir / "params.npz")["theta"])
     if stage > 0:

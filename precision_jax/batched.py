@@ -50,7 +50,6 @@ import numpy as np
 
 from precision_jax import approximators
 from precision_jax.config import ExperimentConfig, to_dict
-from precision_jax.data import make_dataset
 from precision_jax.optimizers.adam import make_adam_chunk
 from precision_jax.optimizers.base import MAX_STEPS, NON_FINITE, CurvePoint, Problem, StageResult
 from precision_jax.optimizers.quasi_newton import _STOP_REASONS, RUNNING, make_quasi_newton
@@ -271,7 +270,7 @@ def run_seeds(configs: Sequence[ExperimentConfig]) -> list:
     ``summary["wall_seconds"]`` is the group's wall time divided by its size,
     and ``summary["batch"]`` records how many seeds shared the loop.
     """
-    from precision_jax.training import RunResult, resolve_target, resolve_train_points, summarize
+    from precision_jax.training import RunResult, resolve_target, seeded_data, summarize
 
     if not can_batch(configs):
         raise ValueError("these configs cannot be trained as one seed batch")
@@ -279,14 +278,10 @@ def run_seeds(configs: Sequence[ExperimentConfig]) -> list:
     first = configs[0]
     target = resolve_target(first)
     model = _Model(first, target.d, target.variables)
-    n_train = resolve_train_points(first, model.model.n_params, target.d)
     datasets, thetas = [], []
     for cfg in configs:
-        data_key, init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
-        if getattr(cfg.model, "init_seed", None) is not None:
-            init_key = jax.random.PRNGKey(cfg.model.init_seed)
-        datasets.append(make_dataset(target, n_train, cfg.data.test_points, data_key,
-                                     cfg.data.test_compactification, cfg.data.standardize))
+        dataset, init_key = seeded_data(cfg, target, model.model.n_params)
+        datasets.append(dataset)
         thetas.append(model.model.init(init_key))
     data = {k: _stack([getattr(ds, k) for ds in datasets]) for k in ("x_train", "y_train", "x_test", "y_test")}
     S = len(configs)

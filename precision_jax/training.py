@@ -138,6 +138,20 @@ def train_chain(stages, problem: Problem, theta: jax.Array, log_every: int,
     return best_theta, results, curve
 
 
+def seeded_data(cfg: ExperimentConfig, target: Target, n_params: int) -> tuple[Dataset, jax.Array]:
+    """The run's datasets and its initialisation key: ``PRNGKey(seed)`` splits into (data, init) keys.
+
+    Every path that must see a run's exact data (``prec run``, seed-batched
+    sweeps, ``prec hessian``) goes through here.
+    """
+    data_key, init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
+    if getattr(cfg.model, "init_seed", None) is not None:
+        init_key = jax.random.PRNGKey(cfg.model.init_seed)
+    data = make_dataset(target, resolve_train_points(cfg, n_params, target.d), cfg.data.test_points, data_key,
+                        cfg.data.test_compactification, cfg.data.standardize)
+    return data, init_key
+
+
 def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None) -> RunResult:
     """Train (or fit) the configured approximator and measure it; deterministic for a given config."""
     start = time.perf_counter()
@@ -145,12 +159,7 @@ def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint]
     if cfg.model.kind in approximators.INTERPOLANTS:
         return fit_interpolant(cfg, target, start)
     model = approximators.build_model(cfg.model, target.d, target.variables)
-    n_train = resolve_train_points(cfg, model.n_params, target.d)
-    data_key, init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    if getattr(cfg.model, "init_seed", None) is not None:
-        init_key = jax.random.PRNGKey(cfg.model.init_seed)
-    data = make_dataset(target, n_train, cfg.data.test_points, data_key,
-                        cfg.data.test_compactification, cfg.data.standardize)
+    data, init_key = seeded_data(cfg, target, model.n_params)
     problem = Problem.from_model(model, data)
     theta0 = model.init(init_key)
     context = BoostContext(cfg.model, target.d, tuple(target.variables), jax.random.fold_in(init_key, 1))
