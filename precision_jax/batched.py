@@ -66,7 +66,8 @@ def can_batch(configs: Sequence[ExperimentConfig]) -> bool:
     first = configs[0]
     return (first.model.kind in approximators.BUILDERS
             and first.model.kind not in approximators.INTERPOLANTS
-            and all(stage.kind in BATCHABLE_STAGES for stage in first.train)
+            and all(stage.kind in BATCHABLE_STAGES and getattr(stage, "subsample", None) is None
+                    for stage in first.train)
             and all(_without_seed(c) == _without_seed(first) for c in configs))
 
 

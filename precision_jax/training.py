@@ -160,7 +160,7 @@ def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint]
         return fit_interpolant(cfg, target, start)
     model = approximators.build_model(cfg.model, target.d, target.variables)
     data, init_key = seeded_data(cfg, target, model.n_params)
-    problem = Problem.from_model(model, data)
+    problem = Problem.from_model(model, data, jax.random.fold_in(init_key, 2))
     theta0 = model.init(init_key)
     context = BoostContext(cfg.model, target.d, tuple(target.variables), jax.random.fold_in(init_key, 1))
     theta, stages, curve = train_chain(cfg.train, problem, theta0, cfg.output.log_every, on_log, boost=context)

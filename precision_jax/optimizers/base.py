@@ -31,6 +31,9 @@ LINE_SEARCH_FAILED = "line_search_failed"
 NO_PROGRESS = "no_progress"
 NON_FINITE = "non_finite"
 
+SUBSAMPLE_DOC = ("fit this many training points, drawn once per stage (null: all); "
+                 "the curve still scores the full sets")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -47,10 +50,11 @@ class Problem:
     x_test: jax.Array
     y_test: jax.Array
     n_params: int
+    key: Optional[jax.Array] = None  # draws the stages' training subsets; None: PRNGKey(0)
 
     @staticmethod
-    def from_model(model: TrainableModel, data: Dataset) -> "Problem":
-        return Problem(model.apply, data.x_train, data.y_train, data.x_test, data.y_test, model.n_params)
+    def from_model(model: TrainableModel, data: Dataset, key: Optional[jax.Array] = None) -> "Problem":
+        return Problem(model.apply, data.x_train, data.y_train, data.x_test, data.y_test, model.n_params, key)
 
     def loss(self, theta: jax.Array, x: jax.Array | None = None, y: jax.Array | None = None) -> jax.Array:
         """Mean squared error on ``(x, y)``, the training set by default."""
@@ -62,6 +66,21 @@ class Problem:
     def residuals(self, theta: jax.Array) -> jax.Array:
         """``f(θ, x_i) − y_i`` on the training set, shape ``(D,)``."""
         return self.predict(theta, self.x_train) - self.y_train
+
+    def training_subset(self, size: Optional[int], salt: int) -> tuple[jax.Array, jax.Array]:
+        """``(x, y)``: ``size`` training points drawn without replacement (all of them for ``None``).
+
+        A stage with a ``subsample`` fits these points only; the monitor still
+        scores the full training and test sets. The draw depends on the
+        problem's key and ``salt`` (the stage index), so consecutive stages and
+        boosting rounds see different subsets and the run stays reproducible.
+        """
+        n = int(self.x_train.shape[0])
+        if size is None or size >= n:
+            return self.x_train, self.y_train
+        key = jax.random.fold_in(self.key if self.key is not None else jax.random.PRNGKey(0), salt)
+        rows = jnp.sort(jax.random.choice(key, n, (int(size),), replace=False))
+        return self.x_train[rows], self.y_train[rows]
 
 
 @dataclass

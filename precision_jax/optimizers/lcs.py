@@ -42,6 +42,8 @@ class LCSConfig:
     refinements: int = checked(4, lambda v, k: positive(v + 1, k))
     chunk_size: Optional[int] = checked(None, lambda v, k: positive(v, k), doc="points per Hessian chunk")
     max_params: int = checked(DENSE_LIMIT, positive, doc="largest N for a dense Hessian")
+    subsample: Optional[int] = checked(None, positive, doc="build the Hessian from this many training points "
+                                       "(null: all); gradient, line search and acceptance use the full set")
 
     def __post_init__(self):
         if not self.alpha_min < self.alpha_max:
@@ -59,16 +61,21 @@ def check_dense_size(n_params: int, limit: int, kind: str) -> None:
 
 
 def make_lcs_step(cfg: LCSConfig, problem: Problem, chunk: int):
-    """A pure ``step(θ, x, y) -> (θ', L', accepted, α, n_low, λ_min, λ_max)``; data are arguments."""
+    """A pure ``step(θ, x, y, xh, yh) -> (θ', L', accepted, α, n_low, λ_min, λ_max)``; data are arguments.
+
+    ``(xh, yh)`` is what the Hessian is built from (the whole set, or a subsample:
+    the Hessian is the O(D N²) part, and the low-curvature subspace of a few
+    thousand points of a smooth target is that of all of them).
+    """
     n_grid = cfg.alpha_points
 
     def loss_at(theta, x, y):
         r = problem.predict(theta, x) - y
         return jnp.mean(r * r)
 
-    def step(theta, x, y):
+    def step(theta, x, y, xh, yh):
         value, grad = mse_value_and_grad(problem.predict, theta, x, y)
-        h = mse_hessian(problem.predict, theta, x, y, chunk)
+        h = mse_hessian(problem.predict, theta, xh, yh, chunk)
         lam, vec = jnp.linalg.eigh(h)
         low = jnp.abs(lam) < cfg.tau
         g_low = vec @ jnp.where(low, vec.T @ grad, 0.0)
@@ -98,17 +105,18 @@ def make_lcs_step(cfg: LCSConfig, problem: Problem, chunk: int):
 
 def run_lcs(cfg: LCSConfig, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int) -> StageResult:
     check_dense_size(problem.n_params, cfg.max_params, "lcs")
-    n = int(problem.x_train.shape[0])
+    xh, yh = problem.training_subset(cfg.subsample, monitor.stage)
+    n = int(xh.shape[0])
     chunk = cfg.chunk_size or default_chunk(problem.n_params, n)
     step = make_lcs_step(cfg, problem, chunk)
     per_call = max(1, min(log_every, cfg.steps))
 
-    def run_chunk(theta, x, y, stopped, length):
+    def run_chunk(theta, x, y, xh, yh, stopped, length):
         def body(carry, _):
             theta, stopped = carry
 
             def do(t):
-                t2, v, acc, a, n_low, lmin, lmax = step(t, x, y)
+                t2, v, acc, a, n_low, lmin, lmax = step(t, x, y, xh, yh)
                 return t2, (v, acc, a, n_low, lmin, lmax)
 
             def skip(t):
@@ -121,7 +129,7 @@ def run_lcs(cfg: LCSConfig, problem: Problem, theta: jax.Array, monitor: Monitor
         (theta, stopped), (records, ran) = jax.lax.scan(body, (theta, stopped), None, length=length)
         return theta, stopped, records, ran
 
-    run_chunk = jax.jit(run_chunk, static_argnums=4)
+    run_chunk = jax.jit(run_chunk, static_argnums=6)
 
     monitor.log(theta, 0)
     if not np.isfinite(float(problem.loss(theta))):
@@ -130,7 +138,7 @@ def run_lcs(cfg: LCSConfig, problem: Problem, theta: jax.Array, monitor: Monitor
     done, stopped = 0, jnp.asarray(False)
     while done < cfg.steps and not bool(stopped):
         length = min(per_call, cfg.steps - done)  # a shorter last chunk compiles once more
-        theta, stopped, records, ran = run_chunk(theta, problem.x_train, problem.y_train, stopped, length)
+        theta, stopped, records, ran = run_chunk(theta, problem.x_train, problem.y_train, xh, yh, stopped, length)
         values, accepted, alphas, n_low, lmin, lmax = (np.asarray(r) for r in records)
         for i in np.flatnonzero(np.asarray(ran)):
             done += 1
@@ -141,4 +149,4 @@ def run_lcs(cfg: LCSConfig, problem: Problem, theta: jax.Array, monitor: Monitor
     accepted_steps = sum(s["accepted"] for s in spectra)
     reason = NO_PROGRESS if bool(stopped) else MAX_STEPS
     return monitor.result("lcs", theta, accepted_steps, reason, attempts=len(spectra), tau=cfg.tau,
-                          chunk_size=chunk, spectra=spectra)
+                          chunk_size=chunk, hessian_points=n, spectra=spectra)

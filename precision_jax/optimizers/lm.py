@@ -41,8 +41,8 @@ import numpy as np
 
 from precision_jax.config import checked, positive, stage_config
 from precision_jax.hessian import DENSE_LIMIT, chunk_data, default_chunk
-from precision_jax.optimizers.base import (CONVERGED, MAX_STEPS, NO_PROGRESS, NON_FINITE, Monitor, Problem,
-                                           StageResult)
+from precision_jax.optimizers.base import (CONVERGED, MAX_STEPS, NO_PROGRESS, NON_FINITE, SUBSAMPLE_DOC, Monitor,
+                                           Problem, StageResult)
 from precision_jax.optimizers.lcs import check_dense_size
 
 
@@ -57,6 +57,7 @@ class LMConfig:
     max_params: int = checked(DENSE_LIMIT, positive, doc="largest N for the dense N×N factorization")
     geodesic: bool = True
     geodesic_ratio: float = checked(0.75, positive, doc="accept only if 2‖a‖ ≤ ratio·‖δ‖")
+    subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
 
 
 RUNNING, STOP_CONVERGED, STOP_NO_PROGRESS, STOP_NON_FINITE = 0, 1, 2, 3
@@ -167,11 +168,11 @@ def make_lm(cfg: LMConfig, problem: Problem, chunk: int):
 
 def run_lm(cfg: LMConfig, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int) -> StageResult:
     check_dense_size(problem.n_params, cfg.max_params, "lm")
-    n = int(problem.x_train.shape[0])
+    x, y = problem.training_subset(cfg.subsample, monitor.stage)
+    n = int(x.shape[0])
     chunk = cfg.chunk_size or default_chunk(problem.n_params, n)
     init, run_chunk = make_lm(cfg, problem, chunk)
     init, run_chunk = jax.jit(init), jax.jit(run_chunk)
-    x, y = problem.x_train, problem.y_train
     state = init(theta, x, y)
     monitor.log(theta, 0)
     while int(state.iteration) < cfg.maxiter and int(state.status) == RUNNING:
@@ -181,4 +182,4 @@ def run_lm(cfg: LMConfig, problem: Problem, theta: jax.Array, monitor: Monitor, 
     reason = _REASONS.get(int(state.status), MAX_STEPS)
     return monitor.result("lm", state.theta, int(state.iteration), reason,
                           damping_trials=int(state.evaluations), final_damping=float(state.mu),
-                          solver=cfg.solver, chunk_size=chunk)
+                          solver=cfg.solver, chunk_size=chunk, fitted_points=n)

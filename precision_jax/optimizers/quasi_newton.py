@@ -29,8 +29,8 @@ import jax.numpy as jnp
 import optax
 
 from precision_jax.config import checked, non_negative, positive, stage_config
-from precision_jax.optimizers.base import (CONVERGED, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE, Monitor,
-                                           Problem, StageResult)
+from precision_jax.optimizers.base import (CONVERGED, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE, SUBSAMPLE_DOC,
+                                           Monitor, Problem, StageResult)
 
 
 @stage_config
@@ -42,6 +42,7 @@ class BFGSConfig:
     approx_dec_rtol: Optional[float] = checked(1e-6, non_negative, doc="None: exact Wolfe only")
     curvature_eps: float = checked(1e-12, non_negative, doc="skip updates with yᵀs ≤ eps‖s‖‖y‖")
     rescale: bool = True
+    subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
 
 
 @stage_config
@@ -53,6 +54,7 @@ class LBFGSConfig:
     max_linesearch_steps: int = checked(40, positive)
     approx_dec_rtol: Optional[float] = checked(1e-6, non_negative)
     rescale: bool = True
+    subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
 
 
 class DenseBFGSState(NamedTuple):
@@ -197,8 +199,8 @@ def run_quasi_newton(cfg, problem: Problem, theta: jax.Array, monitor: Monitor, 
     """Run BFGS/L-BFGS on L/scale; ``scale`` None: L(θ₀) if ``cfg.rescale`` else 1."""
     init, run_chunk = make_quasi_newton(cfg, problem)
     init, run_chunk = jax.jit(init), jax.jit(run_chunk)
-    x, y = problem.x_train, problem.y_train
-    loss0 = float(problem.loss(theta))
+    x, y = problem.training_subset(getattr(cfg, "subsample", None), monitor.stage)
+    loss0 = float(problem.loss(theta, x, y))
     if scale is None:
         scale = loss0 if cfg.rescale and loss0 > 0 and jnp.isfinite(loss0) else 1.0
     scale = jnp.asarray(scale)
@@ -212,4 +214,4 @@ def run_quasi_newton(cfg, problem: Problem, theta: jax.Array, monitor: Monitor, 
         monitor.log(state.theta, int(state.iteration))
     reason = _STOP_REASONS.get(int(state.status), MAX_STEPS)
     return monitor.result(cfg.kind, state.theta, int(state.iteration), reason,
-                          linesearch_evaluations=int(state.linesearch_steps))
+                          linesearch_evaluations=int(state.linesearch_steps), fitted_points=int(x.shape[0]))
