@@ -74,6 +74,10 @@ def non_negative(value, key):
     _check(value >= 0, f"must be >= 0, got {value!r}", key)
 
 
+def fraction(value, key):
+    _check(0 <= value <= 1, f"must be in [0, 1], got {value!r}", key)
+
+
 def unit_interval(value, key):
     _check(0 < value <= 1, f"must be in (0, 1], got {value!r}", key)
 

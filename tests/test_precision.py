@@ -184,3 +184,65 @@ def test_too_large_model_is_a_clean_config_error(kind, tmp_path):
     assert out.exit_code == 2
     lines = [line for line in out.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "N ≤ 4000" in lines[0] and "Traceback" not in out.output
+
+
+def test_training_subset_is_reproducible_distinct_per_salt_and_focused():
+    problem, theta = teacher_problem(n_train=500)
+    problem = Problem(problem.predict, problem.x_train, problem.y_train, problem.x_test, problem.y_test,
+                      problem.n_params, jax.random.PRNGKey(7))
+    x1, y1 = problem.training_subset(100, salt=3)
+    x2, _ = problem.training_subset(100, salt=3)
+    x3, _ = problem.training_subset(100, salt=4)
+    assert x1.shape == (100, 1) and y1.shape == (100,)
+    np.testing.assert_array_equal(x1, x2)
+    assert not np.array_equal(np.asarray(x1), np.asarray(x3))
+    assert len(np.unique(np.asarray(x1))) == 100  # without replacement
+    # Rows are training rows, with their own targets.
+    rows = np.searchsorted(np.sort(np.asarray(problem.x_train[:, 0])), np.asarray(x1[:, 0]))
+    assert np.all(np.isin(np.asarray(x1[:, 0]), np.asarray(problem.x_train[:, 0]))) and rows.size == 100
+    np.testing.assert_array_equal(y1, problem.predict(theta, x1) * 0 + y1)
+    full_x, _ = problem.training_subset(None, salt=0)
+    assert full_x.shape[0] == 500 and problem.training_subset(10**6, salt=0)[0].shape[0] == 500
+    # focus: the largest residuals at θ are all in the subset, the rest is uniform over the others.
+    xf, yf = problem.training_subset(100, salt=3, theta=theta, focus=0.3)
+    worst = np.argsort(-np.abs(np.asarray(problem.residuals(theta))))[:30]
+    assert np.all(np.isin(np.asarray(problem.x_train[worst, 0]), np.asarray(xf[:, 0])))
+    assert len(np.unique(np.asarray(xf[:, 0]))) == 100
+
+
+def test_subsampled_lm_generalizes_and_boosting_with_lm_reaches_1e12():
+    cfg = copy.deepcopy(BOOST)
+    cfg["data"] = {"train_points": 4000, "test_points": 1000, "test_compactification": 1.0}
+    cfg["train"] = [{"kind": "lm", "maxiter": 150, "subsample": 400},
+                    {"kind": "boost", "stages": 2, "normalize": "rms",
+                     "train": [{"kind": "lm", "maxiter": 150, "subsample": 400, "focus": 0.25}]}]
+    result = run_experiment(build_config(cfg))
+    lm = result.stages[0]
+    assert lm.info["fitted_points"] == 400
+    stage_one = min(p.train_rmse for p in result.curve if p.stage == 0)
+    stage_one_test = [p.test_rmse for p in result.curve if p.stage == 0][-1]
+    # 400 points of a smooth 1-D target pin the net down on all 4,000 and on the test set.
+    assert stage_one < 1e-8 and stage_one_test < 3 * stage_one
+    boost = result.stages[-1].info["boost"][0]
+    assert boost["accepted"] and boost["substages"][0]["fitted_points"] == 400
+    metrics = result.summary["metrics"]
+    assert metrics["train_rmse"] < min(1e-12, stage_one / 1000)
+    assert metrics["test_rmse"] < 3 * metrics["train_rmse"]
+
+
+@pytest.mark.parametrize("stage, key", [({"kind": "lm", "focus": 1.5}, "focus"),
+                                        ({"kind": "bfgs", "subsample": 0}, "subsample"),
+                                        ({"kind": "lcs", "subsample": -3}, "subsample")])
+def test_subsample_options_are_checked(stage, key):
+    bad = copy.deepcopy(BOOST)
+    bad["train"] = [stage]
+    with pytest.raises(ConfigError, match=rf"train\.0\.{key}"):
+        build_config(bad)
+
+
+def test_subsampled_stages_are_not_seed_batched():
+    from precision_jax.batched import can_batch
+
+    plain = build_config(copy.deepcopy(BOOST) | {"train": [{"kind": "bfgs", "maxiter": 5}]})
+    sub = build_config(copy.deepcopy(BOOST) | {"train": [{"kind": "bfgs", "maxiter": 5, "subsample": 50}]})
+    assert can_batch([plain]) and not can_batch([sub])

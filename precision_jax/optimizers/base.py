@@ -33,6 +33,7 @@ NON_FINITE = "non_finite"
 
 SUBSAMPLE_DOC = ("fit this many training points, drawn once per stage (null: all); "
                  "the curve still scores the full sets")
+FOCUS_DOC = "fraction of the subsample taken as the points of largest |residual| at the stage start"
 
 
 @dataclass(frozen=True)
@@ -67,19 +68,30 @@ class Problem:
         """``f(θ, x_i) − y_i`` on the training set, shape ``(D,)``."""
         return self.predict(theta, self.x_train) - self.y_train
 
-    def training_subset(self, size: Optional[int], salt: int) -> tuple[jax.Array, jax.Array]:
+    def training_subset(self, size: Optional[int], salt: int, theta: Optional[jax.Array] = None,
+                        focus: float = 0.0) -> tuple[jax.Array, jax.Array]:
         """``(x, y)``: ``size`` training points drawn without replacement (all of them for ``None``).
 
         A stage with a ``subsample`` fits these points only; the monitor still
-        scores the full training and test sets. The draw depends on the
-        problem's key and ``salt`` (the stage index), so consecutive stages and
-        boosting rounds see different subsets and the run stays reproducible.
+        scores the full training and test sets. A fraction ``focus`` of them are
+        the points of largest |f(θ, x_i) − y_i| at ``theta`` (where a uniform
+        draw is thinnest, e.g. near the box's faces, is where a boosted residual
+        is largest); the rest are uniform over the others. The draw depends on
+        the problem's key and ``salt`` (the stage index), so consecutive stages
+        and boosting rounds see different subsets and the run stays reproducible.
         """
         n = int(self.x_train.shape[0])
         if size is None or size >= n:
             return self.x_train, self.y_train
         key = jax.random.fold_in(self.key if self.key is not None else jax.random.PRNGKey(0), salt)
-        rows = jnp.sort(jax.random.choice(key, n, (int(size),), replace=False))
+        n_worst = int(round(focus * size)) if theta is not None else 0
+        if n_worst:
+            worst = jnp.argsort(-jnp.abs(self.residuals(theta)))[:n_worst]
+            others = jnp.ones(n).at[worst].set(0.0)
+            rest = jax.random.choice(key, n, (int(size) - n_worst,), replace=False, p=others / jnp.sum(others))
+            rows = jnp.sort(jnp.concatenate([worst, rest]))
+        else:
+            rows = jnp.sort(jax.random.choice(key, n, (int(size),), replace=False))
         return self.x_train[rows], self.y_train[rows]
 
 

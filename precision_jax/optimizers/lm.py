@@ -39,10 +39,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax.config import checked, positive, stage_config
+from precision_jax.config import checked, fraction, positive, stage_config
 from precision_jax.hessian import DENSE_LIMIT, chunk_data, default_chunk
-from precision_jax.optimizers.base import (CONVERGED, MAX_STEPS, NO_PROGRESS, NON_FINITE, SUBSAMPLE_DOC, Monitor,
-                                           Problem, StageResult)
+from precision_jax.optimizers.base import (CONVERGED, FOCUS_DOC, MAX_STEPS, NO_PROGRESS, NON_FINITE, SUBSAMPLE_DOC,
+                                           Monitor, Problem, StageResult)
 from precision_jax.optimizers.lcs import check_dense_size
 
 
@@ -58,6 +58,7 @@ class LMConfig:
     geodesic: bool = True
     geodesic_ratio: float = checked(0.75, positive, doc="accept only if 2‖a‖ ≤ ratio·‖δ‖")
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
+    focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
 
 
 RUNNING, STOP_CONVERGED, STOP_NO_PROGRESS, STOP_NON_FINITE = 0, 1, 2, 3
@@ -168,7 +169,7 @@ def make_lm(cfg: LMConfig, problem: Problem, chunk: int):
 
 def run_lm(cfg: LMConfig, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int) -> StageResult:
     check_dense_size(problem.n_params, cfg.max_params, "lm")
-    x, y = problem.training_subset(cfg.subsample, monitor.stage)
+    x, y = problem.training_subset(cfg.subsample, monitor.stage, theta, cfg.focus)
     n = int(x.shape[0])
     chunk = cfg.chunk_size or default_chunk(problem.n_params, n)
     init, run_chunk = make_lm(cfg, problem, chunk)

@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from precision_jax.config import checked, non_negative, positive, stage_config
-from precision_jax.optimizers.base import (CONVERGED, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE, SUBSAMPLE_DOC,
-                                           Monitor, Problem, StageResult)
+from precision_jax.config import checked, fraction, non_negative, positive, stage_config
+from precision_jax.optimizers.base import (CONVERGED, FOCUS_DOC, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE,
+                                           SUBSAMPLE_DOC, Monitor, Problem, StageResult)
 
 
 @stage_config
@@ -43,6 +43,7 @@ class BFGSConfig:
     curvature_eps: float = checked(1e-12, non_negative, doc="skip updates with yᵀs ≤ eps‖s‖‖y‖")
     rescale: bool = True
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
+    focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
 
 
 @stage_config
@@ -55,6 +56,7 @@ class LBFGSConfig:
     approx_dec_rtol: Optional[float] = checked(1e-6, non_negative)
     rescale: bool = True
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
+    focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
 
 
 class DenseBFGSState(NamedTuple):
@@ -199,7 +201,9 @@ def run_quasi_newton(cfg, problem: Problem, theta: jax.Array, monitor: Monitor, 
     """Run BFGS/L-BFGS on L/scale; ``scale`` None: L(θ₀) if ``cfg.rescale`` else 1."""
     init, run_chunk = make_quasi_newton(cfg, problem)
     init, run_chunk = jax.jit(init), jax.jit(run_chunk)
-    x, y = problem.training_subset(getattr(cfg, "subsample", None), monitor.stage)
+    # rescale stages build a BFGSConfig with neither field: they fit the whole set.
+    x, y = problem.training_subset(getattr(cfg, "subsample", None), monitor.stage, theta,
+                                   getattr(cfg, "focus", 0.0))
     loss0 = float(problem.loss(theta, x, y))
     if scale is None:
         scale = loss0 if cfg.rescale and loss0 > 0 and jnp.isfinite(loss0) else 1.0
