@@ -68,6 +68,10 @@ class Problem:
         """``f(θ, x_i) − y_i`` on the training set, shape ``(D,)``."""
         return self.predict(theta, self.x_train) - self.y_train
 
+    def stage_key(self, salt: int) -> jax.Array:
+        """The problem's key (``PRNGKey(0)`` if it has none) folded with ``salt``."""
+        return jax.random.fold_in(self.key if self.key is not None else jax.random.PRNGKey(0), salt)
+
     def training_subset(self, size: Optional[int], salt: int, theta: Optional[jax.Array] = None,
                         focus: float = 0.0) -> tuple[jax.Array, jax.Array]:
         """``(x, y)``: ``size`` training points drawn without replacement (all of them for ``None``).
@@ -83,7 +87,7 @@ class Problem:
         n = int(self.x_train.shape[0])
         if size is None or size >= n:
             return self.x_train, self.y_train
-        key = jax.random.fold_in(self.key if self.key is not None else jax.random.PRNGKey(0), salt)
+        key = self.stage_key(salt)
         n_worst = int(round(focus * size)) if theta is not None else 0
         if n_worst:
             worst = jnp.argsort(-jnp.abs(self.residuals(theta)))[:n_worst]

@@ -118,9 +118,8 @@ def run_boost(cfg: BoostConfig, problem: Problem, theta: jax.Array, build: Calla
             break
         model = build(cfg.model)
         # Each round draws its own training subsets (stages with ``subsample``), independent of the last.
-        sub_key = jax.random.fold_in(problem.key if problem.key is not None else jax.random.PRNGKey(0), 1000 + k)
         sub = Problem(model.apply, x, jnp.asarray(r / scale), xt, jnp.asarray(r_test / scale), model.n_params,
-                      sub_key)
+                      problem.stage_key(1000 + k))
         label = f"boost{k}"
 
         def relabel(p: CurvePoint, scale=scale, label=label) -> CurvePoint:
