@@ -29,9 +29,9 @@ import scipy.optimize  # noqa: E402
 from precision_jax import approximators  # noqa: E402
 from precision_jax.config import load_config  # noqa: E402
 from precision_jax.data import make_dataset  # noqa: E402
-from precision_jax.optimizers.adam import make_adam_chunk  # noqa: E402
-from precision_jax.optimizers.base import Problem  # noqa: E402
-from precision_jax.optimizers.quasi_newton import make_quasi_newton  # noqa: E402
+from precision_jax.stages.adam import make_adam_chunk  # noqa: E402
+from precision_jax.stages.base import Problem  # noqa: E402
+from precision_jax.stages.quasi_newton import make_quasi_newton  # noqa: E402
 from precision_jax.training import resolve_target  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -41,7 +41,7 @@ import scipy.optimize  # noqa: E402
 from precision_jax import approximators  # noqa: E402
 from precision_jax.config import load_config  # noqa: E402
 from precision_jax.hessian import default_chunk, mse_hessian  # noqa: E402
-from precision_jax.optimizers.boost import residual_scale  # noqa: E402
+from precision_jax.stages.boost import residual_scale  # noqa: E402
 from precision_jax.training import resolve_target, run_experiment, seeded_data  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -2,8 +2,8 @@
 
 For seeds s = 1..S the data (x_s, y_s) and initial parameters θ_s differ, the
 model and the optimizer chain do not. Every stage's inner loop is a pure
-function of (state, data) (:func:`precision_jax.optimizers.adam.make_adam_chunk`,
-:func:`precision_jax.optimizers.quasi_newton.make_quasi_newton`), so
+function of (state, data) (:func:`precision_jax.stages.adam.make_adam_chunk`,
+:func:`precision_jax.stages.quasi_newton.make_quasi_newton`), so
 
     state_{1..S} ← lax.map(chunk)(state_{1..S}, x_{1..S}, y_{1..S})
 
@@ -20,7 +20,7 @@ executes alone.
 Everything between chunks — curve points, best-θ tracking, stop decisions,
 the chain's hand-over of the lowest-loss θ — replays
 :func:`precision_jax.training.train_chain` and
-:class:`precision_jax.optimizers.base.Monitor` per seed, so each seed's
+:class:`precision_jax.stages.base.Monitor` per seed, so each seed's
 :class:`~precision_jax.training.RunResult` is what ``prec run`` produces, bit
 for bit on CPU. The scalars the sequential path computes op by op (the BFGS
 objective scale, the chain's best-loss comparisons, the final predictions) are
@@ -50,9 +50,9 @@ import numpy as np
 
 from precision_jax import approximators
 from precision_jax.config import ExperimentConfig, to_dict
-from precision_jax.optimizers.adam import make_adam_chunk
-from precision_jax.optimizers.base import MAX_STEPS, NON_FINITE, CurvePoint, Problem, StageResult
-from precision_jax.optimizers.quasi_newton import _STOP_REASONS, RUNNING, make_quasi_newton
+from precision_jax.stages.adam import make_adam_chunk
+from precision_jax.stages.base import MAX_STEPS, NON_FINITE, CurvePoint, Problem, StageResult
+from precision_jax.stages.quasi_newton import _STOP_REASONS, RUNNING, make_quasi_newton
 
 BATCHABLE_STAGES = ("adam", "bfgs", "lbfgs")
 
@@ -113,7 +113,7 @@ class _Model:
 
 
 class _Monitor:
-    """:class:`~precision_jax.optimizers.base.Monitor` for S seeds at once (only ``active`` ones log)."""
+    """:class:`~precision_jax.stages.base.Monitor` for S seeds at once (only ``active`` ones log)."""
 
     def __init__(self, model: _Model, data: dict, n_seeds: int):
         self.evaluate = model.evaluate()
@@ -179,7 +179,7 @@ def _stack(arrays: Sequence[Any]) -> jax.Array:
 
 def _adam_stage(cfg, model: _Model, monitor: _Monitor, theta: jax.Array, active: np.ndarray,
                 log_every: int) -> list[StageResult | None]:
-    """Replays :func:`precision_jax.optimizers.adam.run_adam` for every active seed."""
+    """Replays :func:`precision_jax.stages.adam.run_adam` for every active seed."""
     x, y = monitor.data["x_train"], monitor.data["y_train"]
     S = theta.shape[0]
 
@@ -222,7 +222,7 @@ def _adam_stage(cfg, model: _Model, monitor: _Monitor, theta: jax.Array, active:
 
 def _quasi_newton_stage(cfg, model: _Model, monitor: _Monitor, theta: jax.Array, active: np.ndarray,
                         log_every: int) -> list[StageResult | None]:
-    """Replays :func:`precision_jax.optimizers.quasi_newton.run_quasi_newton` for every active seed."""
+    """Replays :func:`precision_jax.stages.quasi_newton.run_quasi_newton` for every active seed."""
     x, y = monitor.data["x_train"], monitor.data["y_train"]
     S = theta.shape[0]
 

@@ -386,7 +386,7 @@ def _import_plugins() -> None:
     # Stages and models register themselves on import; importing here keeps
     # config parsing independent of import order elsewhere.
     import precision_jax.approximators  # noqa: F401
-    import precision_jax.optimizers  # noqa: F401
+    import precision_jax.stages  # noqa: F401
 
 
 # --------------------------------------------------------------------------- files and overrides

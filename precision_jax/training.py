@@ -18,11 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax import approximators, optimizers, scaling
+from precision_jax import approximators, stages, scaling
 from precision_jax.config import ConfigError, ExperimentConfig
 from precision_jax.data import Dataset, make_dataset
-from precision_jax.optimizers.base import NON_FINITE, CurvePoint, Monitor, Problem, StageResult
-from precision_jax.optimizers.boost import BoostResult, Ensemble, run_boost
+from precision_jax.stages.base import NON_FINITE, CurvePoint, Monitor, Problem, StageResult
+from precision_jax.stages.boost import BoostResult, Ensemble, run_boost
 from precision_jax.targets import Target, equation_target, formula_target, teacher_target
 
 
@@ -127,7 +127,7 @@ def train_chain(stages, problem: Problem, theta: jax.Array, log_every: int,
             curve.extend(boost_curve)
             break
         monitor.start_stage(stage_offset + index, stage.kind)
-        result = optimizers.RUNNERS[stage.kind](stage, problem, theta, monitor, log_every)
+        result = stages.RUNNERS[stage.kind](stage, problem, theta, monitor, log_every)
         results.append(result)
         theta = result.theta
         loss = float(problem.loss(theta))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from precision_jax import plotting, store
 from precision_jax.config import build_config
-from precision_jax.optimizers.base import CurvePoint
+from precision_jax.stages.base import CurvePoint
 from precision_jax.training import RunResult
 
 BASE = {"name": "synthetic", "target": {"equation": "I.8.14"}, "model": {"depth": 3, "width": 4},

@@ -17,11 +17,11 @@ from precision_jax import store
 from precision_jax.approximators import build_mlp, mlp
 from precision_jax.config import ConfigError, MLPConfig, build_config
 from precision_jax.hessian import hessian_spectrum, mse_hessian
-from precision_jax.optimizers import RUNNERS
-from precision_jax.optimizers.base import Monitor, Problem
-from precision_jax.optimizers.lcs import LCSConfig
-from precision_jax.optimizers.lm import LMConfig
-from precision_jax.optimizers.quasi_newton import BFGSConfig, RescaleConfig
+from precision_jax.stages import RUNNERS
+from precision_jax.stages.base import Monitor, Problem
+from precision_jax.stages.lcs import LCSConfig
+from precision_jax.stages.lm import LMConfig
+from precision_jax.stages.quasi_newton import BFGSConfig, RescaleConfig
 from precision_jax.training import load_run_model, run_experiment
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from precision_jax import store
 from precision_jax.config import build_config
-from precision_jax.optimizers.base import CurvePoint
+from precision_jax.stages.base import CurvePoint
 from precision_jax.training import run_experiment
 
 

@@ -11,7 +11,7 @@ from precision_jax import approximators
 from precision_jax.approximators import mlp
 from precision_jax.config import ConfigError, build_config
 from precision_jax.data import make_dataset
-from precision_jax.optimizers.base import NON_FINITE
+from precision_jax.stages.base import NON_FINITE
 from precision_jax.targets import teacher_target
 from precision_jax.training import run_experiment
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from precision_jax.config import ConfigError, checked, positive, stage_config
 from precision_jax.hessian import DENSE_LIMIT, default_chunk, mse_hessian, mse_value_and_grad
-from precision_jax.optimizers.base import MAX_STEPS, NO_PROGRESS, NON_FINITE, Monitor, Problem, StageResult
+from precision_jax.stages.base import MAX_STEPS, NO_PROGRESS, NON_FINITE, Monitor, Problem, StageResult
 
 
 @stage_config

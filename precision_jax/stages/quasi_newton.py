@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from precision_jax.config import checked, fraction, non_negative, positive, stage_config
-from precision_jax.optimizers.base import (CONVERGED, FOCUS_DOC, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE,
+from precision_jax.stages.base import (CONVERGED, FOCUS_DOC, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE,
                                            SUBSAMPLE_DOC, Monitor, Problem, StageResult)
 
 

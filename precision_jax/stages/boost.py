@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from precision_jax.config import ConfigError, checked, stage_config
-from precision_jax.optimizers.base import MAX_STEPS, NO_PROGRESS, CurvePoint, Problem, StageResult
+from precision_jax.stages.base import MAX_STEPS, NO_PROGRESS, CurvePoint, Problem, StageResult
 
 
 def _at_least_two(value, key):

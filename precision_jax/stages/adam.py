@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from precision_jax.config import checked, non_negative, positive, stage_config
-from precision_jax.optimizers.base import MAX_STEPS, NON_FINITE, Monitor, Problem, StageResult, tree_where
+from precision_jax.stages.base import MAX_STEPS, NON_FINITE, Monitor, Problem, StageResult, tree_where
 
 
 @stage_config

@@ -49,9 +49,9 @@ import numpy as np
 
 from precision_jax.config import checked, fraction, positive, stage_config
 from precision_jax.hessian import DENSE_LIMIT, chunk_data, default_chunk
-from precision_jax.optimizers.base import (CONVERGED, FOCUS_DOC, MAX_STEPS, NO_PROGRESS, NON_FINITE, SUBSAMPLE_DOC,
+from precision_jax.stages.base import (CONVERGED, FOCUS_DOC, MAX_STEPS, NO_PROGRESS, NON_FINITE, SUBSAMPLE_DOC,
                                            Monitor, Problem, StageResult)
-from precision_jax.optimizers.lcs import check_dense_size
+from precision_jax.stages.lcs import check_dense_size
 
 
 @stage_config

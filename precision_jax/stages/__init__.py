@@ -6,12 +6,12 @@ Each stage registers its config dataclass (``kind``) with
 Third-party optimizer libraries (optax, jaxopt) stay behind this interface.
 """
 
-from precision_jax.optimizers.adam import AdamConfig, run_adam
-from precision_jax.optimizers.base import Monitor, Problem, StageResult
-from precision_jax.optimizers.boost import BoostConfig
-from precision_jax.optimizers.lcs import LCSConfig, run_lcs
-from precision_jax.optimizers.lm import LMConfig, run_lm
-from precision_jax.optimizers.quasi_newton import (BFGSConfig, LBFGSConfig, RescaleConfig, run_quasi_newton,
+from precision_jax.stages.adam import AdamConfig, run_adam
+from precision_jax.stages.base import Monitor, Problem, StageResult
+from precision_jax.stages.boost import BoostConfig
+from precision_jax.stages.lcs import LCSConfig, run_lcs
+from precision_jax.stages.lm import LMConfig, run_lm
+from precision_jax.stages.quasi_newton import (BFGSConfig, LBFGSConfig, RescaleConfig, run_quasi_newton,
                                                    run_rescale)
 
 RUNNERS = {
