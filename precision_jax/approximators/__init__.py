@@ -1,48 +1,25 @@
 """Approximators: what maps inputs to predictions.
 
 Trainable approximators are exposed to the optimizers as a
-:class:`TrainableModel` over a *flat* float64 parameter vector θ of length N,
-so that every optimizer stage (first-order, quasi-Newton, Hessian- and
-Jacobian-based) sees the same object. Builders register by config kind in
-:data:`BUILDERS`.
+:class:`TrainableModel` over a *flat* float64 parameter vector θ of length N
+(:mod:`precision_jax.approximators.trainable`), so that every optimizer stage
+sees the same object; their builders are in :data:`BUILDERS`. Classical
+interpolants are fitted without an optimizer chain; theirs are in
+:data:`INTERPOLANTS`. Importing this package registers every model config
+kind (``registry.MODEL_KINDS``): ``mlp``, ``modular``, ``simplex``, ``spline``,
+``chebyshev``.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from typing import Callable
 
-import jax
-from jax.flatten_util import ravel_pytree
-
-from precision_jax.approximators import mlp
-from precision_jax.config import MLPConfig
-
-
-@dataclass(frozen=True)
-class TrainableModel:
-    """A parametric model ``apply(θ, x)``: θ of shape ``(N,)``, x ``(n, d)`` → ``(n,)``."""
-
-    n_params: int
-    init: Callable[[jax.Array], jax.Array]  # PRNG key -> θ
-    apply: Callable[[jax.Array, jax.Array], jax.Array]
-    unflatten: Callable[[jax.Array], object]  # θ -> the model's own parameter pytree
-    description: str
-
-
-def flat_model(init_tree: Callable[[jax.Array], object], apply_tree: Callable, description: str) -> TrainableModel:
-    """Wrap a pytree-parameter model ``apply_tree(params, x)`` as a flat-θ :class:`TrainableModel`."""
-    example = init_tree(jax.random.PRNGKey(0))
-    theta0, unflatten = ravel_pytree(example)
-
-    def init(key):
-        return ravel_pytree(init_tree(key))[0]
-
-    def apply(theta, x):
-        return apply_tree(unflatten(theta), x)
-
-    return TrainableModel(int(theta0.shape[0]), init, apply, unflatten, description)
+# Registration order is the order error messages and `prec schema` list the kinds in: networks first.
+from precision_jax.approximators import mlp, modular  # isort: skip
+from precision_jax.approximators import classical  # isort: skip
+from precision_jax.approximators.mlp import MLPConfig
+from precision_jax.approximators.trainable import TrainableModel, flat_model
 
 
 def build_mlp(cfg: MLPConfig, d: int) -> TrainableModel:
@@ -54,11 +31,11 @@ def build_mlp(cfg: MLPConfig, d: int) -> TrainableModel:
     return model
 
 
-BUILDERS: dict[str, Callable] = {"mlp": build_mlp}
+BUILDERS: dict[str, Callable] = {"mlp": build_mlp, "modular": modular.build_modular}
 
 # Classical approximators, fitted without an optimizer chain:
 # kind -> builder(model_cfg, target, dataset) -> object with n_params, n_train, predict(x (n, d)) -> (n,).
-INTERPOLANTS: dict[str, Callable] = {}
+INTERPOLANTS: dict[str, Callable] = dict(classical.INTERPOLANT_BUILDERS)
 
 
 def build_model(cfg, d: int, variables=None) -> TrainableModel:
@@ -73,10 +50,4 @@ def build_model(cfg, d: int, variables=None) -> TrainableModel:
     return builder(cfg, d)
 
 
-from precision_jax.approximators import modular  # noqa: E402  (registers the modular config)
-
-BUILDERS["modular"] = modular.build_modular
-
-from precision_jax.approximators import classical  # noqa: E402  (registers simplex, spline, chebyshev)
-
-INTERPOLANTS.update(classical.INTERPOLANT_BUILDERS)
+__all__ = ["BUILDERS", "INTERPOLANTS", "MLPConfig", "TrainableModel", "build_mlp", "build_model", "flat_model"]

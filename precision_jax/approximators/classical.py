@@ -21,35 +21,31 @@ import numpy as np
 from precision_jax.approximators.chebyshev import fit_chebyshev
 from precision_jax.approximators.simplex import fit_simplex
 from precision_jax.approximators.spline import fit_spline, points_per_axis_for, supported_orders
-from precision_jax.config import ConfigError, checked, model_config, positive
+from precision_jax.parse import ConfigError, between, checked, positive
+from precision_jax.registry import model_config
 
 
 @model_config
 class SimplexConfig:
     """Linear simplex interpolation (Delaunay + barycentric; sorted linear interpolation in 1-D)."""
 
-    kind: Literal["simplex"] = "simplex"
+    kind: Literal["simplex"] = checked("simplex", doc="linear interpolation on a Delaunay mesh of the D points")
 
 
 @model_config
 class SplineConfig:
     """Tensor-product spline of degree ``order`` on a regular grid."""
 
-    kind: Literal["spline"] = "spline"
-    order: int = checked(3, lambda v, k: _in_range(v, 1, 7, k))
+    kind: Literal["spline"] = checked("spline", doc="tensor-product spline on a floor(D^(1/d))^d grid")
+    order: int = checked(3, between(1, 7), doc="polynomial degree; 1–7 in 1-D, 1, 3 or 5 for d ≥ 2")
 
 
 @model_config
 class ChebyshevConfig:
     """Tensor-product Chebyshev interpolation at second-kind Chebyshev points (d ≤ 3)."""
 
-    kind: Literal["chebyshev"] = "chebyshev"
-    degree: Optional[int] = checked(None, positive, doc="None: floor(D^(1/d)) − 1")
-
-
-def _in_range(value: int, low: int, high: int, key: str) -> None:
-    if not low <= value <= high:
-        raise ConfigError(f"must be between {low} and {high}, got {value}", key)
+    kind: Literal["chebyshev"] = checked("chebyshev", doc="tensor-product Chebyshev interpolation, d ≤ 3")
+    degree: Optional[int] = checked(None, positive, doc="per axis; null: floor(D^(1/d)) − 1")
 
 
 def _numpy_target(target):

@@ -11,14 +11,19 @@ widths ``w`` this is the paper's ``(d+1)w + (depth-2)(w²+w) + (w+1)``.
 
 Initialisation follows PyTorch's ``nn.Linear`` default, which the paper used:
 every weight and bias of layer ``l`` is drawn from ``U(-1/√w_{l-1}, 1/√w_{l-1})``.
+
+The config of an MLP approximator, ``model: {kind: mlp, ...}``, is :class:`MLPConfig`.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Literal, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+
+from precision_jax.parse import ConfigError, checked, positive
+from precision_jax.registry import model_config
 
 Params = list[tuple[jax.Array, jax.Array]]
 
@@ -31,6 +36,40 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu2": lambda z: jax.nn.relu(z) ** 2,
     "relu3": lambda z: jax.nn.relu(z) ** 3,
 }
+
+
+def check_activation(name: str, key: str) -> None:
+    """Raise :class:`ConfigError` at ``key`` unless ``name`` is in :data:`ACTIVATIONS`."""
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}", key)
+
+
+ACTIVATION_DOC = "hidden-layer nonlinearity: " + ", ".join(ACTIVATIONS)
+
+
+@model_config
+class MLPConfig:
+    """Dense MLP: give ``depth`` and ``width``, or explicit hidden ``widths``."""
+
+    kind: Literal["mlp"] = checked("mlp", doc="a dense network")
+    depth: Optional[int] = checked(None, positive, doc="linear layers (the paper's depth); with width")
+    width: Optional[int] = checked(None, positive, doc="hidden width of every hidden layer; with depth")
+    widths: Optional[tuple[int, ...]] = checked(None, doc="explicit hidden widths, instead of depth and width")
+    activation: str = checked("tanh", doc=ACTIVATION_DOC)
+    init_seed: Optional[int] = checked(None, doc="initialisation seed; null: derived from the run's seed")
+
+    def __post_init__(self):
+        check_activation(self.activation, "activation")
+        if self.widths is not None:
+            if self.depth is not None or self.width is not None:
+                raise ConfigError("give either widths or depth and width, not both", "widths")
+            if not all(w > 0 for w in self.widths):
+                raise ConfigError("widths must be positive", "widths")
+        elif self.depth is None or self.width is None:
+            raise ConfigError("give depth and width (or widths)", "depth" if self.depth is None else "width")
+
+    def hidden_widths(self) -> tuple[int, ...]:
+        return tuple(self.widths) if self.widths is not None else (self.width,) * (self.depth - 1)
 
 
 def layer_widths(d_in: int, depth: int, width: int, d_out: int = 1) -> tuple[int, ...]:

@@ -43,8 +43,10 @@ from typing import Literal, Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from precision_jax.approximators import TrainableModel, flat_model, mlp
-from precision_jax.config import ConfigError, _check_activation, checked, model_config, positive
+from precision_jax.approximators import mlp
+from precision_jax.approximators.trainable import TrainableModel, flat_model
+from precision_jax.parse import ConfigError, checked, positive
+from precision_jax.registry import model_config
 
 MODEL_KEY = "model"  # where a modular config sits in an experiment file, for build-time errors
 
@@ -53,8 +55,8 @@ MODEL_KEY = "model"  # where a modular config sits in an experiment file, for bu
 class ModuleConfig:
     """One module: a dense MLP from its ``inputs`` (variables or modules) to one scalar."""
 
-    name: str
-    inputs: tuple[str, ...]
+    name: str = checked(doc="the module's name, which other modules list as an input")
+    inputs: tuple[str, ...] = checked(doc="target variables and/or module names, in the order the MLP reads them")
     depth: int = checked(check=positive, doc="linear layers; 1 = an affine map")
     width: int = checked(check=positive, doc="hidden width")
 
@@ -78,13 +80,13 @@ class ModuleConfig:
 class ModularConfig:
     """A graph of MLP modules; the output is the one module that no other module consumes."""
 
-    kind: Literal["modular"] = "modular"
-    modules: tuple[ModuleConfig, ...] = ()
-    activation: str = "tanh"
-    init_seed: Optional[int] = None
+    kind: Literal["modular"] = checked("modular", doc="MLP modules wired as a computation graph")
+    modules: tuple[ModuleConfig, ...] = checked((), doc="the graph's modules; exactly one is read by no other")
+    activation: str = checked("tanh", doc=mlp.ACTIVATION_DOC)
+    init_seed: Optional[int] = checked(None, doc="initialisation seed; null: derived from the run's seed")
 
     def __post_init__(self):
-        _check_activation(self.activation, "activation")
+        mlp.check_activation(self.activation, "activation")
         if not self.modules:
             raise ConfigError("give at least one module", "modules")
         index: dict[str, int] = {}
