@@ -32,7 +32,7 @@ from numpy.polynomial import chebyshev as C
 
 from precision_jax.approximators.spline import _check_box, evaluate_on_grid, points_in_box
 
-__all__ = ["ChebyshevInterpolant", "fit_chebyshev", "chebyshev_points", "MAX_DIM"]
+__all__ = ["ChebyshevInterpolant", "fit_chebyshev", "restore", "chebyshev_points", "MAX_DIM"]
 
 MAX_DIM = 3  # numpy provides chebval, chebval2d and chebval3d
 _VALFUNCS = {1: C.chebval, 2: C.chebval2d, 3: C.chebval3d}
@@ -108,6 +108,21 @@ class ChebyshevInterpolant:
         return out
 
     __call__ = predict
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The coefficients and the box; all :func:`restore` needs."""
+        return {"coefficients": self.coefficients.copy(), "lows": self.lows.copy(), "highs": self.highs.copy()}
+
+
+def restore(model_cfg, arrays: dict[str, np.ndarray]) -> ChebyshevInterpolant:
+    """The interpolant whose :meth:`ChebyshevInterpolant.state` is ``arrays``."""
+    lows, highs = _check_box(arrays["lows"], arrays["highs"])
+    coef = np.asarray(arrays["coefficients"], np.float64)
+    d = lows.size
+    if d > MAX_DIM or coef.ndim != d or len(set(coef.shape)) != 1 or coef.shape[0] < 2:
+        raise ValueError(f"chebyshev state needs (degree+1,)*d coefficients for d={d} <= {MAX_DIM}, got {coef.shape}")
+    n = coef.shape[0] - 1
+    return ChebyshevInterpolant((n + 1) ** d, (n + 1) ** d, d, n, coef, lows, highs)
 
 
 def fit_chebyshev(f: Callable[[np.ndarray], np.ndarray], lows: Sequence[float], highs: Sequence[float],

@@ -93,3 +93,9 @@ def build_chebyshev(cfg: ChebyshevConfig, target, data):
 
 
 INTERPOLANT_BUILDERS = {"simplex": build_simplex, "spline": build_spline, "chebyshev": build_chebyshev}
+
+# kind -> restore(model_cfg, arrays) -> interpolant, the inverse of the interpolant's ``state()``: the store
+# saves a fitted interpolant as its state arrays and rebuilds it with these, without refitting.
+from precision_jax.approximators import chebyshev as _chebyshev, simplex as _simplex, spline as _spline  # noqa: E402
+
+RESTORERS = {"simplex": _simplex.restore, "spline": _spline.restore, "chebyshev": _chebyshev.restore}

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SimplexInterpolant", "fit_simplex", "estimate_triangulation_bytes", "default_memory_limit_gib"]
+__all__ = ["SimplexInterpolant", "fit_simplex", "restore", "estimate_triangulation_bytes", "default_memory_limit_gib"]
 
 # Expected Delaunay d-simplices per point for uniform random points at large D.
 # d = 2, 3, 4 are the Poisson–Delaunay values (2, 24π²/35 ≈ 6.77, ≈ 31.8);
@@ -111,6 +111,19 @@ class SimplexInterpolant:
             t = x[:, 0]
             return int(np.count_nonzero(~((t >= self._x_sorted[0]) & (t <= self._x_sorted[-1]))))
         return int(np.count_nonzero(self._interp.tri.find_simplex(x) < 0))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The training points as given: ``x`` (D, d) and ``y`` (D,); :func:`restore` rebuilds from them.
+
+        The triangulation itself is not stored: qhull is deterministic for the
+        same points in the same order with the same options, so re-triangulating
+        gives the same simplices and, with the same barycentric transforms,
+        bit-identical predictions.
+        """
+        if self.d == 1:
+            return {"x": self._x_sorted[:, None].copy(), "y": self._y_sorted.copy()}
+        return {"x": np.array(self._interp.points, np.float64),
+                "y": np.array(self._interp.values, np.float64).reshape(-1)}
 
 
 def _precompute_barycentric_transforms(tri) -> None:
@@ -199,6 +212,12 @@ def fit_simplex(x_train, y_train, *, max_memory_gib: float | None = None) -> Sim
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("x_train and y_train must be finite")
 
+    return _interpolant(x, y)
+
+
+def _interpolant(x: np.ndarray, y: np.ndarray) -> SimplexInterpolant:
+    """The interpolant of checked data ``x`` (D, d), ``y`` (D,); shared by the fit and :func:`restore`."""
+    D, d = x.shape
     n_params = D * (d + 1)
     if d == 1:
         order = np.argsort(x[:, 0], kind="stable")
@@ -212,3 +231,12 @@ def fit_simplex(x_train, y_train, *, max_memory_gib: float | None = None) -> Sim
     _precompute_barycentric_transforms(tri)
     interp = LinearNDInterpolator(tri, y, fill_value=np.nan)
     return SimplexInterpolant(n_params, D, d, _interp=interp)
+
+
+def restore(model_cfg, arrays: dict[str, np.ndarray]) -> SimplexInterpolant:
+    """The interpolant whose :meth:`SimplexInterpolant.state` is ``arrays`` (``model_cfg`` has no size keys)."""
+    x = np.asarray(arrays["x"], np.float64)
+    y = np.asarray(arrays["y"], np.float64)
+    if x.ndim != 2 or y.shape != (x.shape[0],) or x.shape[0] < x.shape[1] + 1:
+        raise ValueError(f"simplex state needs x (D, d) and y (D,) with D > d, got {x.shape} and {y.shape}")
+    return _interpolant(x, y)
