@@ -1,39 +1,259 @@
-"""The results store: one directory per run, written atomically.
+"""The results store: the one module that owns the run directory and its format.
 
-Layout::
+Layout of a run directory (format version 2, :data:`FORMAT_VERSION`)::
 
     <root>/<experiment name>/<run id>/
-        config.yaml      the resolved config (every default filled in)
-        summary.json     metrics, stop reasons, sizes, seed, versions, backend, dtype
-        curve.csv        stage, kind, step, train_rmse, test_rmse, seconds
-        params.npz       final parameters (flat θ), when the model has any
-        ...              extra files a run adds (Hessian spectra, boosting stages)
+        config.yaml    the resolved config (every default filled in); rebuilt with config.build_config
+        summary.json   a :class:`Summary` as strict JSON (NaN and ±inf written as null, read back as NaN),
+                       with "run_id" and "format_version"
+        curve.csv      round, stage, kind, step, train_rmse, test_rmse, seconds; floats as their shortest
+                       repr, so they read back bit for bit (nan and inf included)
+        model.npz      the fitted model F(x) = Σ_k coefficients[k] · f_k((x − input_shift) / input_scale):
+                         format_version   ()    int64, = FORMAT_VERSION
+                         kinds            (K,)  str, the model kind of each part
+                         coefficients     (K,)  float64
+                         input_shift      (d,)  float64 \\ absent when the run did not standardize
+                         input_scale      (d,)  float64 /
+                         part_<k>/<name>        part k's arrays: "theta" (N_k,) for a trainable model,
+                                                an interpolant's state() arrays otherwise (none at all
+                                                when the config says output.save_params: false)
+        <name>.json, <name>.npz    extra files (RunRecord.extra; later e.g. hessian.json / hessian.npz)
+    <root>/<experiment name>/<run id>/failed.json    a failure record (sweeps); never a complete run
+
+Part k's model config is not repeated in model.npz: it is the run config's
+``model`` for k = 0 and the boosting rounds' model (``boost.model``, default
+``model``) for k ≥ 1; ``kinds`` is checked against it on reading.
 
 The run id is a hash of the resolved config without its ``output`` section,
-so the same experiment always maps to the same directory. A run is written
-into ``<root>/<name>/.tmp-<run id>-<pid>/`` and renamed into place only when
-every file is on disk; a directory without the ``.tmp-`` prefix is therefore
-always complete, whatever interrupted the writer.
+so the same experiment always maps to the same directory. :func:`write_run`
+writes a run into ``<root>/<name>/.tmp-<run id>-<pid>-<random>/``, a
+directory only this call owns, fsyncs it and renames it into place; a
+directory whose name does not start with ``.tmp-`` and holds ``summary.json``
+is therefore complete, whatever interrupted the writer. Every other write
+into the store (Hessian results, failure records) goes through the
+``atomic_write_*`` helpers: temporary file, fsync, rename.
+
+Reading goes through :func:`read_run` (everything), :func:`read_summary`
+(cheap, for tables), :func:`read_config`, :func:`read_curve` and
+:func:`load_model` (the fitted model as a function of raw inputs). Anything
+that is not a readable run of this format version raises :class:`StoreError`,
+one line naming the file.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
+import dataclasses
+import errno
 import hashlib
+import io
 import json
+import math
 import os
+import secrets
 import shutil
-from dataclasses import asdict
+import sys
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import IO, Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 import yaml
 
-from precision_jax.config import ExperimentConfig, to_dict
+from precision_jax.config import ExperimentConfig, build_config
+from precision_jax.parse import ConfigError, read_yaml, to_dict
+from precision_jax.stages.base import CurvePoint
 
+FORMAT_VERSION = 2
 TMP_PREFIX = ".tmp-"
-CURVE_FIELDS = ("stage", "kind", "step", "train_rmse", "test_rmse", "seconds")
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+CURVE_FILE = "curve.csv"
+MODEL_FILE = "model.npz"
+FAILED_FILE = "failed.json"
+CORE_FILES = (CONFIG_FILE, SUMMARY_FILE, CURVE_FILE, MODEL_FILE)
+CURVE_FIELDS = ("round", "stage", "kind", "step", "train_rmse", "test_rmse", "seconds")
+STATUSES = ("complete", "diverged")
+
+
+class StoreError(ValueError):
+    """A run directory (or one of its files) that cannot be read: one line naming the file."""
+
+    def __init__(self, path: Union[str, Path], what: str):
+        self.path, self.what = Path(path), " ".join(str(what).split())  # one line, whatever the cause said
+        super().__init__(f"{self.path}: {self.what}")
+
+
+# --------------------------------------------------------------------------- the record
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare to one bool
+class Part:
+    """One term of F(x) = Σ_k coefficient_k · f_k(T(x)); T = input standardization (x − shift) / scale."""
+
+    model: Any  # parsed model config (MLPConfig, ModularConfig, SimplexConfig, ...)
+    arrays: dict[str, np.ndarray]  # trainable: {"theta": (N,) float64}; interpolants: their state() arrays
+    coefficient: float = 1.0
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What a run's target was: its name, input dimension, variable names and box."""
+
+    name: str
+    d: int
+    variables: tuple[str, ...]
+    lows: tuple[float, ...]
+    highs: tuple[float, ...]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "d": self.d, "variables": list(self.variables), "lows": list(self.lows),
+                "highs": list(self.highs)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "TargetInfo":
+        _expect(data, dict, "target")
+        _exact_keys(data, {"name", "d", "variables", "lows", "highs"}, set(), "target")
+        d = _expect(data["d"], int, "target.d")
+        info = cls(_expect(data["name"], str, "target.name"), d,
+                   tuple(_expect(v, str, "target.variables") for v in _expect(data["variables"], list, "target")),
+                   tuple(_number(v, "target.lows") for v in _expect(data["lows"], list, "target.lows")),
+                   tuple(_number(v, "target.highs") for v in _expect(data["highs"], list, "target.highs")))
+        if not len(info.variables) == len(info.lows) == len(info.highs) == d:
+            raise ValueError(f"target: d = {d} but {len(info.variables)} variables, {len(info.lows)} lows, "
+                             f"{len(info.highs)} highs")
+        return info
+
+
+@dataclass
+class Summary:
+    """``summary.json``, typed: what a run was, how it ended, its metrics and its provenance."""
+
+    name: str
+    seed: int
+    status: str  # complete | diverged
+    target: TargetInfo
+    model: str  # description, e.g. "mlp 1-20-20-1 tanh"
+    N: int
+    D: int
+    n_test: int
+    metrics: dict[str, Union[float, int, None]]
+    stages: list[dict]  # one row per stage (round, index, kind, steps, stop_reason, seconds, ...)
+    wall_seconds: float
+    numerics: dict
+    versions: dict
+    boost: Optional[dict] = None  # {"rounds": accepted rounds, "rows": [...]}
+    batch: Optional[dict] = None  # {"seeds": S, "group_wall_seconds": t}
+    run_id: str = ""  # filled by write_run
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict:
+        """JSON-ready data: plain types only, non-finite floats as None (strict JSON has no NaN)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["target"] = self.target.to_json()
+        return jsonable(data)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Summary":
+        """The summary in ``data`` (as :meth:`to_json` wrote it); ``ValueError`` saying what is wrong.
+
+        Nulls among the metrics and in ``wall_seconds`` were non-finite floats
+        and come back as NaN; nulls inside free-form rows stay None.
+        """
+        _expect(data, dict, "summary")
+        names = {f.name for f in dataclasses.fields(cls)}
+        optional = {f.name for f in dataclasses.fields(cls)
+                    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+        _exact_keys(data, names, optional, "summary")
+        status = _expect(data["status"], str, "status")
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        metrics = _expect(data["metrics"], dict, "metrics")
+        return cls(
+            name=_expect(data["name"], str, "name"), seed=_expect(data["seed"], int, "seed"), status=status,
+            target=TargetInfo.from_json(data["target"]), model=_expect(data["model"], str, "model"),
+            N=_expect(data["N"], int, "N"), D=_expect(data["D"], int, "D"),
+            n_test=_expect(data["n_test"], int, "n_test"),
+            metrics={str(k): (v if isinstance(v, int) and not isinstance(v, bool) else _number(v, f"metrics.{k}"))
+                     for k, v in metrics.items()},
+            stages=[_expect(row, dict, "stages") for row in _expect(data["stages"], list, "stages")],
+            wall_seconds=_number(data["wall_seconds"], "wall_seconds"),
+            numerics=_expect(data["numerics"], dict, "numerics"), versions=_expect(data["versions"], dict, "versions"),
+            boost=_expect(data.get("boost"), (dict, type(None)), "boost"),
+            batch=_expect(data.get("batch"), (dict, type(None)), "batch"),
+            run_id=_expect(data.get("run_id", ""), str, "run_id"),
+            format_version=_expect(data.get("format_version", FORMAT_VERSION), int, "format_version"),
+        )
+
+
+@dataclass
+class RunRecord:
+    """Everything a run directory holds, in memory: what :func:`write_run` writes and :func:`read_run` reads."""
+
+    config: ExperimentConfig
+    summary: Summary
+    curve: list[CurvePoint]
+    parts: list[Part]  # [] never for a finished run; one part unless boosted
+    input_shift: Optional[np.ndarray]  # (d,) or None (no standardization)
+    input_scale: Optional[np.ndarray]
+    extra: dict[str, Any] = field(default_factory=dict)  # more files: name.json -> JSON-ready, name.npz -> arrays
+
+
+def _expect(value: Any, types, key: str) -> Any:
+    # bool is an int to Python, never to a summary.
+    if isinstance(value, bool) and types is int or not isinstance(value, types):
+        names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        raise ValueError(f"{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _number(value: Any, key: str) -> float:
+    """A float field: null (a non-finite float on writing) reads as NaN."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _exact_keys(data: dict, names: set, optional: set, what: str) -> None:
+    unknown = sorted(set(data) - names)
+    missing = sorted(names - optional - set(data))
+    if unknown:
+        raise ValueError(f"{what}: unknown key(s) {', '.join(map(repr, unknown))}")
+    if missing:
+        raise ValueError(f"{what}: missing key(s) {', '.join(map(repr, missing))}")
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data for ``value``: numpy scalars and arrays unwrapped, tuples as lists, NaN/±inf as None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(to_dict(value))
+    if hasattr(value, "__array__"):  # numpy and jax arrays
+        return jsonable(np.asarray(value).tolist())
+    raise TypeError(f"{type(value).__name__} is not JSON data: {value!r}")
+
+
+def json_text(value: Any) -> str:
+    """Strict JSON (never NaN or Infinity tokens) for ``value``, via :func:`jsonable`."""
+    return json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n"
+
+
+# --------------------------------------------------------------------------- ids and listing
 
 
 def run_id(cfg: ExperimentConfig) -> str:
@@ -44,103 +264,433 @@ def run_id(cfg: ExperimentConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def run_dir(root: str | Path, cfg: ExperimentConfig) -> Path:
+def run_dir(root: Union[str, Path], cfg: ExperimentConfig) -> Path:
     return Path(root) / cfg.name / run_id(cfg)
 
 
 def is_complete(path: Path) -> bool:
-    return path.is_dir() and not path.name.startswith(TMP_PREFIX) and (path / "summary.json").is_file()
+    path = Path(path)
+    return path.is_dir() and not path.name.startswith(TMP_PREFIX) and (path / SUMMARY_FILE).is_file()
 
 
-def _format(value: Any) -> str:
-    # repr of a float round-trips exactly (shortest representation), unlike %g.
-    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
-
-
-def write_curve(path: Path, curve) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(CURVE_FIELDS)
-        for point in curve:
-            row = asdict(point) if not isinstance(point, dict) else point
-            writer.writerow([_format(row[k]) for k in CURVE_FIELDS])
-
-
-def read_curve(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row["stage"], row["step"] = int(row["stage"]), int(row["step"])
-        for k in ("train_rmse", "test_rmse", "seconds"):
-            row[k] = float(row[k])
-    return rows
-
-
-def _fsync_tree(path: Path) -> None:
-    for file in path.rglob("*"):
-        if file.is_file():
-            with open(file, "rb") as f:
-                os.fsync(f.fileno())
-
-
-def save_run(root: str | Path, result, extra_files: Optional[dict[str, Any]] = None) -> Path:
-    """Write ``result`` (a :class:`~precision_jax.training.RunResult`) atomically; returns the run directory.
-
-    ``extra_files`` maps file names to JSON-ready objects (``.json``) or
-    dicts of arrays (``.npz``). An existing complete run of the same id is
-    replaced only after the new one is fully written.
-    """
-    final = run_dir(root, result.config)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
-        summary = {**result.summary, "run_id": final.name}
-        (tmp / "config.yaml").write_text(yaml.safe_dump(to_dict(result.config), sort_keys=False))
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True))
-        write_curve(tmp / "curve.csv", result.curve)
-        if result.theta is not None and result.config.output.save_params:
-            np.savez(tmp / "params.npz", theta=np.asarray(result.theta, np.float64))
-        for name, content in {**getattr(result, "extra_files", {}), **(extra_files or {})}.items():
-            if name.endswith(".npz"):
-                np.savez(tmp / name, **content)
-            else:
-                (tmp / name).write_text(json.dumps(content, indent=2))
-        _fsync_tree(tmp)
-        if final.exists():
-            # Swap so that a complete run is on disk under the final name at every instant but one rename.
-            old = final.parent / f"{TMP_PREFIX}{final.name}-old-{os.getpid()}"
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
-
-
-def iter_runs(root: str | Path) -> Iterator[Path]:
+def iter_runs(root: Union[str, Path]) -> Iterator[Path]:
     """Every complete run directory below ``root`` (in-progress ``.tmp-`` directories are skipped)."""
     root = Path(root)
     if not root.is_dir():
         return
-    for summary in sorted(root.rglob("summary.json")):
+    for summary in sorted(root.rglob(SUMMARY_FILE)):
         if not any(part.startswith(TMP_PREFIX) for part in summary.relative_to(root).parts):
             yield summary.parent
 
 
-def load_summary(path: Path) -> dict:
-    return json.loads((Path(path) / "summary.json").read_text())
+def iter_failures(root: Union[str, Path]) -> Iterator[Path]:
+    """Every run directory below ``root`` that holds only a failure record (no complete run)."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for failed in sorted(root.rglob(FAILED_FILE)):
+        parts = failed.relative_to(root).parts
+        if not any(part.startswith(TMP_PREFIX) for part in parts) and not is_complete(failed.parent):
+            yield failed.parent
 
 
-def clean_stale(root: str | Path) -> int:
+def clean_stale(root: Union[str, Path]) -> int:
     """Remove leftover ``.tmp-`` directories of interrupted writers; returns how many."""
     root = Path(root)
     stale = [p for p in root.rglob(f"{TMP_PREFIX}*") if p.is_dir()] if root.is_dir() else []
     for p in stale:
         shutil.rmtree(p, ignore_errors=True)
     return len(stale)
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename itself is durable only once the directory holding it is synced.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a directory; the data files themselves are synced
+    finally:
+        os.close(fd)
+
+
+def _write_new(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Create ``path`` (never an existing file), fill it with ``write(file)`` and fsync it."""
+    with open(path, "xb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write(path: Union[str, Path], write: Callable[[IO[bytes]], None]) -> Path:
+    """Replace ``path`` atomically by what ``write(file)`` writes: a temporary file, fsync, rename.
+
+    A reader sees the old file or the new one, never a part; an interrupted
+    writer leaves at most a hidden ``.<name>.tmp-<pid>-<random>`` file.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        _write_new(tmp, write)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_bytes(path: Union[str, Path], data: bytes) -> Path:
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_text(path: Union[str, Path], text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Union[str, Path], value: Any) -> Path:
+    """Strict JSON (:func:`json_text`: NaN/±inf as null) written atomically."""
+    return atomic_write_text(path, json_text(value))
+
+
+def atomic_write_npz(path: Union[str, Path], arrays: dict[str, Any]) -> Path:
+    """An uncompressed ``.npz`` of ``arrays`` written atomically (no pickled objects)."""
+    arrays = {name: np.asarray(a) for name, a in arrays.items()}
+    _check_no_objects(arrays, Path(path))
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _check_no_objects(arrays: dict[str, np.ndarray], path: Path) -> None:
+    for name, a in arrays.items():
+        if a.dtype.hasobject:
+            raise TypeError(f"{path.name}: array {name!r} holds Python objects; the store writes numbers and strings")
+
+
+def _linux_exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _install(tmp: Path, final: Path) -> None:
+    """Move the finished directory ``tmp`` to ``final``; a run already there is swapped out, then removed."""
+    try:
+        os.rename(tmp, final)  # the common case: no run there yet (or an empty directory)
+        return
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    if _linux_exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the replaced run
+        return
+    # Two renames: between them no run is under the final name, but the old one is still whole on disk.
+    old = final.parent / f"{TMP_PREFIX}{final.name}-old-{os.getpid()}-{secrets.token_hex(4)}"
+    os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- writing a run
+
+
+def _round_model(cfg: ExperimentConfig) -> Any:
+    """The model config of boosting rounds k ≥ 1: ``boost.model``, else the run's ``model``."""
+    boost = getattr(cfg, "boost", None)
+    if boost is not None and getattr(boost, "model", None) is not None:
+        return boost.model
+    return cfg.model
+
+
+def part_models(cfg: ExperimentConfig, count: int) -> list[Any]:
+    """The model config of each of ``count`` parts of a run of ``cfg`` (see the module docstring)."""
+    return [cfg.model] + [_round_model(cfg)] * (count - 1)
+
+
+def _write_curve(f: IO[bytes], curve: list[CurvePoint]) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(CURVE_FIELDS)
+    for point in curve:
+        # repr of a float is its shortest exact representation (unlike %g), nan and inf included.
+        writer.writerow([repr(float(v)) if isinstance(v, (float, np.floating)) else str(v)
+                         for v in (getattr(point, name) for name in CURVE_FIELDS)])
+    f.write(text.getvalue().encode())
+
+
+def model_arrays(record: RunRecord) -> dict[str, np.ndarray]:
+    """What ``model.npz`` holds for ``record`` (see the module docstring)."""
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.asarray(FORMAT_VERSION, np.int64),
+        "kinds": np.asarray([str(p.model.kind) for p in record.parts], dtype=str),
+        "coefficients": np.asarray([float(p.coefficient) for p in record.parts], np.float64),
+    }
+    if record.input_shift is not None:
+        arrays["input_shift"] = np.asarray(record.input_shift, np.float64)
+        arrays["input_scale"] = np.asarray(record.input_scale, np.float64)
+    if getattr(record.config.output, "save_params", True):
+        for k, part in enumerate(record.parts):
+            for name, value in part.arrays.items():
+                arrays[f"part_{k}/{name}"] = np.asarray(value)
+    return arrays
+
+
+def _check_record(record: RunRecord) -> None:
+    if not record.parts:
+        raise ValueError("a run record needs at least one model part")
+    expected = [m.kind for m in part_models(record.config, len(record.parts))]
+    kinds = [p.model.kind for p in record.parts]
+    if kinds != expected:
+        raise ValueError(f"part model kinds {kinds} do not match the config's {expected}")
+    if (record.input_shift is None) != (record.input_scale is None):
+        raise ValueError("input_shift and input_scale come together (both or neither)")
+    for name in record.extra:
+        if (Path(name).name != name or name.startswith(".") or name in CORE_FILES or name == FAILED_FILE
+                or not name.endswith((".json", ".npz"))):
+            raise ValueError(f"extra file {name!r}: expected a plain name ending in .json or .npz, "
+                             f"not one of {', '.join(CORE_FILES + (FAILED_FILE,))}")
+
+
+def write_run(root: Union[str, Path], record: RunRecord) -> Path:
+    """Write ``record`` as a complete run directory under ``root``, atomically; returns the directory.
+
+    Fills ``record.summary.run_id`` and ``format_version``. The files are
+    written into a fresh ``.tmp-<run id>-<pid>-<random>`` directory that no
+    other writer can own, fsynced, and renamed into place; a complete run
+    already under that id is swapped out only once the new one is whole.
+    """
+    _check_record(record)
+    final = run_dir(root, record.config)
+    record.summary.run_id = final.name
+    record.summary.format_version = FORMAT_VERSION
+    arrays = model_arrays(record)
+    _check_no_objects(arrays, final / MODEL_FILE)
+    config_text = yaml.safe_dump(to_dict(record.config), sort_keys=False)
+    summary_text = json_text(record.summary.to_json())
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()  # raises if it exists: this directory is ours alone
+    try:
+        _write_new(tmp / CONFIG_FILE, lambda f: f.write(config_text.encode()))
+        _write_new(tmp / SUMMARY_FILE, lambda f: f.write(summary_text.encode()))
+        _write_new(tmp / CURVE_FILE, lambda f: _write_curve(f, record.curve))
+        _write_new(tmp / MODEL_FILE, lambda f: np.savez(f, **arrays))
+        for name, content in record.extra.items():
+            if name.endswith(".npz"):
+                extra_arrays = {k: np.asarray(v) for k, v in content.items()}
+                _check_no_objects(extra_arrays, tmp / name)
+                _write_new(tmp / name, lambda f, a=extra_arrays: np.savez(f, **a))
+            else:
+                _write_new(tmp / name, lambda f, c=content: f.write(json_text(c).encode()))
+        _fsync_dir(tmp)
+        _install(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(final.parent)
+    return final
+
+
+# --------------------------------------------------------------------------- reading a run
+
+
+def _run_path(path: Union[str, Path]) -> Path:
+    """``path`` if it is a complete run directory, else a :class:`StoreError` saying what it is instead."""
+    path = Path(path)
+    if not path.is_dir():
+        raise StoreError(path, "no such run directory")
+    if path.name.startswith(TMP_PREFIX):
+        raise StoreError(path, "an unfinished write (.tmp- directory), not a run")
+    if not (path / SUMMARY_FILE).is_file():
+        if (path / FAILED_FILE).is_file():
+            raise StoreError(path, f"a failed run ({FAILED_FILE}), not a complete run")
+        raise StoreError(path, f"not a prec run directory (no {SUMMARY_FILE})")
+    return path
+
+
+def read_json(path: Union[str, Path]) -> Any:
+    """The JSON in ``path``; a :class:`StoreError` naming it when it is missing, unreadable or corrupt."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StoreError(path, "missing") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StoreError(path, f"unreadable ({e})") from None
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise StoreError(path, f"corrupt or truncated JSON ({e})") from None
+
+
+def read_arrays(path: Union[str, Path]) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path``; a :class:`StoreError` naming it when missing or corrupt."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise StoreError(path, "missing") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise StoreError(path, f"corrupt or truncated ({type(e).__name__}: {e})") from None
+
+
+def read_summary(path: Union[str, Path]) -> Summary:
+    """The typed summary of the run at ``path``; reads ``summary.json`` only (cheap, for tables)."""
+    file = _run_path(path) / SUMMARY_FILE
+    data = read_json(file)
+    if not isinstance(data, dict):
+        raise StoreError(file, "not a prec run summary (expected a JSON object)")
+    version = data.get("format_version")
+    if version is None:
+        raise StoreError(file, f"no format_version: not a prec run, or one written before run format version "
+                               f"{FORMAT_VERSION} (re-run it)")
+    if version != FORMAT_VERSION:
+        raise StoreError(file, f"unknown run format version {version!r}; this prec reads version {FORMAT_VERSION}")
+    try:
+        return Summary.from_json(data)
+    except (ValueError, TypeError) as e:
+        raise StoreError(file, f"corrupt summary: {e}") from None
+
+
+def read_config(path: Union[str, Path]) -> ExperimentConfig:
+    """The resolved config of the run at ``path``, validated by today's schema."""
+    file = Path(path) / CONFIG_FILE
+    if not file.is_file():
+        raise StoreError(file, "missing")
+    try:
+        return build_config(read_yaml(file), source=str(file))
+    except ConfigError as e:
+        raise StoreError(file, f"{e.key}: {e.what}" if e.key else e.what) from None
+
+
+def read_curve(path: Union[str, Path]) -> list[CurvePoint]:
+    """The learning curve of the run at ``path`` (a run directory or its ``curve.csv``)."""
+    path = Path(path)
+    file = path / CURVE_FILE if path.is_dir() else path
+    try:
+        text = file.read_text()
+    except FileNotFoundError:
+        raise StoreError(file, "missing") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StoreError(file, f"unreadable ({e})") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or tuple(rows[0]) != CURVE_FIELDS:
+        raise StoreError(file, f"not a curve of this format (expected the header {','.join(CURVE_FIELDS)})")
+    if not text.endswith("\n"):
+        raise StoreError(file, "truncated (no final newline)")
+    points = []
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            if len(row) != len(CURVE_FIELDS):
+                raise ValueError(f"{len(row)} columns")
+            values = dict(zip(CURVE_FIELDS, row))
+            points.append(CurvePoint(round=int(values["round"]), stage=int(values["stage"]), kind=values["kind"],
+                                     step=int(values["step"]), train_rmse=float(values["train_rmse"]),
+                                     test_rmse=float(values["test_rmse"]), seconds=float(values["seconds"])))
+        except ValueError as e:
+            raise StoreError(file, f"corrupt at line {line} ({e})") from None
+    return points
+
+
+def _read_model(path: Path, cfg: ExperimentConfig) -> tuple[list[Part], Optional[np.ndarray], Optional[np.ndarray]]:
+    file = path / MODEL_FILE
+    arrays = read_arrays(file)
+    try:
+        version = int(arrays["format_version"])
+        if version != FORMAT_VERSION:
+            raise StoreError(file, f"unknown run format version {version}; this prec reads version {FORMAT_VERSION}")
+        kinds = [str(k) for k in np.atleast_1d(arrays["kinds"])]
+        coefficients = np.atleast_1d(np.asarray(arrays["coefficients"], np.float64))
+        if len(coefficients) != len(kinds) or not kinds:
+            raise ValueError(f"{len(kinds)} kinds but {len(coefficients)} coefficients")
+        models = part_models(cfg, len(kinds))
+        for k, (kind, model) in enumerate(zip(kinds, models)):
+            if kind != model.kind:
+                raise ValueError(f"part {k} is a {kind} model but config.yaml says {model.kind}")
+        parts = []
+        for k, model in enumerate(models):
+            prefix = f"part_{k}/"
+            part_arrays = {name[len(prefix):]: a for name, a in arrays.items() if name.startswith(prefix)}
+            parts.append(Part(model, part_arrays, float(coefficients[k])))
+        shift, scale = arrays.get("input_shift"), arrays.get("input_scale")
+        if (shift is None) != (scale is None):
+            raise ValueError("input_shift without input_scale or the other way round")
+    except KeyError as e:
+        raise StoreError(file, f"not a prec model file (no array {e})") from None
+    except ValueError as e:
+        raise StoreError(file, f"corrupt: {e}") from None
+    return parts, shift, scale
+
+
+def _read_extra(path: Path) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for file in sorted(path.iterdir()):
+        if file.name in CORE_FILES or file.name == FAILED_FILE or file.name.startswith(".") or not file.is_file():
+            continue
+        if file.suffix == ".json":
+            extra[file.name] = read_json(file)
+        elif file.suffix == ".npz":
+            extra[file.name] = read_arrays(file)
+    return extra
+
+
+def read_run(path: Union[str, Path], extra: bool = True) -> RunRecord:
+    """The whole run at ``path``: config, summary, curve, model parts, standardization, extra files.
+
+    ``extra=False`` skips the extra files (Hessian eigenvectors can be large).
+    Raises :class:`StoreError` (one line, naming the file) for anything that is
+    not a complete, readable run of format version :data:`FORMAT_VERSION`.
+    """
+    summary = read_summary(path)  # first: it settles "is this a run, and of which version"
+    path = Path(path)
+    cfg = read_config(path)
+    parts, shift, scale = _read_model(path, cfg)
+    return RunRecord(cfg, summary, read_curve(path), parts, shift, scale, _read_extra(path) if extra else {})
+
+
+def read_failure(path: Union[str, Path]) -> dict:
+    """The failure record (``failed.json``) in the run directory ``path``."""
+    file = Path(path) / FAILED_FILE
+    data = read_json(file)
+    if not isinstance(data, dict):
+        raise StoreError(file, "not a failure record (expected a JSON object)")
+    return data
+
+
+def load_model(source: Union[str, Path, RunRecord]):
+    """The fitted model of a run (a directory or a :class:`RunRecord`) as a function of *raw* inputs.
+
+    Returns a :class:`~precision_jax.approximators.fitted.FittedModel`:
+    ``model(x)`` with x of shape ``(n, d)`` in the target's own variables gives
+    ``(n,)`` float64, Σ_k c_k f_k((x − shift) / scale) over the run's parts.
+    """
+    from precision_jax.approximators.fitted import FittedModel
+
+    record = source if isinstance(source, RunRecord) else read_run(source, extra=False)
+    where = Path(source) / MODEL_FILE if not isinstance(source, RunRecord) else Path(
+        f"<run {record.summary.run_id or record.config.name}>")
+    if not record.parts:
+        raise StoreError(where, "the run has no fitted model")
+    if any(not part.arrays for part in record.parts):
+        raise StoreError(where, "the run was saved without its parameters (output.save_params: false)")
+    try:
+        return FittedModel(record.parts, record.input_shift, record.input_scale, record.summary.target)
+    except (ValueError, KeyError, TypeError) as e:
+        raise StoreError(where, f"cannot rebuild the model: {e}") from None
