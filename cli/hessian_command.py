@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
+from cli.app import app
 from cli.common import clean_errors, console, fail
-from cli.main import app
 
 
 @app.command("hessian")

@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from cli.app import app
 from cli.common import clean_errors, console, fail
-from cli.main import app
 
 
 class Metric(str, Enum):

@@ -11,8 +11,8 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from cli.app import app
 from cli.common import clean_errors, console
-from cli.main import app
 
 
 class Progress:

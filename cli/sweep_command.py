@@ -10,8 +10,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from cli.app import app
 from cli.common import clean_errors, console, err_console, fail
-from cli.main import app
 
 
 class SweepProgress:

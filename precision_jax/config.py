@@ -28,6 +28,7 @@ Shape of a config (``prec schema`` has every key)::
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -36,16 +37,16 @@ import precision_jax.approximators  # noqa: F401  (registers the model kinds)
 import precision_jax.stages  # noqa: F401  (registers the stage kinds)
 from precision_jax.approximators.mlp import MLPConfig, check_activation
 from precision_jax.formula import FormulaError, parse_formula
-from precision_jax.parse import (ConfigError, apply_override, checked, non_negative, parse_dataclass, parse_override,
-                                 positive, read_yaml, to_dict, unit_interval)
-from precision_jax.registry import model_field, stages_field
+from precision_jax.parse import (ConfigError, FieldDoc, apply_override, checked, class_doc, field_docs, non_negative,
+                                 parse_dataclass, parse_override, positive, read_yaml, to_dict, unit_interval)
+from precision_jax.registry import MODEL_KINDS, STAGE_KINDS, model_field, stages_field
 from precision_jax.targets import equation_target, feynman_registry
 
 # Names other layers have always imported from here; they are defined below config.py in the pipeline,
 # so re-exporting them closes no import circle.
 __all__ = ["BoostConfig", "ConfigError", "DataConfig", "ExperimentConfig", "MLPConfig", "OutputConfig",
-           "TargetConfig", "TeacherConfig", "apply_override", "build_config", "load_config", "parse_override",
-           "read_yaml", "to_dict"]
+           "SchemaTable", "TargetConfig", "TeacherConfig", "apply_override", "build_config", "load_config",
+           "parse_override", "read_yaml", "schema_tables", "to_dict"]
 
 
 def _fail_unless(condition: bool, what: str, key: str) -> None:
@@ -123,7 +124,7 @@ class OutputConfig:
     save_params: bool = checked(True, doc="write the fitted parameters (model.npz)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # kw_only: the required `train` comes last, as in the YAML
 class BoostConfig:
     """Boosting after the main chain: fresh models fitted to the scaled residual, F = f_0 + Σ_k c_k f_k."""
 
@@ -131,7 +132,7 @@ class BoostConfig:
     normalize: Literal["mean_abs", "rms", "max"] = checked(
         "mean_abs", doc="the residual's scale 1/c_k: mean |r| (the paper), its RMS or max |r|")
     model: Any = model_field(None, optional=True, doc="every round's model; null: the same as the main `model`")
-    train: tuple[Any, ...] = stages_field(doc="every round's optimizer chain (at least one stage)")
+    train: tuple[Any, ...] = stages_field(dataclasses.MISSING, doc="every round's optimizer chain (at least one stage)")
 
     def __post_init__(self):
         _fail_unless(bool(self.train), "boosting needs each round's optimizer chain, e.g. train: [{kind: lm}]",
@@ -177,3 +178,23 @@ def build_config(data: dict, overrides: list[str] = (), source: str = "") -> Exp
 def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
     """Read, override and validate the experiment config at ``path``."""
     return build_config(read_yaml(path), list(overrides), source=str(path))
+
+
+@dataclass(frozen=True)
+class SchemaTable:
+    """One table of ``prec schema``: the experiment config, or one model or stage kind."""
+
+    group: Literal["experiment", "model", "stage"]
+    name: str            # "experiment", or the kind
+    doc: str             # one line: the class's docstring
+    rows: tuple[FieldDoc, ...]
+
+
+def schema_tables() -> list[SchemaTable]:
+    """Every key a config may hold: the experiment's (sections expanded), then each model and stage kind's."""
+    tables = [SchemaTable("experiment", "experiment", class_doc(ExperimentConfig),
+                          tuple(field_docs(ExperimentConfig)))]
+    for group, registry in (("model", MODEL_KINDS), ("stage", STAGE_KINDS)):
+        tables += [SchemaTable(group, kind, class_doc(cls), tuple(field_docs(cls)))
+                   for kind, cls in registry.items()]
+    return tables

@@ -354,6 +354,12 @@ def first_line(text: str | None) -> str:
     return (text or "").strip().split("\n")[0].strip()
 
 
+def class_doc(cls: type) -> str:
+    """The first line of ``cls``'s own docstring ("" when it has none, not the one dataclass generates)."""
+    doc = cls.__dict__.get("__doc__") or ""
+    return "" if doc.startswith(f"{cls.__name__}(") else first_line(doc)
+
+
 def _section_of(tp, key: str) -> tuple[type | None, str]:
     """The dataclass nested in ``tp`` (a section, an optional one or a list of them) and its key prefix."""
     origin = typing.get_origin(tp)
@@ -403,5 +409,7 @@ def _default_text(f: dataclasses.Field) -> str:
         return "required"
     if dataclasses.is_dataclass(value):
         return "{}"  # a section: its keys' defaults are listed below it
+    if isinstance(value, float):
+        return repr(value)  # 1e-06, where YAML would write 1.0e-06
     text = yaml.safe_dump(to_dict(value), default_flow_style=True, allow_unicode=True, width=10**6)
     return text.strip().removesuffix("...").strip()

@@ -23,15 +23,17 @@ MODEL_KINDS: dict[str, type] = {}
 STAGE_KINDS: dict[str, type] = {}
 
 
-def _boost_moved(item: Mapping) -> str:
+def _boost_moved(item: Mapping, key: str) -> str:
+    if key.startswith("boost."):
+        return "boosting rounds do not nest: raise boost.rounds instead"
     stages = item.get("stages")
     rounds = f"; here rounds: {stages - 1}" if isinstance(stages, int) and not isinstance(stages, bool) else ""
     return ("boosting is no longer a stage: move this item to the top-level `boost:` section "
             f"(boost: {{rounds, normalize, model, train}}, rounds = stages − 1{rounds})")
 
 
-# Kinds that configs used to accept, with the message that says where they went.
-RETIRED_STAGE_KINDS: dict[str, Callable[[Mapping], str]] = {"boost": _boost_moved}
+# Stage kinds that configs used to accept: kind -> message(item, key of the list) saying where it went.
+RETIRED_STAGE_KINDS: dict[str, Callable[[Mapping, str], str]] = {"boost": _boost_moved}
 
 
 def _register(registry: dict[str, type], kind: str, cls: type, what: str) -> type:
@@ -109,7 +111,7 @@ def parse_stages(data: Any, key: str) -> tuple:
         item_key = f"{key}.{i}"
         kind = item.get("kind") if isinstance(item, Mapping) else None
         if kind in RETIRED_STAGE_KINDS and kind not in STAGE_KINDS:
-            raise ConfigError(RETIRED_STAGE_KINDS[kind](item), join_key(item_key, "kind"))
+            raise ConfigError(RETIRED_STAGE_KINDS[kind](item, key), join_key(item_key, "kind"))
         stages.append(parse_kind(item, item_key, STAGE_KINDS, "stage"))
     return tuple(stages)
 

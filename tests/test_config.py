@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+
 import pytest
 import yaml
 
-from precision_jax.config import ConfigError, ExperimentConfig, build_config, load_config
+from precision_jax.approximators.mlp import MLPConfig
+from precision_jax.config import BoostConfig, ConfigError, ExperimentConfig, build_config, load_config
+from precision_jax.parse import field_docs, to_dict
+from precision_jax.registry import MODEL_KINDS, STAGE_KINDS
+from tests.test_cli import ROOT
+
+BOOST = {"rounds": 2, "normalize": "rms", "train": [{"kind": "lm", "maxiter": 5}]}
 
 
 def test_valid_config_resolves_defaults(small_teacher):
@@ -31,6 +41,23 @@ def test_valid_config_resolves_defaults(small_teacher):
         (lambda c: c.update(target={"formula": "x*y"}), "target.variables", "needs its variables"),
         (lambda c: c.pop("name"), "name", "missing required key"),
         (lambda c: c["model"].update(kind="transformer"), "model.kind", "unknown model kind"),
+        (lambda c: c["train"][0].update(lr=float("inf")), "train.0.lr", "finite"),
+        (lambda c: c["train"][0].update(lr=float("nan")), "train.0.lr", "finite"),
+        (lambda c: c["data"].update(test_compactification=float("nan")), "data.test_compactification", "finite"),
+        (lambda c: c.update(target={"formula": "x", "variables": {"x": [float("-inf"), 1]}}),
+         "target.variables.x.0", "finite"),
+        (lambda c: c.update(name="../elsewhere"), "name", "path separators"),
+        (lambda c: c["train"].append({"kind": "boost", "stages": 3, "train": [{"kind": "lm"}]}), "train.2.kind",
+         "top-level `boost:` section"),
+        (lambda c: c.update(boost={**BOOST, "rounds": 0}), "boost.rounds", "must be > 0"),
+        (lambda c: c.update(boost={**BOOST, "normalize": "l2"}), "boost.normalize", "expected"),
+        (lambda c: c.update(boost={"rounds": 2}), "boost.train", "missing required key"),
+        (lambda c: c.update(boost={**BOOST, "train": []}), "boost.train", "optimizer chain"),
+        (lambda c: c.update(boost={**BOOST, "train": [{"kind": "bfgss"}]}), "boost.train.0.kind", "did you mean"),
+        (lambda c: c.update(boost={**BOOST, "train": [{"kind": "boost"}]}), "boost.train.0.kind", "do not nest"),
+        (lambda c: c.update(boost={**BOOST, "model": {"kind": "mlp", "depth": 2}}), "boost.model.width",
+         "give depth and width"),
+        (lambda c: c.update(boost={**BOOST, "stages": 3}), "boost.stages", "unknown key"),
     ],
 )
 def test_bad_config_names_the_key(small_teacher, mutate, key, fragment):
@@ -86,3 +113,66 @@ def test_targets_are_checked_at_config_time(small_teacher, target, key, fragment
     with pytest.raises(ConfigError) as info:
         build_config(small_teacher, source="cfg.yaml")
     assert str(info.value).startswith(f"cfg.yaml: {key}:") and fragment in str(info.value)
+
+
+def test_retired_boost_stage_says_how_many_rounds(small_teacher):
+    small_teacher["train"].append({"kind": "boost", "stages": 3, "train": [{"kind": "lm"}]})
+    with pytest.raises(ConfigError, match="rounds: 2"):
+        build_config(small_teacher)
+
+
+def test_boost_section_is_parsed_by_kind_and_frozen(small_teacher):
+    small_teacher["boost"] = {**BOOST, "model": {"depth": 2, "width": 5}}
+    cfg = build_config(small_teacher, ["boost.rounds=3", "boost.train.0.maxiter=7"])
+    assert isinstance(cfg.boost, BoostConfig) and cfg.boost.rounds == 3 and cfg.boost.normalize == "rms"
+    assert cfg.boost.model == MLPConfig(depth=2, width=5)
+    assert [s.kind for s in cfg.boost.train] == ["lm"] and cfg.boost.train[0].maxiter == 7
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.boost.rounds = 5
+    del small_teacher["boost"]["model"]
+    assert build_config(small_teacher).boost.model is None
+    assert build_config({k: v for k, v in small_teacher.items() if k != "boost"}).boost is None
+
+
+def test_resolved_config_round_trips_through_plain_data(small_teacher):
+    small_teacher["boost"] = {**BOOST, "model": {"kind": "mlp", "widths": [4, 4]}}
+    cfg = build_config(small_teacher)
+    data = to_dict(cfg)
+    assert yaml.safe_load(yaml.safe_dump(data)) == data
+    assert build_config(data) == cfg
+
+
+def test_every_config_class_is_frozen():
+    classes = [ExperimentConfig, BoostConfig, *MODEL_KINDS.values(), *STAGE_KINDS.values()]
+    for cls in classes:
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls
+    assert set(MODEL_KINDS) >= {"mlp", "modular", "simplex", "spline", "chebyshev"}
+    assert {"adam", "bfgs", "lbfgs", "lm", "lcs"} <= set(STAGE_KINDS) and "boost" not in STAGE_KINDS
+
+
+def test_prec_schema_lists_every_key_and_kind_with_a_doc():
+    result = subprocess.run([sys.executable, "-m", "cli", "schema"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for kind in MODEL_KINDS:
+        assert any(line.startswith(f"model kind {kind} ") for line in lines), kind
+    for kind in STAGE_KINDS:
+        assert any(line.startswith(f"stage kind {kind} ") for line in lines), kind
+    experiment = lines[:lines.index("")]
+    for row in field_docs(ExperimentConfig):
+        assert row.doc, f"{row.key} has no doc"
+        assert any(line.split()[0] == row.key and line.rstrip().endswith(row.doc) for line in experiment[2:]), row.key
+    for kind, cls in MODEL_KINDS.items():
+        assert all(row.doc for row in field_docs(cls)), kind
+
+
+def test_prec_schema_markdown_and_one_kind():
+    result = subprocess.run([sys.executable, "-m", "cli", "schema", "boost", "--markdown"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "| `boost.rounds` | int | `1` | > 0 |" in result.stdout
+    assert "mean_abs \\| rms \\| max" in result.stdout
+    unknown = subprocess.run([sys.executable, "-m", "cli", "schema", "adamw"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert unknown.returncode == 2 and "did you mean 'adam'" in unknown.stderr
