@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app
-from cli.common import clean_errors, console, fail
+from cli.common import clean_errors, console, err_console, fail
 
 
 class Metric(str, Enum):
@@ -50,11 +50,23 @@ def _filters(results: Path, where) -> dict:
         fail(str(e))
 
 
+def _load(results: Path, include_failed=False):
+    """The store's entries; runs it cannot read are reported on stderr (one line each, at most five)."""
+    from precision_jax import plotting
+
+    records = plotting.load_records(results, include_failed)
+    if records.unreadable:
+        err_console.print(f"prec: warning: skipped {len(records.unreadable)} unreadable run(s):", markup=False)
+        for line in records.unreadable[:5]:
+            err_console.print(f"  {line}", markup=False, soft_wrap=True)
+    return records
+
+
 def _records(results: Path, target, where, include_failed=False):
     from precision_jax import plotting
 
     filters = _filters(results, where)
-    return plotting.select(plotting.load_records(results, include_failed), target, filters)
+    return plotting.select(_load(results, include_failed), target, filters)
 
 
 WHERE_HELP = "Keep runs with KEY=VALUE (config keys like model.activation=tanh, or N, D, status, seed); repeatable."
@@ -78,8 +90,12 @@ def plot(
     """
     from precision_jax import plotting
 
+    from precision_jax import store
+
     filters = _filters(results, where)
-    made = plotting.plot_results(results, out, x.value, metric.value, target, filters, theory, _fit_range(fit_range))
+    records = None if store.is_complete(results) else _load(results)
+    made = plotting.plot_results(results, out, x.value, metric.value, target, filters, theory, _fit_range(fit_range),
+                                 records)
     total = sum(len(v) for v in made.values())
     if total == 0:
         fail(f"{results}: no complete runs match; nothing to plot")

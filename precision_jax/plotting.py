@@ -1,8 +1,11 @@
 """Figures and tables from the results store: scaling curves, learning curves, Hessian spectra.
 
-Reading: every complete run (``summary.json`` + ``config.yaml``) and every
-failure record (``failed.json``) below a results directory becomes one flat
-record — dotted config keys (``model.width``), ``N``, ``D``, metrics, status.
+Reading: every complete run below a results directory (its typed summary and
+its config, read through :mod:`precision_jax.store`) and, for tables, every
+failure record becomes one :class:`Entry` — dotted config keys
+(``model.width``), ``N``, ``D``, metrics, status. A run the store cannot read
+(corrupt, foreign, another format version) is skipped and counted in
+:attr:`Records.unreadable`, never a crash.
 
 Series: within one target, runs belong to the same series when they agree
 on every config key that varies across the runs, except the seed and the
@@ -17,17 +20,18 @@ range, with a percentile interval from a bootstrap over seeds
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import numpy as np
-import yaml
 
-from precision_jax import store
+from precision_jax import approximators, store
+from precision_jax.parse import to_dict
 
 METRICS = {"rmse": "test_rmse", "relative": "test_relative_rmse"}
 METRIC_LABELS = {"rmse": "test RMSE", "relative": "relative test RMSE  (RMSE / √mean y²)"}
@@ -54,38 +58,66 @@ def flatten(data: Any, prefix: str = "") -> dict:
 
 
 @dataclass
-class RunRecord:
+class Entry:
+    """One run of the store as figures and tables see it: flat config keys plus the typed summary.
+
+    ``summary`` is None for a failure record (``status == "failed"``, with ``reason``).
+    """
+
     path: Path
     status: str
     config: dict  # flattened config keys
-    summary: dict = field(default_factory=dict)
+    summary: Optional[store.Summary] = None
     reason: str = ""
+    failed_seed: Optional[int] = None  # a failure record's seed (complete runs: summary.seed)
 
     @property
     def target(self) -> str:
-        return self.summary.get("target", {}).get("name") or _target_name(self.config)
+        return self.summary.target.name if self.summary is not None else _target_name(self.config)
 
     @property
     def run_id(self) -> str:
         return self.path.name
 
     @property
+    def seed(self) -> Optional[int]:
+        return self.summary.seed if self.summary is not None else self.failed_seed
+
+    @property
     def interpolant(self) -> bool:
-        stages = self.summary.get("stages", [])
+        """Fitted, not trained: an interpolant kind, or a chain of nothing but ``fit`` stages."""
+        if self.config.get("model.kind") in approximators.INTERPOLANTS:
+            return True
+        stages = self.summary.stages if self.summary is not None else []
         return bool(stages) and all(s.get("kind") == "fit" for s in stages)
 
+    def size(self, x: str) -> float:
+        """``N`` or ``D`` as a float (NaN for a failure record)."""
+        return float(getattr(self.summary, x)) if self.summary is not None else float("nan")
+
     def metric(self, name: str) -> float:
-        value = self.summary.get("metrics", {}).get(METRICS.get(name, name))
+        value = self.summary.metrics.get(METRICS.get(name, name)) if self.summary is not None else None
         return float("nan") if value is None else float(value)
 
     def value(self, key: str) -> Any:
         """A config key (``model.width``), a summary field (``N``, ``status``) or a metric (``test_rmse``)."""
         if key in self.config:
             return self.config[key]
-        if key in ("N", "D", "status", "wall_seconds", "seed", "model", "run_id", "target"):
-            return {"status": self.status, "run_id": self.run_id, "target": self.target}.get(
-                key, self.summary.get(key, self.config.get(key)))
-        return self.summary.get("metrics", {}).get(key)
+        if key in ("status", "run_id", "target", "seed"):
+            return getattr(self, key)
+        if self.summary is None:
+            return None
+        if key in ("N", "D", "n_test", "wall_seconds", "model"):
+            return getattr(self.summary, key)
+        return self.summary.metrics.get(key)
+
+
+class Records(list):
+    """The entries read from a store, and one line per run that could not be read (:attr:`unreadable`)."""
+
+    def __init__(self, entries: Iterable[Entry] = (), unreadable: Iterable[str] = ()):
+        super().__init__(entries)
+        self.unreadable: list[str] = list(unreadable)
 
 
 def _target_name(config: dict) -> str:
@@ -95,28 +127,31 @@ def _target_name(config: dict) -> str:
     return "teacher" if any(k.startswith("target.teacher") for k in config) else "?"
 
 
-def load_records(root: str | Path, include_failed: bool = False) -> list[RunRecord]:
-    """Every complete run below ``root`` (and, if asked, every failure record) as a :class:`RunRecord`."""
-    root = Path(root)
-    records = []
+def load_records(root: str | Path, include_failed: bool = False) -> Records:
+    """Every complete run below ``root`` (and, if asked, every failure record) as an :class:`Entry`.
+
+    Runs the store refuses (:class:`~precision_jax.store.StoreError`) are not
+    data points: they are skipped and their one-line errors kept in ``unreadable``.
+    """
+    records = Records()
     for path in store.iter_runs(root):
         try:
-            summary = store.load_summary(path)
-            config = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").is_file() else {}
-        except (OSError, ValueError, yaml.YAMLError):
-            continue  # an unreadable run is not a data point; the table shows what was read
-        records.append(RunRecord(path, summary.get("status", "complete"), flatten(config or {}), summary))
-    if include_failed and root.is_dir():
-        complete = {r.path for r in records}
-        for failed in sorted(root.rglob("failed.json")):
-            if failed.parent in complete or any(p.startswith(store.TMP_PREFIX) for p in failed.parts):
-                continue
+            summary = store.read_summary(path)
+            config = to_dict(store.read_config(path))
+        except store.StoreError as e:
+            records.unreadable.append(str(e))
+            continue
+        records.append(Entry(path, summary.status, flatten(config), summary))
+    if include_failed:
+        for path in store.iter_failures(root):
             try:
-                record = json.loads(failed.read_text())
-            except (OSError, ValueError):
+                failure = store.read_failure(path)
+            except store.StoreError as e:
+                records.unreadable.append(str(e))
                 continue
-            records.append(RunRecord(failed.parent, "failed", flatten(record.get("config", {})),
-                                     {"seed": record.get("seed")}, record.get("reason", "")))
+            config = failure.get("config") if isinstance(failure.get("config"), dict) else {}
+            seed = failure.get("seed") if isinstance(failure.get("seed"), int) else config.get("seed")
+            records.append(Entry(path, "failed", flatten(config), None, str(failure.get("reason", "")), seed))
     return records
 
 
@@ -145,8 +180,8 @@ def parse_where(items: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def select(records: list[RunRecord], target: Optional[str] = None, where: Iterable[tuple[str, str]] = ()
-           ) -> list[RunRecord]:
+def select(records: list[Entry], target: Optional[str] = None, where: Iterable[tuple[str, str]] = ()
+           ) -> list[Entry]:
     """Records of ``target`` (its name or equation id) satisfying every ``key=value`` filter."""
     out = []
     for r in records:
@@ -157,13 +192,13 @@ def select(records: list[RunRecord], target: Optional[str] = None, where: Iterab
     return out
 
 
-def varying_keys(records: list[RunRecord]) -> list[str]:
+def varying_keys(records: list[Entry]) -> list[str]:
     """Config keys whose value is not the same in every record (in first-seen order)."""
     keys = list(dict.fromkeys(k for r in records for k in r.config))
     return [k for k in keys if len({json.dumps(r.config.get(k), default=str) for r in records}) > 1]
 
 
-def series_label(record: RunRecord, keys: list[str]) -> str:
+def series_label(record: Entry, keys: list[str]) -> str:
     parts = [f"{k.split('.')[-1] if k.count('.') <= 1 else k}={_short(record.config.get(k))}" for k in keys]
     if parts:
         return ", ".join(parts)
@@ -180,7 +215,7 @@ def _short(value: Any) -> str:
     return "-".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def series_keys(records: list[RunRecord]) -> list[str]:
+def series_keys(records: list[Entry]) -> list[str]:
     return [k for k in varying_keys(records) if not SIZE_KEY.search(k) and not IGNORED_KEY.match(k)]
 
 
@@ -212,30 +247,30 @@ class SeriesFit:
                 "range": list(self.size_range), "points": self.n_points, "seeds": self.n_seeds}
 
 
-def group_series(records: list[RunRecord]) -> dict[str, dict[str, list[RunRecord]]]:
+def group_series(records: list[Entry]) -> dict[str, dict[str, list[Entry]]]:
     """``{target: {series label: records}}`` over complete runs."""
-    out: dict[str, dict[str, list[RunRecord]]] = {}
-    by_target: dict[str, list[RunRecord]] = {}
+    out: dict[str, dict[str, list[Entry]]] = {}
+    by_target: dict[str, list[Entry]] = {}
     for r in records:
         if r.status != "failed":
             by_target.setdefault(r.target, []).append(r)
     for target, runs in sorted(by_target.items()):
         keys = series_keys(runs)
-        series: dict[str, list[RunRecord]] = {}
+        series: dict[str, list[Entry]] = {}
         for r in runs:
             series.setdefault(series_label(r, keys), []).append(r)
         out[target] = series
     return out
 
 
-def fit_series(records: list[RunRecord], x: str = "N", metric: str = "rmse", fit_range=None,
+def fit_series(records: list[Entry], x: str = "N", metric: str = "rmse", fit_range=None,
                n_boot: int = 1000, level: float = 0.95) -> Optional[tuple[float, float, float, tuple, int, int]]:
     """(α, CI low, CI high, size range, points, seeds) of one series, or None if it cannot be fitted."""
     from precision_jax import scaling
 
-    sizes = np.array([float(r.summary.get(x, np.nan)) for r in records])
+    sizes = np.array([r.size(x) for r in records])
     errors = np.array([r.metric(metric) for r in records])
-    seeds = np.array([str(r.summary.get("seed", r.config.get("seed"))) for r in records])
+    seeds = np.array([str(r.seed) for r in records])
     keep = np.isfinite(sizes) & np.isfinite(errors) & (errors > 0) & (sizes > 0)
     if fit_range is not None:
         keep &= (sizes >= fit_range[0]) & (sizes <= fit_range[1])
@@ -249,7 +284,7 @@ def fit_series(records: list[RunRecord], x: str = "N", metric: str = "rmse", fit
     return exponent, low, high, (float(sizes.min()), float(sizes.max())), int(sizes.size), len(np.unique(seeds))
 
 
-def fit_all(records: list[RunRecord], x: str = "N", metric: str = "rmse", fit_range=None) -> list[SeriesFit]:
+def fit_all(records: list[Entry], x: str = "N", metric: str = "rmse", fit_range=None) -> list[SeriesFit]:
     fits = []
     for target, series in group_series(records).items():
         for label, runs in series.items():
@@ -285,7 +320,7 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
     return paths
 
 
-def theory_lines(runs: list[RunRecord], d: int) -> list[tuple[str, float]]:
+def theory_lines(runs: list[Entry], d: int) -> list[tuple[str, float]]:
     """Reference exponents in N or D: −2/d (simplex), −(n+1)/d (order-n splines), −2/d* with d* = 2 (ReLU nets)."""
     lines = [(f"−2/d = {-2 / d:+.2f}  (linear simplex)", -2.0 / d)]
     orders = sorted({int(r.config["model.order"]) for r in runs if isinstance(r.config.get("model.order"), int)})
@@ -295,7 +330,7 @@ def theory_lines(runs: list[RunRecord], d: int) -> list[tuple[str, float]]:
     return lines
 
 
-def plot_scaling(target: str, series: dict[str, list[RunRecord]], out: Path, x: str = "N", metric: str = "rmse",
+def plot_scaling(target: str, series: dict[str, list[Entry]], out: Path, x: str = "N", metric: str = "rmse",
                  theory: bool = False, fit_range=None) -> tuple[list[Path], list[SeriesFit]]:
     """One log–log figure of ``metric`` vs ``x`` for every series of ``target``; returns files and fits."""
     plt = _pyplot()
@@ -304,7 +339,7 @@ def plot_scaling(target: str, series: dict[str, list[RunRecord]], out: Path, x: 
     fits, all_x, all_y = [], [], []
     for i, (label, runs) in enumerate(sorted(series.items())):
         color = colors[i % len(colors)]
-        sizes = np.array([float(r.summary.get(x, np.nan)) for r in runs])
+        sizes = np.array([r.size(x) for r in runs])
         errors = np.array([r.metric(metric) for r in runs])
         ok = np.isfinite(sizes) & np.isfinite(errors) & (errors > 0)
         sizes, errors = sizes[ok], errors[ok]
@@ -338,7 +373,7 @@ def plot_scaling(target: str, series: dict[str, list[RunRecord]], out: Path, x: 
             ax.plot(grid, np.exp(ln_a) * grid**exponent, ":", color=color, lw=1.2)
         ax.plot([], [], "-o", color=color, ms=4, label=legend)
     if theory and all_x:
-        d = next((r.summary.get("target", {}).get("d") for runs in series.values() for r in runs), None)
+        d = next((r.summary.target.d for runs in series.values() for r in runs if r.summary), None)
         if d:
             # Reference slopes start at the top-left data point, so they bound the curves from above.
             x0, anchor = min(all_x), max(all_y)
@@ -352,7 +387,7 @@ def plot_scaling(target: str, series: dict[str, list[RunRecord]], out: Path, x: 
     ax.set_ylabel(METRIC_LABELS[metric])
     if all_y:
         ax.set_ylim(min(all_y) / 3, max(all_y) * 3)
-    d = next((r.summary.get("target", {}).get("d") for runs in series.values() for r in runs), "?")
+    d = next((r.summary.target.d for runs in series.values() for r in runs if r.summary), "?")
     ax.set_title(f"{target}  (d = {d}): {METRIC_LABELS[metric].split('  ')[0]} vs {x}")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
@@ -361,40 +396,44 @@ def plot_scaling(target: str, series: dict[str, list[RunRecord]], out: Path, x: 
     return paths, fits
 
 
-def stage_offsets(curve: list[dict]) -> list[dict]:
-    """Curve rows with ``total_step``: steps counted continuously across the chain's stages."""
-    rows, offset, last_stage, stage_end = [], 0, None, 0
-    for row in curve:
-        if row["stage"] != last_stage:
-            offset, last_stage = offset + stage_end, row["stage"]
-            stage_end = 0
-        stage_end = max(stage_end, row["step"])
-        rows.append({**row, "total_step": offset + row["step"]})
+def stage_offsets(curve) -> list[dict]:
+    """Curve points as dicts with ``segment`` = (round, stage) and ``total_step``: steps counted
+    continuously across the chain's stages and the boosting rounds' chains."""
+    rows, offset, last, end = [], 0, None, 0
+    for point in curve:
+        row = dataclasses.asdict(point) if dataclasses.is_dataclass(point) else dict(point)
+        segment = (row.get("round", 0), row["stage"])
+        if segment != last:
+            offset, last, end = offset + end, segment, 0
+        end = max(end, row["step"])
+        rows.append({**row, "segment": segment, "total_step": offset + row["step"]})
     return rows
 
 
 def plot_learning_curve(run: Path, out: Path, stem: Optional[str] = None) -> Optional[list[Path]]:
     """Train and test RMSE vs optimization step across stages, stages shaded and labelled."""
-    curve_file = Path(run) / "curve.csv"
-    if not curve_file.is_file():
-        return None
-    rows = stage_offsets(store.read_curve(curve_file))
+    run = Path(run)
+    try:
+        rows = stage_offsets(store.read_curve(run))
+        summary = store.read_summary(run)
+    except store.StoreError:
+        return None  # no readable curve, no figure; the table still lists the run
     if not rows:
         return None
-    summary = store.load_summary(run)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
     steps = np.array([r["total_step"] for r in rows], float)
     train = np.array([r["train_rmse"] for r in rows])
     test = np.array([r["test_rmse"] for r in rows])
-    stages = sorted({r["stage"] for r in rows})
+    segments = list(dict.fromkeys(r["segment"] for r in rows))
     shades = ["#f2f2f2", "#dde8f3"]
-    for j, stage in enumerate(stages):
-        span = [r["total_step"] for r in rows if r["stage"] == stage]
-        kind = next(r["kind"] for r in rows if r["stage"] == stage)
+    for j, segment in enumerate(segments):
+        span = [r["total_step"] for r in rows if r["segment"] == segment]
+        kind = next(r["kind"] for r in rows if r["segment"] == segment)
+        label = f"{segment[1]}: {kind}" if segment[0] == 0 else f"b{segment[0]}.{segment[1]}: {kind}"
         lo, hi = min(span), max(span)
         ax.axvspan(lo, max(hi, lo + 1), color=shades[j % 2], lw=0, zorder=0)
-        ax.text((lo + max(hi, lo + 1)) / 2, 1.01, f"{j}: {kind}", transform=ax.get_xaxis_transform(),
+        ax.text((lo + max(hi, lo + 1)) / 2, 1.01, label, transform=ax.get_xaxis_transform(),
                 ha="center", va="bottom", fontsize=8)
     ax.plot(steps, train, "-", lw=1.4, label="train RMSE")
     ax.plot(steps, test, "-", lw=1.4, label="test RMSE")
@@ -402,11 +441,11 @@ def plot_learning_curve(run: Path, out: Path, stem: Optional[str] = None) -> Opt
     ax.set_xlabel("optimization step (stages in sequence)")
     ax.set_ylabel("RMSE")
     ax.set_xlim(steps.min(), steps.max())
-    ax.set_title(f"{summary.get('target', {}).get('name', '?')} — {summary.get('model', '')}, N = "
-                 f"{summary.get('N')}, D = {summary.get('D')}, seed {summary.get('seed')}", fontsize=9, pad=16)
+    ax.set_title(f"{summary.target.name} — {summary.model}, N = {summary.N}, D = {summary.D}, seed {summary.seed}",
+                 fontsize=9, pad=16)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
-    paths = _save(fig, out, stem or f"curve-{_slug(summary.get('target', {}).get('name', 'run'))}-{run.name}")
+    paths = _save(fig, out, stem or f"curve-{_slug(summary.target.name)}-{run.name}")
     plt.close(fig)
     return paths
 
@@ -420,14 +459,16 @@ def plot_hessian(run: Path, out: Path) -> Optional[list[Path]]:
     files += sorted(p for p in Path(run).glob("hessian*.npz") if p not in files)
     if not files:
         return None
-    with np.load(files[0]) as data:
-        keys = set(data.files)
-        lam_key = next((k for k in ("eigenvalues", "eigvals", "lambda") if k in keys), None)
-        if lam_key is None:
-            return None
-        lam = np.asarray(data[lam_key], float).ravel()
-        proj_key = next((k for k in ("projections", "gradient_projections", "grad_projections") if k in keys), None)
-        proj = np.abs(np.asarray(data[proj_key], float).ravel()) if proj_key else None
+    try:
+        data = store.read_arrays(files[0])
+    except store.StoreError:
+        return None
+    lam_key = next((k for k in ("eigenvalues", "eigvals", "lambda") if k in data), None)
+    if lam_key is None:
+        return None
+    lam = np.asarray(data[lam_key], float).ravel()
+    proj_key = next((k for k in ("projections", "gradient_projections", "grad_projections") if k in data), None)
+    proj = np.abs(np.asarray(data[proj_key], float).ravel()) if proj_key else None
     order = np.argsort(-lam)
     lam = lam[order]
     proj = proj[order] if proj is not None and proj.size == lam.size else None
@@ -449,28 +490,33 @@ def plot_hessian(run: Path, out: Path) -> Optional[list[Path]]:
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     ax.legend(handles, labels, fontsize=8, loc="lower left")
-    summary = store.load_summary(run) if (Path(run) / "summary.json").is_file() else {}
-    ax.set_title(f"Hessian spectrum — {summary.get('model', run.name)}, N = {lam.size}", fontsize=9)
+    try:
+        model = store.read_summary(run).model
+    except store.StoreError:
+        model = Path(run).name
+    ax.set_title(f"Hessian spectrum — {model}, N = {lam.size}", fontsize=9)
     paths = _save(fig, out, f"hessian-{run.name}")
     plt.close(fig)
     return paths
 
 
-def representative_runs(series: dict[str, list[RunRecord]]) -> dict[str, RunRecord]:
+def representative_runs(series: dict[str, list[Entry]]) -> dict[str, Entry]:
     """Per series, the largest run by N whose seed is the lowest (a deterministic pick for learning curves)."""
     picks = {}
     for label, runs in series.items():
-        trained = [r for r in runs if not r.interpolant and (r.path / "curve.csv").is_file()]
+        trained = [r for r in runs if r.summary is not None and not r.interpolant and (r.path / "curve.csv").is_file()]
         if trained:
-            picks[label] = max(trained, key=lambda r: (r.summary.get("N", 0), -int(r.summary.get("seed") or 0)))
+            picks[label] = max(trained, key=lambda r: (r.summary.N, -int(r.seed or 0)))
     return picks
 
 
 def plot_results(root: str | Path, out: str | Path, x: str = "N", metric: str = "rmse", target=None,
-                 where=(), theory: bool = False, fit_range=None) -> dict[str, list[Path]]:
+                 where=(), theory: bool = False, fit_range=None,
+                 records: Optional[list[Entry]] = None) -> dict[str, list[Path]]:
     """Every figure for the runs below ``root``: scaling per target, learning curves, Hessian spectra.
 
     ``root`` may also be one run directory: then its learning curve (and spectrum) only.
+    ``records`` are the store's entries if already read (:func:`load_records`).
     """
     root, out = Path(root), Path(out)
     made: dict[str, list[Path]] = {"scaling": [], "curves": [], "hessian": []}
@@ -478,7 +524,7 @@ def plot_results(root: str | Path, out: str | Path, x: str = "N", metric: str = 
         made["curves"] += plot_learning_curve(root, out) or []
         made["hessian"] += plot_hessian(root, out) or []
         return made
-    records = select(load_records(root), target, where)
+    records = select(records if records is not None else load_records(root), target, where)
     for tgt, series in group_series(records).items():
         paths, _ = plot_scaling(tgt, series, out, x, metric, theory, fit_range)
         made["scaling"] += paths
@@ -492,7 +538,7 @@ def plot_results(root: str | Path, out: str | Path, x: str = "N", metric: str = 
 # --------------------------------------------------------------------------- tables
 
 
-def table_rows(records: list[RunRecord]) -> tuple[list[str], list[dict]]:
+def table_rows(records: list[Entry]) -> tuple[list[str], list[dict]]:
     """Columns (varying config keys, then sizes, errors, status, time) and one row per record."""
     keys = [k for k in varying_keys(records) if not k.startswith("output.") and k != "seed"] + ["seed"]
     columns = ["target", *keys, "N", "D", "train_rmse", "test_rmse", "test_relative_rmse", "status",
@@ -500,11 +546,9 @@ def table_rows(records: list[RunRecord]) -> tuple[list[str], list[dict]]:
     rows = []
     for r in records:
         row = {"target": r.target, **{k: r.config.get(k) for k in keys}}
-        metrics = r.summary.get("metrics", {})
-        row.update({"N": r.summary.get("N"), "D": r.summary.get("D"),
-                    "train_rmse": metrics.get("train_rmse"), "test_rmse": metrics.get("test_rmse"),
-                    "test_relative_rmse": metrics.get("test_relative_rmse"), "status": r.status,
-                    "wall_seconds": r.summary.get("wall_seconds"), "run_id": r.run_id, "reason": r.reason})
+        row.update({c: r.value(c) for c in ("N", "D", "train_rmse", "test_rmse", "test_relative_rmse", "status",
+                                            "wall_seconds", "run_id")})
+        row["reason"] = r.reason
         rows.append(row)
     rows.sort(key=lambda row: tuple(str(row.get(c)) if not isinstance(row.get(c), (int, float)) or
                                     isinstance(row.get(c), bool) else f"{row.get(c):020.6f}"

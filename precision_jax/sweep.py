@@ -19,7 +19,7 @@ point is validated into an :class:`~precision_jax.config.ExperimentConfig`
 up front, so a schema error stops the sweep before any training.
 
 Runs that differ only in their ``seed`` form a *group*: the unit of batching
-(one vmapped loop, :mod:`precision_jax.batched`), of parallel jobs and of
+(one loop over the seeds, :func:`precision_jax.training.run_seed_group`), of parallel jobs and of
 sharding. ``shard(groups, i, n)`` deals groups round-robin, so shards are
 disjoint and their union is the sweep.
 
@@ -46,7 +46,7 @@ from precision_jax import store
 from precision_jax.config import ConfigError, ExperimentConfig, apply_override, build_config, read_yaml, to_dict
 
 SWEEP_KEYS = ("name", "base", "grid", "zip", "output", "description")
-FAILED_FILE = "failed.json"
+FAILED_FILE = store.FAILED_FILE
 SWEEPS_DIR = Path("configs") / "sweeps"
 
 
@@ -288,7 +288,7 @@ def failed_path(root: str | Path, cfg: ExperimentConfig) -> Path:
 
 
 def record_failure(root: str | Path, cfg: ExperimentConfig, reason: str, detail: str = "") -> Path:
-    """Write ``failed.json`` atomically (temp file + rename) into the run's directory.
+    """Write ``failed.json`` atomically (:func:`precision_jax.store.atomic_write_json`) into the run's directory.
 
     The directory gets no ``summary.json``, so the store never counts it as complete.
     """
@@ -296,12 +296,7 @@ def record_failure(root: str | Path, cfg: ExperimentConfig, reason: str, detail:
     final.mkdir(parents=True, exist_ok=True)
     record = {"run_id": final.name, "name": cfg.name, "seed": cfg.seed, "status": "failed", "reason": reason,
               "detail": detail, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": to_dict(cfg)}
-    tmp = final / f".{FAILED_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, final / FAILED_FILE)
-    return final / FAILED_FILE
+    return store.atomic_write_json(final / FAILED_FILE, record)
 
 
 def clear_failure(root: str | Path, cfg: ExperimentConfig) -> None:
@@ -340,10 +335,10 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def _save(root: str | Path, result, run: SweepRun, seconds: float) -> Outcome:
-    path = store.save_run(root, result)
+def _save(root: str | Path, record: store.RunRecord, run: SweepRun, seconds: float) -> Outcome:
+    path = store.write_run(root, record)
     clear_failure(root, run.config)
-    status = result.summary.get("status", "complete")
+    status = record.summary.status
     state = "done" if status == "complete" else "failed"
     return Outcome(run.run_id, run.label, state, "" if state == "done" else status, seconds, str(path))
 
@@ -369,11 +364,13 @@ def run_sequential(root: str | Path, run: SweepRun) -> Outcome:
 
 
 def run_group(root: str | Path, group: list[SweepRun], batch: bool = True) -> list[Outcome]:
-    """Run the not-yet-complete runs of one seed group; batched when possible, else one by one.
+    """Run the not-yet-complete runs of one seed group as one batch (one by one with ``batch=False``).
 
-    Already-complete runs come back as ``skipped`` without touching them.
+    Already-complete runs come back as ``skipped`` without touching them. If
+    the batch raises, its runs are retried one by one so a failing seed is
+    isolated and recorded.
     """
-    from precision_jax import batched
+    from precision_jax.training import run_seed_group
 
     outcomes, todo = [], []
     for run in group:
@@ -382,10 +379,10 @@ def run_group(root: str | Path, group: list[SweepRun], batch: bool = True) -> li
         else:
             clean_run_leftovers(root, run.config)
             todo.append(run)
-    if batch and len(todo) >= 1 and batched.can_batch([r.config for r in todo]):
+    if batch and len(todo) > 1:
         start = time.perf_counter()
         try:
-            results = batched.run_seeds([r.config for r in todo])
+            results = run_seed_group([r.config for r in todo])
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception:

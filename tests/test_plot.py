@@ -14,31 +14,38 @@ from cli.main import app
 from precision_jax import plotting, store
 from precision_jax.config import build_config
 from precision_jax.stages.base import CurvePoint
-from precision_jax.training import RunResult
+from precision_jax.targets import equation_target
 
 BASE = {"name": "synthetic", "target": {"equation": "I.8.14"}, "model": {"depth": 3, "width": 4},
         "train": [{"kind": "adam", "steps": 100}, {"kind": "bfgs", "maxiter": 100}]}
 TRUE_EXPONENT = -1.5
 
 
+TARGET = equation_target("I.8.14")
+TARGET_INFO = store.TargetInfo(TARGET.name, TARGET.d, tuple(TARGET.variables), tuple(TARGET.lows),
+                               tuple(TARGET.highs))
+
+
 def fake_run(root, width, seed, activation, scale, exponent=TRUE_EXPONENT, noise=0.05, fit=False):
-    """A run whose test RMSE follows scale · N^exponent with seeded log-normal scatter."""
+    """A run whose test RMSE follows scale · N^exponent with seeded log-normal scatter, written by the store."""
     cfg = build_config({**BASE, "seed": seed, "model": {"depth": 3, "width": width, "activation": activation}})
     n = 5 * width + width * width + width + width + 1
     rng = np.random.default_rng(1000 * width + seed)
     rmse = scale * n**exponent * float(np.exp(noise * rng.standard_normal()))
-    curve = [] if fit else [CurvePoint(0, "adam", s, 10 * rmse / (1 + s), 11 * rmse / (1 + s), 0.01 * s)
-                            for s in (0, 50, 100)] + [CurvePoint(1, "bfgs", s, rmse * (1 + 1 / (1 + s)),
-                                                                 rmse * (1.1 + 1 / (1 + s)), 0.02 * s)
-                                                      for s in (0, 50, 100)]
+    curve = [] if fit else [
+        CurvePoint(round=0, stage=0, kind="adam", step=s, train_rmse=10 * rmse / (1 + s),
+                   test_rmse=11 * rmse / (1 + s), seconds=0.01 * s) for s in (0, 50, 100)] + [
+        CurvePoint(round=0, stage=1, kind="bfgs", step=s, train_rmse=rmse * (1 + 1 / (1 + s)),
+                   test_rmse=rmse * (1.1 + 1 / (1 + s)), seconds=0.02 * s) for s in (0, 50, 100)]
     stages = [{"kind": "fit", "steps": 0, "stop_reason": "fitted"}] if fit else [
         {"kind": "adam", "steps": 100, "stop_reason": "max_steps"}, {"kind": "bfgs", "steps": 100,
                                                                      "stop_reason": "max_steps"}]
-    summary = {"name": "synthetic", "seed": seed, "status": "complete", "N": n, "D": n // 5,
-               "target": {"name": "I.8.14", "d": 4}, "model": f"mlp {activation}", "wall_seconds": 0.1,
-               "metrics": {"test_rmse": rmse, "test_relative_rmse": rmse / 3, "train_rmse": rmse / 2},
-               "stages": stages}
-    return store.save_run(root, RunResult(cfg, summary, curve, None if fit else np.zeros(n), []))
+    summary = store.Summary(name="synthetic", seed=seed, status="complete", target=TARGET_INFO,
+                            model=f"mlp {activation}", N=n, D=n // 5, n_test=100,
+                            metrics={"test_rmse": rmse, "test_relative_rmse": rmse / 3, "train_rmse": rmse / 2},
+                            stages=stages, wall_seconds=0.1, numerics={}, versions={})
+    parts = [store.Part(cfg.model, {"theta": np.zeros(n)})]
+    return store.write_run(root, store.RunRecord(cfg, summary, curve, parts, None, None))
 
 
 @pytest.fixture
@@ -84,9 +91,9 @@ def test_prec_plot_writes_png_and_pdf(synthetic_store, tmp_path):
 
 
 def test_hessian_spectrum_is_plotted_when_a_run_stored_one(synthetic_store, tmp_path):
-    run = next(r for r in store.iter_runs(synthetic_store) if (r / "params.npz").exists())
+    run = next(r for r in store.iter_runs(synthetic_store) if store.read_run(r).curve)
     lam = np.concatenate([np.geomspace(1e2, 1e-14, 20), -np.geomspace(1e-16, 1e-10, 10)])
-    np.savez(run / "hessian.npz", eigenvalues=lam, projections=np.geomspace(1e-3, 1e-12, 30))
+    store.atomic_write_npz(run / "hessian.npz", {"eigenvalues": lam, "projections": np.geomspace(1e-3, 1e-12, 30)})
     out = tmp_path / "plots"
     result = CliRunner().invoke(app, ["plot", str(run), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -113,3 +120,28 @@ def test_table_lists_failed_runs_with_reason(tmp_path):
     sw.record_failure(tmp_path, cfg, "RuntimeError: out of memory")
     data = json.loads(CliRunner().invoke(app, ["table", str(tmp_path), "--json"]).stdout)
     assert data[0]["status"] == "failed" and "out of memory" in data[0]["reason"]
+
+
+def test_unreadable_runs_are_skipped_and_counted(synthetic_store, tmp_path):
+    runs = list(store.iter_runs(synthetic_store))
+    (runs[0] / "summary.json").write_text('{"format_version": 2, "name": "trunc')  # truncated
+    (runs[1] / "summary.json").write_text(json.dumps({"format_version": 99}))
+    foreign = synthetic_store / "someone_else" / "thing"
+    foreign.mkdir(parents=True)
+    (foreign / "summary.json").write_text('{"accuracy": 0.9}')
+    records = plotting.load_records(synthetic_store)
+    assert len(records) == 38 and len(records.unreadable) == 3
+    assert any("unknown run format version 99" in line for line in records.unreadable)
+    result = CliRunner().invoke(app, ["table", str(synthetic_store), "--csv"])
+    assert result.exit_code == 0 and len(list(csv.DictReader(io.StringIO(result.stdout)))) == 38
+    assert "skipped 3 unreadable run(s)" in result.stderr
+    result = CliRunner().invoke(app, ["plot", str(synthetic_store), "--out", str(tmp_path / "plots")])
+    assert result.exit_code == 0, result.output
+
+
+def test_learning_curve_marks_boosting_rounds():
+    points = [CurvePoint(round=r, stage=s, kind=k, step=t, train_rmse=1.0, test_rmse=1.0, seconds=0.0)
+              for r, s, k in [(0, 0, "adam"), (0, 1, "lm"), (1, 0, "lm")] for t in (0, 10)]
+    rows = plotting.stage_offsets(points)
+    assert [r["total_step"] for r in rows] == [0, 10, 10, 20, 20, 30]
+    assert [r["segment"] for r in rows][::2] == [(0, 0), (0, 1), (1, 0)]
