@@ -17,7 +17,6 @@ numbers, batched or not.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -72,7 +71,9 @@ def main() -> None:
     loop_seconds = time.perf_counter() - start
 
     def results(root: Path) -> dict[str, dict]:
-        return {p.parent.name: json.loads(p.read_text())["metrics"] for p in root.rglob("summary.json")}
+        from precision_jax import store  # the store's reader: typed summaries, NaN metrics back as NaN
+
+        return {path.name: store.read_summary(path).metrics for path in store.iter_runs(root)}
 
     swept, looped = results(work / "sweep"), results(work / "loop")
     if set(swept) != set(looped) or len(swept) != len(runs):

@@ -2,7 +2,7 @@
 
 Every task writes into the same results directory. That is safe because
 shards are disjoint (:func:`precision_jax.sweep.shard`) and each run is
-written atomically (:func:`precision_jax.store.save_run`); a task that is
+written atomically (:func:`precision_jax.store.write_run`); a task that is
 requeued or re-submitted skips the runs already complete.
 """
 

@@ -146,7 +146,7 @@ def test_diverged_run_is_saved_with_its_status_and_counted_failed(tmp_path):
     runs = sw.expand(spec(grid={"seed": [0]}, base=base))
     summary = sw.run_sweep(runs, tmp_path)
     assert summary.failed == 1 and summary.outcomes[0].reason == "diverged"
-    assert store.load_summary(store.run_dir(tmp_path, runs[0].config))["status"] == "diverged"
+    assert store.read_summary(store.run_dir(tmp_path, runs[0].config)).status == "diverged"
 
 
 def test_vmapped_seeds_equal_separate_runs(small_teacher):
@@ -221,8 +221,8 @@ def test_batched_group_is_saved_like_prec_run(tmp_path):
     sw.run_sweep(runs, tmp_path)
     for r in runs:
         path = store.run_dir(tmp_path, r.config)
-        assert {p.name for p in path.iterdir()} == {"config.yaml", "summary.json", "curve.csv", "params.npz"}
-        assert store.load_summary(path)["run_id"] == r.run_id
+        assert {p.name for p in path.iterdir()} == set(store.CORE_FILES)
+        assert store.read_summary(path).run_id == r.run_id
         assert build_config(yaml.safe_load((path / "config.yaml").read_text())) == r.config
 
 
