@@ -1,4 +1,4 @@
-"""Jitted Adam and BFGS stages vs the same optimizers driven step by step from Python.
+"""Jitted Adam and BFGS stages (the driver's compiled programs) vs the same optimizers driven from Python.
 
 The problem is configs/quickstart.yaml (teacher 1-3-3-1 tanh, student
 1-20-20-1 tanh, 3000 training points). The Python-driven baselines are what
@@ -26,13 +26,11 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import scipy.optimize  # noqa: E402
 
-from precision_jax import approximators  # noqa: E402
+from precision_jax import driver  # noqa: E402
 from precision_jax.config import load_config  # noqa: E402
-from precision_jax.data import make_dataset  # noqa: E402
-from precision_jax.stages.adam import make_adam_chunk  # noqa: E402
-from precision_jax.stages.base import Problem  # noqa: E402
-from precision_jax.stages.quasi_newton import make_quasi_newton  # noqa: E402
-from precision_jax.training import resolve_target  # noqa: E402
+from precision_jax.stages.base import mse  # noqa: E402
+from precision_jax.training import _stack_problems, cached_model, resolve_target, run_data  # noqa: E402
+from precision_jax.keys import run_keys  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,10 +38,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def setup():
     cfg = load_config(os.path.join(ROOT, "configs", "quickstart.yaml"))
     target = resolve_target(cfg)
-    model = approximators.build_model(cfg.model, target.d)
-    data_key, init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    data = make_dataset(target, cfg.data.train_points, cfg.data.test_points, data_key, 1.0)
-    return cfg, Problem.from_model(model, data), model.init(init_key)
+    model = cached_model(cfg.model, target.d, tuple(target.variables))
+    keys = run_keys(cfg.seed)
+    data = run_data(cfg, target, model.n_params, keys)
+    problems = _stack_problems([data], [keys.subsets])  # a batch of one seed, as `prec run` trains it
+    return cfg, model, data, problems, model.init(keys.init)
 
 
 def timed(fn, *args):
@@ -52,22 +51,38 @@ def timed(fn, *args):
     return out, time.perf_counter() - start
 
 
-def bench_adam(cfg, problem, theta0, steps):
+def run_stage(stage_cfg, model, problems, theta0, chunk):
+    """The driver's compiled programs for one stage, run to the end in chunks of ``chunk`` iterations."""
+    progs = driver.programs(stage_cfg, model.apply, model.n_params, chunk)
+    problems = driver._stage_problems(problems, problems.key, 0)
+
+    def run(theta):
+        state, report = progs.start(problems, theta[None])
+        running = ~np.asarray(report[2])
+        while running.any():
+            state, report = progs.advance(state, problems, jnp.asarray(running))
+            running &= ~np.asarray(report[2])
+        return progs.result(state)
+
+    return run
+
+
+def bench_adam(cfg, model, data, problems, theta0, steps):
     adam_cfg = cfg.train[0].__class__(lr=cfg.train[0].lr, steps=steps)
-    optimizer, chunk = make_adam_chunk(adam_cfg, problem, steps)
-    chunk = jax.jit(chunk)
-    x, y = problem.x_train, problem.y_train
-    state0 = optimizer.init(theta0)
-    step0 = jnp.asarray(0, jnp.int64)
-    timed(chunk, theta0, state0, step0, x, y)  # compile
-    (theta_jit, *_), t_jit = timed(chunk, theta0, state0, step0, x, y)
+    run = run_stage(adam_cfg, model, problems, theta0, steps)
+    timed(run, theta0)  # compile
+    out, t_jit = timed(run, theta0)
+    theta_jit = out.theta[0]
+    x, y = data.x_train, data.y_train
+    optimizer = optax.adam(adam_cfg.lr)
 
     @jax.jit
     def one_step(theta, state):
-        grad = jax.grad(problem.loss)(theta, x, y)
+        grad = jax.grad(lambda t: mse(model.apply, t, x, y))(theta)
         updates, state = optimizer.update(grad, state, theta)
         return theta + updates, state
 
+    state0 = optimizer.init(theta0)
     timed(one_step, theta0, state0)  # compile
 
     def python_loop(theta, state):
@@ -77,21 +92,18 @@ def bench_adam(cfg, problem, theta0, steps):
 
     theta_py, t_py = timed(python_loop, theta0, state0)
     agree = float(jnp.max(jnp.abs(theta_jit - theta_py)))
-    return t_jit, t_py, agree, float(jnp.sqrt(problem.loss(theta_jit)))
+    return t_jit, t_py, agree, float(jnp.sqrt(mse(model.apply, theta_jit, x, y)))
 
 
-def bench_bfgs(cfg, problem, theta0, iterations):
+def bench_bfgs(cfg, model, data, problems, theta0, iterations):
     bfgs_cfg = cfg.train[1].__class__(maxiter=iterations)
-    init, run_chunk = make_quasi_newton(bfgs_cfg, problem)
-    init, run_chunk = jax.jit(init), jax.jit(run_chunk)
-    x, y = problem.x_train, problem.y_train
-    scale = problem.loss(theta0)
-    state = init(theta0, x, y, scale)
-    timed(run_chunk, state, x, y, scale, jnp.asarray(1, jnp.int64))  # compile
-    state, t_jit = timed(run_chunk, state, x, y, scale, jnp.asarray(iterations, jnp.int64))
-    ours_iters, ours_rmse = int(state.iteration), float(jnp.sqrt(problem.loss(state.theta)))
+    run = run_stage(bfgs_cfg, model, problems, theta0, iterations)
+    timed(run, theta0)  # compile
+    out, t_jit = timed(run, theta0)
+    x, y = data.x_train, data.y_train
+    ours_iters, ours_rmse = int(out.steps[0]), float(jnp.sqrt(mse(model.apply, out.theta[0], x, y)))
 
-    value_and_grad = jax.jit(jax.value_and_grad(problem.loss))
+    value_and_grad = jax.jit(jax.value_and_grad(lambda t: mse(model.apply, t, x, y)))
     value_and_grad(theta0)
 
     def fun(theta):
@@ -110,15 +122,15 @@ def main():
     parser.add_argument("--adam-steps", type=int, default=2000)
     parser.add_argument("--bfgs-iters", type=int, default=1000)
     args = parser.parse_args()
-    cfg, problem, theta0 = setup()
-    print(f"problem: quickstart teacher–student, N={problem.n_params}, D={problem.x_train.shape[0]}, "
+    cfg, model, data, problems, theta0 = setup()
+    print(f"problem: quickstart teacher–student, N={model.n_params}, D={data.n_train}, "
           f"backend={jax.default_backend()}, dtype={theta0.dtype}")
 
-    t_jit, t_py, agree, rmse = bench_adam(cfg, problem, theta0, args.adam_steps)
-    print(f"adam, {args.adam_steps} steps: jitted scan {t_jit:.3f} s, python loop {t_py:.3f} s "
+    t_jit, t_py, agree, rmse = bench_adam(cfg, model, data, problems, theta0, args.adam_steps)
+    print(f"adam, {args.adam_steps} steps: the driver's jitted stage {t_jit:.3f} s, python loop {t_py:.3f} s "
           f"-> jitted is {t_py / t_jit:.1f}x faster  (max |Δθ| between the two = {agree:.1e}, RMSE {rmse:.2e})")
 
-    t_jit, n_jit, rmse_jit, t_py, n_py, rmse_py = bench_bfgs(cfg, problem, theta0, args.bfgs_iters)
+    t_jit, n_jit, rmse_jit, t_py, n_py, rmse_py = bench_bfgs(cfg, model, data, problems, theta0, args.bfgs_iters)
     per_jit, per_py = t_jit / max(n_jit, 1), t_py / max(n_py, 1)
     print(f"bfgs: jitted while_loop {n_jit} iterations in {t_jit:.2f} s ({1e3 * per_jit:.2f} ms/it, "
           f"train RMSE {rmse_jit:.2e}); scipy BFGS + jax gradients {n_py} iterations in {t_py:.2f} s "

@@ -38,7 +38,8 @@ class Progress:
         if self.quiet:
             return
         elapsed = time.perf_counter() - self.t0
-        line = (f"stage {point.stage} {point.kind:<6} step {point.step:>7}  "
+        where = f"round {point.round} " if point.round else ""
+        line = (f"{where}stage {point.stage} {point.kind:<6} step {point.step:>7}  "
                 f"train RMSE {point.train_rmse:.3e}  test RMSE {point.test_rmse:.3e}  {elapsed:7.1f} s")
         if self.live is not None:
             self.live.update(line)
@@ -47,13 +48,18 @@ class Progress:
             print(line, flush=True)
 
 
-def summary_table(summary: dict) -> Table:
-    table = Table(title=f"{summary['name']}  ({summary['model']}, N={summary['N']}, D={summary['D']})")
-    for column in ("stage", "kind", "steps", "stop reason", "best train RMSE", "seconds"):
+def summary_table(summary) -> Table:
+    table = Table(title=f"{summary.name}  ({summary.model}, N={summary.N}, D={summary.D})")
+    boosted = summary.boost is not None
+    columns = (("round",) if boosted else ()) + ("stage", "kind", "steps", "stop reason", "best train RMSE", "seconds")
+    for column in columns:
         table.add_column(column, justify="right" if column not in ("kind", "stop reason") else "left")
-    for i, s in enumerate(summary["stages"]):
-        table.add_row(str(i), s["kind"], str(s["steps"]), s["stop_reason"], f"{s['train_rmse']:.3e}",
-                      f"{s['seconds']:.1f}")
+    for s in summary.stages:
+        rmse = s.get("train_rmse")
+        cells = ((str(s.get("round", 0)),) if boosted else ()) + (
+            str(s.get("stage", 0)), s["kind"], str(s["steps"]), s["stop_reason"],
+            f"{rmse:.3e}" if isinstance(rmse, float) and rmse == rmse else "—", f"{s['seconds']:.1f}")
+        table.add_row(*cells)
     return table
 
 
@@ -71,7 +77,8 @@ def run(
     Example: prec run configs/quickstart.yaml model.width=40 seed=3
     """
     from precision_jax import store
-    from precision_jax.config import ConfigError, load_config
+    from precision_jax.config import load_config
+    from precision_jax.parse import ConfigError
     from precision_jax.training import run_experiment
 
     cfg = load_config(config, overrides or [])
@@ -81,14 +88,18 @@ def run(
             result = run_experiment(cfg, on_log=progress)
         except ConfigError as e:  # found only once the target is known (sizes, orders, graph inputs)
             raise e.located(e.source or str(config)) from None
-    path = store.save_run(root, result)
+    path = store.write_run(root, result)
     if quiet:
         print(path)
         return
-    m = result.summary["metrics"]
-    console.print(summary_table(result.summary))
+    summary = result.summary
+    m = summary.metrics
+    console.print(summary_table(summary))
+    if summary.boost is not None:
+        rounds = summary.boost["rounds"]
+        console.print(f"boost: {rounds} round{'s' if rounds != 1 else ''} accepted of {len(summary.boost['rows'])} run")
     console.print(f"test RMSE {m['test_rmse']:.3e}  relative {m['test_relative_rmse']:.3e}  "
                   f"max |error| {m['test_max_abs_error']:.3e}  train RMSE {m['train_rmse']:.3e}")
-    console.print(f"status {result.summary['status']}, {result.summary['wall_seconds']:.1f} s  →  {path}")
-    if result.summary["status"] != "complete":
+    console.print(f"status {summary.status}, {summary.wall_seconds:.1f} s  →  {path}")
+    if summary.status != "complete":
         sys.exit(1)

@@ -1,28 +1,40 @@
-"""From a validated config to a finished run: target → data → model → optimizer chain → metrics.
+"""From validated configs to finished runs: target → data → model → stage chains → boosting → run records.
 
-The chain's stages run in order, each starting from the best parameters (lowest
-full-batch training loss) of the previous one. The run's reported parameters
-are the best seen over the whole chain, so the headline figure is the paper's
-"test RMSE at the step of lowest training loss".
+A *seed group* is a list of configs that differ only in their seed. It is
+trained as one batch (:func:`precision_jax.driver.run_chain` maps every stage
+over the seeds), and a single run is a group of one, so ``prec run`` and a
+sweep produce the same numbers for the same config.
+
+The fitted model is a sum F(x) = f₀(x) + Σ_k c_k f_k(x). f₀ is the configured
+model trained by ``train``; with a ``boost`` section, each round k = 1…R
+computes the residual r_k = y − F_{k−1}(x), its scale c_k (mean |r|, RMS or
+max |r|), and fits a fresh model f_k (initialised from the round's key) to
+r_k / c_k with the round's own chain. Because r_k / c_k is O(1), the stages
+work at their comfortable scale while F gains the orders of magnitude. A round
+that does not lower the training MSE of F is discarded and ends that seed's
+boosting. Classical interpolants (simplex, spline, Chebyshev) are fitted once,
+without a chain, from the same training points a net with the same seed gets.
 """
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
-from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax import approximators, stages, scaling
-from precision_jax.config import ConfigError, ExperimentConfig
+from precision_jax import approximators, driver, scaling
+from precision_jax.config import BoostConfig, ExperimentConfig
 from precision_jax.data import Dataset, make_dataset
-from precision_jax.stages.base import NON_FINITE, CurvePoint, Monitor, Problem, StageResult
-from precision_jax.stages.boost import BoostResult, Ensemble, run_boost
+from precision_jax.keys import RunKeys, run_keys
+from precision_jax.parse import ConfigError, to_dict
+from precision_jax.stages.base import CurvePoint, Problem
+from precision_jax.store import Part, RunRecord, Summary, TargetInfo
 from precision_jax.targets import Target, equation_target, formula_target, teacher_target
 
 
@@ -52,6 +64,24 @@ def resolve_train_points(cfg: ExperimentConfig, n_params: int, d: int) -> int:
     return n
 
 
+def run_data(cfg: ExperimentConfig, target: Target, n_params: int, keys: Optional[RunKeys] = None,
+             standardize: Optional[bool] = None) -> Dataset:
+    """The run's training and test sets, drawn from the key tree's ``data`` key.
+
+    Every path that must see a run's exact data (``prec run``, seed groups,
+    ``prec hessian``, interpolants) goes through here.
+    """
+    keys = keys or run_keys(cfg.seed, getattr(cfg.model, "init_seed", None))
+    return make_dataset(target, resolve_train_points(cfg, n_params, target.d), cfg.data.test_points, keys.data,
+                        cfg.data.test_compactification, cfg.data.standardize if standardize is None else standardize)
+
+
+@functools.lru_cache(maxsize=64)
+def cached_model(model_cfg, d: int, variables: Optional[tuple]) -> approximators.TrainableModel:
+    """One model object per (config, d, input names), so compiled programs keyed by its function are reused."""
+    return approximators.build_model(model_cfg, d, variables)
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in ("prec", "jax", "jaxlib", "optax", "jaxopt", "numpy", "scipy", "sympy"):
@@ -62,7 +92,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def error_metrics(prediction: jax.Array, y: jax.Array) -> dict[str, float]:
+def error_metrics(prediction, y) -> dict[str, float]:
     """RMSE, relative RMSE (÷ √mean(y²)) and max |error|, in float64, over the points with a prediction.
 
     Points where ``prediction`` is NaN (outside an interpolant's domain) are
@@ -73,154 +103,172 @@ def error_metrics(prediction: jax.Array, y: jax.Array) -> dict[str, float]:
             "max_abs_error": scaling.max_abs_error(prediction, y, nan_policy="omit")[0], "undefined": undefined}
 
 
-@dataclass
-class RunResult:
-    config: ExperimentConfig
-    summary: dict
-    curve: list[CurvePoint]
-    theta: Optional[np.ndarray]  # final flat parameters (None for interpolants)
-    stages: list[StageResult] = field(default_factory=list)
-    extra_files: dict = field(default_factory=dict)  # more files for the run directory (store.save_run)
+def residual_scale(r: np.ndarray, how: str) -> float:
+    """The size of a residual vector: mean|r|, √mean(r²) or max|r|."""
+    a = np.abs(np.asarray(r, np.float64))
+    return float({"mean_abs": np.mean(a), "rms": np.sqrt(np.mean(a * a)), "max": np.max(a)}[how])
 
 
-@dataclass(frozen=True)
-class BoostContext:
-    """What a ``boost`` stage needs beyond the problem: how to build fresh models, and a PRNG key."""
+def _same_but_seed(configs: Sequence[ExperimentConfig]) -> bool:
+    def strip(cfg):
+        d = to_dict(cfg)
+        d.pop("seed", None)
+        d.pop("output", None)
+        return d
 
-    model_cfg: object
-    d: int
-    variables: Optional[tuple] = None
-    key: Optional[jax.Array] = None
-
-    def build(self, model_cfg=None):
-        return approximators.build_model(model_cfg if model_cfg is not None else self.model_cfg, self.d,
-                                         self.variables)
+    first = strip(configs[0])
+    return all(strip(c) == first for c in configs[1:])
 
 
-def train_chain(stages, problem: Problem, theta: jax.Array, log_every: int,
-                on_log: Optional[Callable[[CurvePoint], None]] = None,
-                stage_offset: int = 0, boost: Optional[BoostContext] = None,
-                ) -> tuple[jax.Array, list[StageResult], list[CurvePoint]]:
-    """Run the optimizer stages in order; returns the best θ, each stage's result and the curve.
-
-    A stage that ends on a non-finite loss stops the chain (the run is
-    ``diverged``); its last finite parameters are kept. A ``boost`` stage
-    (last in the chain, needs ``boost``) returns a :class:`BoostResult` whose
-    ``ensemble`` is the final model; θ stays the main model's.
-    """
-    monitor = Monitor(problem, on_log)
-    results: list[StageResult] = []
-    curve: list[CurvePoint] = monitor.curve
-    best_theta, best_loss = theta, float(problem.loss(theta))
-    for index, stage in enumerate(stages):
-        if stage.kind == "boost":
-            if index != len(stages) - 1:
-                raise ConfigError("a boost stage must be the last of its chain; put later stages in its "
-                                  "own train list", f"train.{index}")
-            if boost is None:
-                raise ConfigError("boosting is not available here (no model to build)", f"train.{index}")
-            # The boost stage starts from the best θ so far, like every stage.
-            key = boost.key if boost.key is not None else jax.random.PRNGKey(0)
-            result, boost_curve = run_boost(stage, problem, best_theta, boost.build, key, log_every,
-                                            on_log, stage_offset + index, train_chain)
-            results.append(result)
-            curve.extend(boost_curve)
-            break
-        monitor.start_stage(stage_offset + index, stage.kind)
-        result = stages.RUNNERS[stage.kind](stage, problem, theta, monitor, log_every)
-        results.append(result)
-        theta = result.theta
-        loss = float(problem.loss(theta))
-        if np.isfinite(loss) and (loss <= best_loss or not np.isfinite(best_loss)):
-            best_theta, best_loss = theta, loss
-        if result.stop_reason == NON_FINITE:
-            break
-    return best_theta, results, curve
+def check_chains(cfg: ExperimentConfig, model: approximators.TrainableModel, d: int, variables) -> None:
+    """Build every stage of the main chain and the boosting chain: settings and sizes fail here, before any data."""
+    driver.build_chain(cfg.train, model.apply, model.n_params, cfg.output.log_every, "train")
+    if cfg.boost is not None:
+        round_model = cached_model(cfg.boost.model or cfg.model, d, variables)
+        driver.build_chain(cfg.boost.train, round_model.apply, round_model.n_params, cfg.output.log_every,
+                           "boost.train")
 
 
-def seeded_data(cfg: ExperimentConfig, target: Target, n_params: int) -> tuple[Dataset, jax.Array]:
-    """The run's datasets and its initialisation key: ``PRNGKey(seed)`` splits into (data, init) keys.
-
-    Every path that must see a run's exact data (``prec run``, seed-batched
-    sweeps, ``prec hessian``) goes through here.
-    """
-    data_key, init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    if getattr(cfg.model, "init_seed", None) is not None:
-        init_key = jax.random.PRNGKey(cfg.model.init_seed)
-    data = make_dataset(target, resolve_train_points(cfg, n_params, target.d), cfg.data.test_points, data_key,
-                        cfg.data.test_compactification, cfg.data.standardize)
-    return data, init_key
-
-
-def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None) -> RunResult:
+def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None) -> RunRecord:
     """Train (or fit) the configured approximator and measure it; deterministic for a given config."""
-    start = time.perf_counter()
-    target = resolve_target(cfg)
-    if cfg.model.kind in approximators.INTERPOLANTS:
-        return fit_interpolant(cfg, target, start)
-    model = approximators.build_model(cfg.model, target.d, target.variables)
-    data, init_key = seeded_data(cfg, target, model.n_params)
-    problem = Problem.from_model(model, data, jax.random.fold_in(init_key, 2))
-    theta0 = model.init(init_key)
-    context = BoostContext(cfg.model, target.d, tuple(target.variables), jax.random.fold_in(init_key, 1))
-    theta, stages, curve = train_chain(cfg.train, problem, theta0, cfg.output.log_every, on_log, boost=context)
-    diverged = any(s.stop_reason == NON_FINITE for s in stages)
-    ensemble = stages[-1].ensemble if stages and isinstance(stages[-1], BoostResult) else None
-    predict = ensemble.predict if ensemble is not None else (lambda x: model.apply(theta, x))
-    summary = summarize(cfg, target, data, model.n_params, model.description,
-                        predict(data.x_train), predict(data.x_test),
-                        stages, curve, time.perf_counter() - start, "diverged" if diverged else "complete")
-    extra = {}
-    if ensemble is not None:
-        summary["boost_stages"] = len(ensemble.thetas)
-        summary["N_total"] = int(sum(int(np.size(t)) for t in ensemble.thetas))
-        extra["boost.npz"] = ensemble.arrays()
-    return RunResult(cfg, summary, curve, np.asarray(theta), stages, extra)
+    return run_seed_group([cfg], on_log)[0]
 
 
-def load_run_model(run_dir) -> Callable[[np.ndarray], np.ndarray]:
-    """The trained model of a saved run as ``predict(x (n, d)) -> (n,)``, boosting stages included.
+def run_seed_group(configs: Sequence[ExperimentConfig],
+                   on_log: Optional[Callable[[CurvePoint], None]] = None) -> list[RunRecord]:
+    """Train configs that differ only in their seed as one batch; one :class:`RunRecord` per config.
 
-    Reads ``config.yaml``, ``summary.json`` and ``params.npz`` (plus
-    ``boost.npz`` when the run boosted). Inputs are in the model's own input
-    space, i.e. already standardized when the config standardizes.
+    Each record equals what a group of one would give (bit for bit on one
+    machine). ``summary.wall_seconds`` is the group's wall time divided by its
+    size, and ``summary.batch`` says how many seeds shared the loop.
     """
-    import json
-    from pathlib import Path
+    if not configs:
+        return []
+    if not _same_but_seed(configs):
+        raise ValueError("a seed group's configs may differ only in their seed")
+    start = time.perf_counter()
+    first = configs[0]
+    target = resolve_target(first)
+    if first.model.kind in approximators.INTERPOLANTS:
+        return [fit_interpolant(cfg, target) for cfg in configs]
+    variables = tuple(target.variables)
+    model = cached_model(first.model, target.d, variables)
+    check_chains(first, model, target.d, variables)
+    keys = [run_keys(cfg.seed, getattr(cfg.model, "init_seed", None)) for cfg in configs]
+    datasets = [run_data(cfg, target, model.n_params, k) for cfg, k in zip(configs, keys)]
+    problems = _stack_problems(datasets, [k.subsets for k in keys])
+    theta0 = jnp.stack([model.init(k.init) for k in keys])
+    log_every = first.output.log_every
+    chains = driver.run_chain(first.train, model.apply, model.n_params, problems, theta0, log_every, on_log=on_log)
 
-    from precision_jax.config import build_config, read_yaml
+    S = len(configs)
+    parts = [[Part(first.model, {"theta": chains[s].theta}, 1.0)] for s in range(S)]
+    applies = [[model.apply] for _ in range(S)]
+    stages = [list(c.stages) for c in chains]
+    curves = [list(c.curve) for c in chains]
+    diverged = np.array([c.diverged for c in chains])
+    boost_rows: list[list[dict]] = [[] for _ in range(S)]
+    if first.boost is not None:
+        _boost(first.boost, first, target, keys, datasets, parts, applies, stages, curves, boost_rows,
+               active=~diverged, on_log=on_log)
 
-    run_dir = Path(run_dir)
-    cfg = build_config(read_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
-    target = json.loads((run_dir / "summary.json").read_text())["target"]
-    context = BoostContext(cfg.model, int(target["d"]), tuple(target["variables"]))
-    main = context.build()
-    boost_file = run_dir / "boost.npz"
-    if not boost_file.exists():
-        theta = jnp.asarray(np.load(run_dir / "params.npz")["theta"])
-        return lambda x: np.asarray(main.apply(theta, jnp.asarray(x, jnp.float64)))
-    arrays = np.load(boost_file)
-    coefficients = [float(c) for c in arrays["coefficients"]]
-    boost_cfg = cfg.train[-1]
-    models = [main] + [context.build(boost_cfg.model) for _ in coefficients[1:]]
-    ensemble = Ensemble([m.apply for m in models], [jnp.asarray(arrays[f"theta_{k}"]) for k in range(len(models))],
-                        coefficients)
-    return lambda x: np.asarray(ensemble.predict(jnp.asarray(x, jnp.float64)))
+    wall = time.perf_counter() - start
+    records = []
+    for s, cfg in enumerate(configs):
+        data = datasets[s]
+        predict = functools.partial(_predict_sum, applies[s], parts[s])
+        summary = summarize(cfg, target, data, model.n_params, model.description, predict(data.x_train),
+                            predict(data.x_test), stages[s], wall / S, "diverged" if diverged[s] else "complete")
+        if first.boost is not None:
+            summary.boost = {"rounds": len(parts[s]) - 1, "normalize": first.boost.normalize, "rows": boost_rows[s],
+                             "N_total": int(sum(p.arrays["theta"].size for p in parts[s]))}
+        if S > 1:
+            summary.batch = {"seeds": S, "group_wall_seconds": wall}
+        records.append(RunRecord(cfg, summary, curves[s], parts[s], data.input_shift, data.input_scale))
+    return records
 
 
-def fit_interpolant(cfg: ExperimentConfig, target: Target, start: float) -> RunResult:
-    """Classical approximators: no optimizer chain, one fit from training data or a grid of samples.
+def _stack_problems(datasets: Sequence[Dataset], subsets: Sequence[jax.Array], ys=None, y_tests=None) -> Problem:
+    ys = ys if ys is not None else [ds.y_train for ds in datasets]
+    y_tests = y_tests if y_tests is not None else [ds.y_test for ds in datasets]
+    return Problem(jnp.stack([ds.x_train for ds in datasets]), jnp.stack([jnp.asarray(y) for y in ys]),
+                   jnp.stack([ds.x_test for ds in datasets]), jnp.stack([jnp.asarray(y) for y in y_tests]),
+                   jnp.stack(list(subsets)))
+
+
+def _predict_sum(applies, parts: Sequence[Part], x) -> jax.Array:
+    """F(x) = Σ_k c_k f_k(x), op by op (the same arithmetic for the residuals and for the final metrics)."""
+    out = applies[0](jnp.asarray(parts[0].arrays["theta"]), x) * parts[0].coefficient
+    for apply, part in zip(applies[1:], parts[1:]):
+        out = out + part.coefficient * apply(jnp.asarray(part.arrays["theta"]), x)
+    return out
+
+
+def _boost(boost: BoostConfig, cfg: ExperimentConfig, target: Target, keys: Sequence[RunKeys],
+           datasets: Sequence[Dataset], parts, applies, stages, curves, rows, active: np.ndarray, on_log) -> None:
+    """Boosting rounds for every seed still active; appends to ``parts``, ``stages``, ``curves``, ``rows``."""
+    round_model_cfg = boost.model or cfg.model
+    model = cached_model(round_model_cfg, target.d, tuple(target.variables))
+    S = len(datasets)
+    active = np.asarray(active, bool).copy()
+    for k in range(1, boost.rounds + 1):
+        if not active.any():
+            break
+        residuals, residuals_test, scales, before = [], [], np.ones(S), np.full(S, np.nan)
+        for s, data in enumerate(datasets):
+            f_train = np.asarray(_predict_sum(applies[s], parts[s], data.x_train))
+            f_test = np.asarray(_predict_sum(applies[s], parts[s], data.x_test))
+            r, r_test = np.asarray(data.y_train) - f_train, np.asarray(data.y_test) - f_test
+            before[s] = float(np.mean(r * r))
+            scale = residual_scale(r, boost.normalize)
+            if not (scale > 0 and np.isfinite(scale)):
+                active[s], scale = False, 1.0
+            scales[s] = scale
+            residuals.append(r / scale)
+            residuals_test.append(r_test / scale)
+        if not active.any():
+            break
+        problems = _stack_problems(datasets, [kk.round_subsets(k) for kk in keys], residuals, residuals_test)
+        theta0 = jnp.stack([model.init(kk.round_init(k)) for kk in keys])
+        chains = driver.run_chain(boost.train, model.apply, model.n_params, problems, theta0, cfg.output.log_every,
+                                  active=active, round_index=k, units=scales, on_log=on_log)
+        for s in np.flatnonzero(active):
+            data, chain = datasets[s], chains[s]
+            candidate = parts[s] + [Part(round_model_cfg, {"theta": chain.theta}, scales[s])]
+            candidate_applies = applies[s] + [model.apply]
+            g_train = np.asarray(_predict_sum(candidate_applies, candidate, data.x_train))
+            g_test = np.asarray(_predict_sum(candidate_applies, candidate, data.x_test))
+            after = float(np.mean((g_train - np.asarray(data.y_train)) ** 2))
+            accepted = bool(np.isfinite(after) and after < before[s])
+            rows[s].append({"round": k, "scale": float(scales[s]), "model": model.description,
+                            "n_params": model.n_params, "accepted": accepted,
+                            "train_rmse_before": float(np.sqrt(before[s])), "train_rmse": float(np.sqrt(after)),
+                            "test_rmse": float(np.sqrt(np.mean((g_test - np.asarray(data.y_test)) ** 2)))})
+            stages[s].extend(chain.stages)
+            curves[s].extend(chain.curve)
+            if accepted:
+                parts[s], applies[s] = candidate, candidate_applies
+            else:
+                active[s] = False
+
+
+def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
+    """Classical approximators: no optimizer chain, one fit from the run's training points or a grid.
 
     ``approximators.INTERPOLANTS[kind](model_cfg, target, dataset)`` returns an
-    object with ``n_params``, ``n_train`` and ``predict(x) -> (n,)`` (NaN where
-    undefined, e.g. outside a triangulation's convex hull).
+    object with ``n_params``, ``n_train``, ``state()`` and ``predict(x) -> (n,)``
+    (NaN where undefined, e.g. outside a triangulation's convex hull). The data
+    are raw (interpolants work in the target's coordinates) and drawn from the
+    key tree's ``data`` key, so a net with the same seed sees the same points.
     """
+    start = time.perf_counter()
     if cfg.train:
         raise ConfigError(f"a {cfg.model.kind} model is fitted directly; remove the optimizer stages", "train")
+    if cfg.boost is not None:
+        raise ConfigError(f"a {cfg.model.kind} model is fitted directly; remove the boost section", "boost")
     if cfg.data.train_points == "auto":
         raise ConfigError(f"give a number of training points for a {cfg.model.kind} model", "data.train_points")
-    data = make_dataset(target, int(cfg.data.train_points), cfg.data.test_points,
-                        jax.random.PRNGKey(cfg.seed), cfg.data.test_compactification, False)
+    data = run_data(cfg, target, 0, standardize=False)
     try:
         interpolant = approximators.INTERPOLANTS[cfg.model.kind](cfg.model, target, data)
     except ConfigError:
@@ -231,19 +279,18 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target, start: float) -> RunR
     test_prediction = np.asarray(interpolant.predict(np.asarray(data.x_test)))
     train_prediction = np.asarray(interpolant.predict(np.asarray(data.x_train)))
     undefined = int((~np.isfinite(test_prediction)).sum())
+    row = {"round": 0, "stage": 0, "kind": "fit", "steps": 0, "stop_reason": "fitted", "seconds": fit_seconds}
     summary = summarize(cfg, target, data, interpolant.n_params, getattr(interpolant, "description", cfg.model.kind),
-                        train_prediction, test_prediction,
-                        [StageResult("fit", None, 0, "fitted", fit_seconds)], [], time.perf_counter() - start,
-                        "complete", {"outside_hull": undefined,
-                                     "test_points_scored": int(test_prediction.size - undefined)})
-    summary["D"] = int(interpolant.n_train)  # grid-based interpolants sample their own points
-    return RunResult(cfg, summary, [], None, [])
+                        train_prediction, test_prediction, [row], time.perf_counter() - start, "complete",
+                        {"outside_hull": undefined, "test_points_scored": int(test_prediction.size - undefined)})
+    summary.D = int(interpolant.n_train)  # grid-based interpolants sample their own points
+    return RunRecord(cfg, summary, [], [Part(cfg.model, interpolant.state(), 1.0)], None, None)
 
 
 def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: int, description: str,
-              train_prediction, test_prediction, stages: list[StageResult], curve: list[CurvePoint],
-              wall_seconds: float, status: str, extra_metrics: Optional[dict] = None) -> dict:
-    """The run's ``summary.json`` content: metrics, stop reasons, sizes, provenance."""
+              train_prediction, test_prediction, stages: list[dict], wall_seconds: float, status: str,
+              extra_metrics: Optional[dict] = None) -> Summary:
+    """The run's summary: metrics, a row per stage, sizes, provenance."""
     train = error_metrics(train_prediction, data.y_train)
     test = error_metrics(test_prediction, data.y_test)
     metrics = {
@@ -254,21 +301,12 @@ def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: in
         "test_rmse_at_best_train": test["rmse"],
         **(extra_metrics or {}),
     }
-    stage_rows = []
-    for s in stages:
-        points = [p for p in curve if p.stage == len(stage_rows)]
-        stage_rows.append({
-            "kind": s.kind, "steps": s.steps, "stop_reason": s.stop_reason, "seconds": s.seconds,
-            "train_rmse": min((p.train_rmse for p in points if np.isfinite(p.train_rmse)), default=float("nan")),
-            "test_rmse_end": points[-1].test_rmse if points else float("nan"), **s.info,
-        })
-    return {
-        "name": cfg.name, "seed": cfg.seed, "status": status,
-        "target": {"name": target.name, "d": target.d, "variables": list(target.variables),
-                   "lows": list(target.lows), "highs": list(target.highs)},
-        "model": description, "N": int(n_params), "D": int(data.n_train), "n_test": int(data.n_test),
-        "metrics": metrics, "stages": stage_rows, "wall_seconds": wall_seconds,
-        "numerics": {"dtype": str(jnp.asarray(data.y_train).dtype), "jax_enable_x64": bool(jax.config.jax_enable_x64),
-                     "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
-        "versions": package_versions(),
-    }
+    return Summary(
+        name=cfg.name, seed=cfg.seed, status=status,
+        target=TargetInfo(target.name, target.d, tuple(target.variables), tuple(map(float, target.lows)),
+                          tuple(map(float, target.highs))),
+        model=description, N=int(n_params), D=int(data.n_train), n_test=int(data.n_test), metrics=metrics,
+        stages=stages, wall_seconds=wall_seconds,
+        numerics={"dtype": str(jnp.asarray(data.y_train).dtype), "jax_enable_x64": bool(jax.config.jax_enable_x64),
+                  "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
+        versions=package_versions())

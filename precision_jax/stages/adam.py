@@ -7,33 +7,37 @@ Update (Kingma & Ba), per coordinate, with g_t = ∇L_batch(θ_{t-1}):
 
 Cyclic batching (the paper's, for training sets larger than ``batch_size``):
 step ``s`` uses the ``batch_size`` consecutive training points starting at
-``(s · batch_size) mod D``, wrapping around the end of the set.
+``(s · batch_size) mod D``, wrapping around the end of the set. A step whose
+loss or update is not finite is not taken, and ends the stage (``non_finite``)
+with θ at its last finite value.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from precision_jax.config import checked, non_negative, positive, stage_config
-from precision_jax.stages.base import MAX_STEPS, NON_FINITE, Monitor, Problem, StageResult, tree_where
+from precision_jax.parse import checked, non_negative, positive
+from precision_jax.registry import stage_config
+from precision_jax.stages.base import (MAX_STEPS, NON_FINITE, RUNNING, Problem, StageBase, mse, register_builder,
+                                       tree_where)
 
 
 @stage_config
 class AdamConfig:
     kind: Literal["adam"] = "adam"
     lr: float = checked(1e-3, positive, doc="peak learning rate η")
-    steps: int = checked(20000, positive)
-    schedule: Literal["constant", "cosine", "exponential"] = "constant"
+    steps: int = checked(20000, positive, doc="Adam steps")
+    schedule: Literal["constant", "cosine", "exponential"] = checked("constant", doc="learning-rate schedule after warm-up")
     final_lr: float = checked(1e-6, positive, doc="η at the last step for cosine/exponential schedules")
-    warmup_steps: int = checked(0, non_negative)
-    batch_size: Optional[int] = checked(None, lambda v, k: positive(v, k), doc="None: full batch")
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = checked(1e-8, positive)
+    warmup_steps: int = checked(0, non_negative, doc="linear warm-up from η = 0 over this many steps")
+    batch_size: Optional[int] = checked(None, positive, doc="cyclic mini-batch size (null: full batch)")
+    b1: float = checked(0.9, doc="β₁, first-moment decay")
+    b2: float = checked(0.999, doc="β₂, second-moment decay")
+    eps: float = checked(1e-8, positive, doc="ε in the denominator")
 
 
 def learning_rate_schedule(cfg: AdamConfig) -> optax.Schedule:
@@ -51,54 +55,44 @@ def learning_rate_schedule(cfg: AdamConfig) -> optax.Schedule:
     return optax.join_schedules([warmup, main], [cfg.warmup_steps])
 
 
-def make_adam_chunk(cfg: AdamConfig, problem: Problem, chunk: int):
-    """A pure function ``(θ, opt_state, step, x, y) -> (θ, opt_state, step, finite)`` running ``chunk`` steps.
+class AdamState(NamedTuple):
+    theta: jax.Array
+    opt_state: optax.OptState
+    iteration: jax.Array
+    status: jax.Array
 
-    It takes the training set as arguments (not closed over) so it can be
-    ``vmap``-ed over seeds. A non-finite loss freezes θ at its last finite
-    value and clears ``finite``.
-    """
-    optimizer = optax.adam(learning_rate_schedule(cfg), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
 
-    def run(theta, opt_state, step, x, y):
+@register_builder("adam")
+class Adam(StageBase):
+    kind = "adam"
+
+    def __init__(self, cfg: AdamConfig, predict, n_params: int, log_every: int):
+        self.cfg, self.predict, self.log_every = cfg, predict, log_every
+        self.optimizer = optax.adam(learning_rate_schedule(cfg), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
+
+    def init(self, problem: Problem, theta):
+        return AdamState(theta, self.optimizer.init(theta), jnp.zeros((), jnp.int64), jnp.asarray(RUNNING, jnp.int64))
+
+    def step(self, state: AdamState, problem: Problem) -> AdamState:
+        cfg = self.cfg
+        x, y = problem.x_train, problem.y_train
         n = x.shape[0]
         batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
+        until = jnp.minimum(state.iteration + self.log_every, cfg.steps)
 
-        def one_step(carry, _):
-            theta, opt_state, step, finite = carry
+        def one_step(s: AdamState) -> AdamState:
             if batch == n:
                 xb, yb = x, y
             else:
-                idx = (step * batch + jnp.arange(batch)) % n
+                idx = (s.iteration * batch + jnp.arange(batch)) % n
                 xb, yb = x[idx], y[idx]
-            loss, grad = jax.value_and_grad(problem.loss)(theta, xb, yb)
-            updates, new_state = optimizer.update(grad, opt_state, theta)
-            ok = finite & jnp.isfinite(loss) & jnp.all(jnp.isfinite(updates))
-            theta, opt_state = tree_where(ok, (optax.apply_updates(theta, updates), new_state), (theta, opt_state))
-            return (theta, opt_state, step + ok.astype(step.dtype), ok), None
+            loss, grad = jax.value_and_grad(lambda t: mse(self.predict, t, xb, yb))(s.theta)
+            updates, new_opt_state = self.optimizer.update(grad, s.opt_state, s.theta)
+            ok = jnp.isfinite(loss) & jnp.all(jnp.isfinite(updates))
+            theta, opt_state = tree_where(ok, (optax.apply_updates(s.theta, updates), new_opt_state),
+                                          (s.theta, s.opt_state))
+            iteration = s.iteration + ok.astype(s.iteration.dtype)
+            status = jnp.where(ok, jnp.where(iteration >= cfg.steps, MAX_STEPS, RUNNING), NON_FINITE).astype(jnp.int64)
+            return AdamState(theta, opt_state, iteration, status)
 
-        (theta, opt_state, step, finite), _ = jax.lax.scan(
-            one_step, (theta, opt_state, step, jnp.asarray(True)), None, length=chunk)
-        return theta, opt_state, step, finite
-
-    return optimizer, run
-
-
-def run_adam(cfg: AdamConfig, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int) -> StageResult:
-    chunk = min(log_every, cfg.steps)
-    optimizer, run = make_adam_chunk(cfg, problem, chunk)
-    run = jax.jit(run)
-    opt_state = optimizer.init(theta)
-    step = jnp.asarray(0, jnp.int64)
-    monitor.log(theta, 0)
-    done = 0
-    while done < cfg.steps:
-        if cfg.steps - done < chunk:  # a last, shorter chunk compiles once more
-            chunk = cfg.steps - done
-            run = jax.jit(make_adam_chunk(cfg, problem, chunk)[1])
-        theta, opt_state, step, finite = run(theta, opt_state, step, problem.x_train, problem.y_train)
-        done = int(step)
-        monitor.log(theta, done)
-        if not bool(finite):
-            return monitor.result("adam", theta, done, NON_FINITE)
-    return monitor.result("adam", theta, done, MAX_STEPS)
+        return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), one_step, state)

@@ -20,27 +20,30 @@ Every step records its spectrum summary: the count of |λ| < τ, λ_min, λ_max.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax.config import ConfigError, checked, positive, stage_config
 from precision_jax.hessian import DENSE_LIMIT, default_chunk, mse_hessian, mse_value_and_grad
-from precision_jax.stages.base import MAX_STEPS, NO_PROGRESS, NON_FINITE, Monitor, Problem, StageResult
+from precision_jax.parse import ConfigError, at_least, checked, positive
+from precision_jax.registry import stage_config
+from precision_jax.stages.base import (MAX_STEPS, NO_PROGRESS, NON_FINITE, RUNNING, Problem, StageBase, mse,
+                                       register_builder, training_subset)
+from precision_jax.stages.lm import check_dense_size
 
 
 @stage_config
 class LCSConfig:
     kind: Literal["lcs"] = "lcs"
-    steps: int = checked(500, positive, doc="the paper's 500 steps per stage")
+    steps: int = checked(500, positive, doc="step attempts at most (the paper's 500 per stage)")
     tau: float = checked(1e-15, positive, doc="eigenvalues with |λ| < tau span the low-curvature subspace")
-    alpha_min: float = checked(1e-12, positive)
-    alpha_max: float = checked(1e12, positive)
-    alpha_points: int = checked(15, lambda v, k: positive(v - 2, k), doc="grid size, ≥ 3")
-    refinements: int = checked(4, lambda v, k: positive(v + 1, k))
-    chunk_size: Optional[int] = checked(None, lambda v, k: positive(v, k), doc="points per Hessian chunk")
+    alpha_min: float = checked(1e-12, positive, doc="smallest step size α searched")
+    alpha_max: float = checked(1e12, positive, doc="largest step size α searched")
+    alpha_points: int = checked(15, at_least(3), doc="log-spaced α grid size")
+    refinements: int = checked(4, at_least(0), doc="grid refinements around the best α")
+    chunk_size: Optional[int] = checked(None, positive, doc="points per Hessian chunk (null: by memory budget)")
     max_params: int = checked(DENSE_LIMIT, positive, doc="largest N for a dense Hessian")
     subsample: Optional[int] = checked(None, positive, doc="build the Hessian from this many training points "
                                        "(null: all); gradient, line search and acceptance use the full set")
@@ -50,17 +53,7 @@ class LCSConfig:
             raise ConfigError(f"needs alpha_min < alpha_max, got {self.alpha_min} and {self.alpha_max}", "alpha_max")
 
 
-def check_dense_size(n_params: int, limit: int, kind: str) -> None:
-    """Reject a model whose N×N matrices the stage cannot afford, stating the limit."""
-    if n_params > limit:
-        gib = n_params * n_params * 8 / 2**30
-        raise ConfigError(
-            f"the model has N = {n_params} parameters; a {kind} stage needs dense N×N matrices "
-            f"({gib:.1f} GiB each, O(N³) factorizations) and is limited to N ≤ {limit} "
-            f"(raise max_params at your own risk, or use bfgs/lbfgs)", "train")
-
-
-def make_lcs_step(cfg: LCSConfig, problem: Problem, chunk: int):
+def make_lcs_step(cfg: LCSConfig, predict, chunk: int):
     """A pure ``step(θ, x, y, xh, yh) -> (θ', L', accepted, α, n_low, λ_min, λ_max)``; data are arguments.
 
     ``(xh, yh)`` is what the Hessian is built from (the whole set, or a subsample:
@@ -69,17 +62,13 @@ def make_lcs_step(cfg: LCSConfig, problem: Problem, chunk: int):
     """
     n_grid = cfg.alpha_points
 
-    def loss_at(theta, x, y):
-        r = problem.predict(theta, x) - y
-        return jnp.mean(r * r)
-
     def step(theta, x, y, xh, yh):
-        value, grad = mse_value_and_grad(problem.predict, theta, x, y)
-        h = mse_hessian(problem.predict, theta, xh, yh, chunk)
+        value, grad = mse_value_and_grad(predict, theta, x, y)
+        h = mse_hessian(predict, theta, xh, yh, chunk)
         lam, vec = jnp.linalg.eigh(h)
         low = jnp.abs(lam) < cfg.tau
         g_low = vec @ jnp.where(low, vec.T @ grad, 0.0)
-        trial = jax.vmap(lambda a: loss_at(theta - a * g_low, x, y))
+        trial = jax.vmap(lambda a: mse(predict, theta - a * g_low, x, y))
 
         def search(carry, _):
             lo, hi, best_a, best_v = carry
@@ -103,50 +92,59 @@ def make_lcs_step(cfg: LCSConfig, problem: Problem, chunk: int):
     return step
 
 
-def run_lcs(cfg: LCSConfig, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int) -> StageResult:
-    check_dense_size(problem.n_params, cfg.max_params, "lcs")
-    xh, yh = problem.training_subset(cfg.subsample, monitor.stage)
-    n = int(xh.shape[0])
-    chunk = cfg.chunk_size or default_chunk(problem.n_params, n)
-    step = make_lcs_step(cfg, problem, chunk)
-    per_call = max(1, min(log_every, cfg.steps))
+class LCSState(NamedTuple):
+    theta: jax.Array
+    iteration: jax.Array  # accepted steps (the curve's x axis)
+    attempts: jax.Array
+    status: jax.Array
+    xh: jax.Array  # the points the Hessian is built from
+    yh: jax.Array
+    records: jax.Array  # (steps, 6): accepted, α, train MSE, count |λ| < τ, λ_min, λ_max per attempt
 
-    def run_chunk(theta, x, y, xh, yh, stopped, length):
-        def body(carry, _):
-            theta, stopped = carry
 
-            def do(t):
-                t2, v, acc, a, n_low, lmin, lmax = step(t, x, y, xh, yh)
-                return t2, (v, acc, a, n_low, lmin, lmax)
+@register_builder("lcs")
+class LowCurvatureSubspace(StageBase):
+    kind = "lcs"
 
-            def skip(t):
-                z = jnp.zeros((), t.dtype)
-                return t, (jnp.nan * z, jnp.asarray(False), z, jnp.zeros((), jnp.int64), z, z)
+    def __init__(self, cfg: LCSConfig, predict, n_params: int, log_every: int):
+        check_dense_size(n_params, cfg.max_params, "lcs")
+        self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
 
-            t2, record = jax.lax.cond(stopped, skip, do, theta)
-            return (t2, stopped | ~record[1]), (record, ~stopped)
+    def chunk(self, n_points: int) -> int:
+        return self.cfg.chunk_size or default_chunk(self.n_params, n_points)
 
-        (theta, stopped), (records, ran) = jax.lax.scan(body, (theta, stopped), None, length=length)
-        return theta, stopped, records, ran
+    def init(self, problem: Problem, theta) -> LCSState:
+        xh, yh = training_subset(problem, self.cfg.subsample, self.predict, theta)
+        finite = jnp.isfinite(mse(self.predict, theta, problem.x_train, problem.y_train))
+        zero = jnp.zeros((), jnp.int64)
+        status = jnp.where(finite, RUNNING, NON_FINITE).astype(jnp.int64)
+        return LCSState(theta, zero, zero, status, xh, yh, jnp.zeros((self.cfg.steps, 6)))
 
-    run_chunk = jax.jit(run_chunk, static_argnums=6)
+    def step(self, state: LCSState, problem: Problem) -> LCSState:
+        attempt = make_lcs_step(self.cfg, self.predict, self.chunk(state.xh.shape[0]))
+        until = state.attempts + self.log_every
 
-    monitor.log(theta, 0)
-    if not np.isfinite(float(problem.loss(theta))):
-        return monitor.result("lcs", theta, 0, NON_FINITE)
-    spectra = []
-    done, stopped = 0, jnp.asarray(False)
-    while done < cfg.steps and not bool(stopped):
-        length = min(per_call, cfg.steps - done)  # a shorter last chunk compiles once more
-        theta, stopped, records, ran = run_chunk(theta, problem.x_train, problem.y_train, xh, yh, stopped, length)
-        values, accepted, alphas, n_low, lmin, lmax = (np.asarray(r) for r in records)
-        for i in np.flatnonzero(np.asarray(ran)):
-            done += 1
-            spectra.append({"step": done, "accepted": bool(accepted[i]), "alpha": float(alphas[i]),
-                            "train_mse": float(values[i]), "n_below_tau": int(n_low[i]),
-                            "lambda_min": float(lmin[i]), "lambda_max": float(lmax[i])})
-        monitor.log(theta, sum(s["accepted"] for s in spectra))
-    accepted_steps = sum(s["accepted"] for s in spectra)
-    reason = NO_PROGRESS if bool(stopped) else MAX_STEPS
-    return monitor.result("lcs", theta, accepted_steps, reason, attempts=len(spectra), tau=cfg.tau,
-                          chunk_size=chunk, hessian_points=n, spectra=spectra)
+        def body(s: LCSState) -> LCSState:
+            theta, value, accepted, alpha, n_low, lmin, lmax = attempt(s.theta, problem.x_train, problem.y_train,
+                                                                       s.xh, s.yh)
+            record = jnp.stack([accepted.astype(jnp.float64), alpha, value, n_low.astype(jnp.float64), lmin, lmax])
+            attempts = s.attempts + 1
+            # A step that does not lower L ends the stage: the next attempt would repeat the same computation.
+            status = jnp.where(accepted, jnp.where(attempts >= self.cfg.steps, MAX_STEPS, RUNNING), NO_PROGRESS)
+            return LCSState(theta, s.iteration + accepted.astype(jnp.int64), attempts, status.astype(jnp.int64),
+                            s.xh, s.yh, s.records.at[s.attempts].set(record))
+
+        return jax.lax.while_loop(lambda s: (s.attempts < until) & (s.status == RUNNING), body, state)
+
+    def info(self, state: LCSState) -> dict:
+        n = state.xh.shape[0]
+        return {"attempts": state.attempts, "records": state.records, "hessian_points": jnp.asarray(n),
+                "chunk_size": jnp.asarray(self.chunk(n))}
+
+    def describe(self, info: dict) -> dict:
+        attempts = int(info["attempts"])
+        spectra = [{"step": i + 1, "accepted": bool(r[0]), "alpha": float(r[1]), "train_mse": float(r[2]),
+                    "n_below_tau": int(r[3]), "lambda_min": float(r[4]), "lambda_max": float(r[5])}
+                   for i, r in enumerate(np.asarray(info["records"])[:attempts])]
+        return {"attempts": attempts, "tau": self.cfg.tau, "chunk_size": int(info["chunk_size"]),
+                "hessian_points": int(info["hessian_points"]), "spectra": spectra}

@@ -47,30 +47,36 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax.config import checked, fraction, positive, stage_config
 from precision_jax.hessian import DENSE_LIMIT, chunk_data, default_chunk
-from precision_jax.stages.base import (CONVERGED, FOCUS_DOC, MAX_STEPS, NO_PROGRESS, NON_FINITE, SUBSAMPLE_DOC,
-                                           Monitor, Problem, StageResult)
-from precision_jax.stages.lcs import check_dense_size
+from precision_jax.parse import ConfigError, checked, fraction, positive
+from precision_jax.registry import stage_config
+from precision_jax.stages.base import (CONVERGED, FOCUS_DOC, MAX_STEPS, NO_PROGRESS, NON_FINITE, RUNNING,
+                                       SUBSAMPLE_DOC, Problem, StageBase, register_builder, training_subset)
 
 
 @stage_config
 class LMConfig:
     kind: Literal["lm"] = "lm"
     maxiter: int = checked(200, positive, doc="accepted steps at most")
-    solver: Literal["qr", "normal"] = "qr"
+    solver: Literal["qr", "normal"] = checked("qr", doc="qr: SVD of the QR factor (accurate); normal: eigh of JᵀJ")
     damping: float = checked(1e-9, positive, doc="τ in μ₀ = τ·max eig(JᵀJ)")
     max_rejections: int = checked(40, positive, doc="consecutive failed dampings before stopping")
-    chunk_size: Optional[int] = checked(None, lambda v, k: positive(v, k), doc="points per Jacobian chunk")
+    chunk_size: Optional[int] = checked(None, positive, doc="points per Jacobian chunk (null: by memory budget)")
     max_params: int = checked(DENSE_LIMIT, positive, doc="largest N for the dense N×N factorization")
-    geodesic: bool = True
+    geodesic: bool = checked(True, doc="geodesic acceleration (Transtrum & Sethna)")
     geodesic_ratio: float = checked(0.75, positive, doc="accept only if 2‖a‖ ≤ ratio·‖δ‖")
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
     focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
 
 
-RUNNING, STOP_CONVERGED, STOP_NO_PROGRESS, STOP_NON_FINITE = 0, 1, 2, 3
-_REASONS = {STOP_CONVERGED: CONVERGED, STOP_NO_PROGRESS: NO_PROGRESS, STOP_NON_FINITE: NON_FINITE}
+def check_dense_size(n_params: int, limit: int, kind: str) -> None:
+    """Reject a model whose N×N matrices the stage cannot afford, stating the limit."""
+    if n_params > limit:
+        gib = n_params * n_params * 8 / 2**30
+        raise ConfigError(
+            f"the model has N = {n_params} parameters; a {kind} stage needs dense N×N matrices "
+            f"({gib:.1f} GiB each, O(N³) factorizations) and is limited to N ≤ {limit} "
+            f"(raise max_params at your own risk, or use bfgs/lbfgs)", "max_params")
 
 
 class LMState(NamedTuple):
@@ -81,11 +87,12 @@ class LMState(NamedTuple):
     iteration: jax.Array  # accepted steps
     evaluations: jax.Array  # trial dampings (loss evaluations)
     status: jax.Array
+    x: jax.Array  # the points fitted (the training set or its subsample)
+    y: jax.Array
 
 
-def make_lm(cfg: LMConfig, problem: Problem, chunk: int):
-    """``(init, run_chunk)``: ``init(θ, x, y)`` and ``run_chunk(state, x, y, until)`` (a ``while_loop``)."""
-    predict = problem.predict
+def make_lm(cfg: LMConfig, predict, chunk: int):
+    """``(init, iterate)``: ``init(θ, x, y) -> LMState`` and one accepted step (or a stop) ``iterate(state)``."""
 
     def sse(theta, x, y):
         r = predict(theta, x) - y
@@ -125,10 +132,11 @@ def make_lm(cfg: LMConfig, problem: Problem, chunk: int):
     def init(theta, x, y):
         value = sse(theta, x, y)
         zero = jnp.zeros((), jnp.int64)
-        status = jnp.where(jnp.isfinite(value), RUNNING, STOP_NON_FINITE).astype(jnp.int64)
-        return LMState(theta, value, -jnp.ones(()), 2.0 * jnp.ones(()), zero, zero, status)
+        status = jnp.where(jnp.isfinite(value), RUNNING, NON_FINITE).astype(jnp.int64)
+        return LMState(theta, value, -jnp.ones(()), 2.0 * jnp.ones(()), zero, zero, status, x, y)
 
-    def step(state: LMState, x, y) -> LMState:
+    def iterate(state: LMState) -> LMState:
+        x, y = state.x, state.y
         lam, vec, beta = eigensystem(state.theta, x, y)
         mu0 = jnp.where(state.mu < 0, cfg.damping * jnp.max(lam), state.mu)
         mu0 = jnp.maximum(mu0, jnp.finfo(jnp.float64).tiny)
@@ -163,32 +171,41 @@ def make_lm(cfg: LMConfig, problem: Problem, chunk: int):
                  state.evaluations)
         mu, nu, _, ok, new_theta, new_sse, evals = jax.lax.while_loop(keep_trying, trial, carry)
         zero_gradient = jnp.all(beta == 0)
-        status = jnp.where(ok, RUNNING, jnp.where(zero_gradient, STOP_CONVERGED, STOP_NO_PROGRESS))
+        iteration = state.iteration + ok.astype(jnp.int64)
+        status = jnp.where(ok, jnp.where(iteration >= cfg.maxiter, MAX_STEPS, RUNNING),
+                           jnp.where(zero_gradient, CONVERGED, NO_PROGRESS))
         return LMState(jnp.where(ok, new_theta, state.theta), jnp.where(ok, new_sse, state.sse),
                        jnp.maximum(mu, jnp.finfo(jnp.float64).tiny), nu,
-                       state.iteration + ok.astype(jnp.int64), evals, status.astype(jnp.int64))
+                       iteration, evals, status.astype(jnp.int64), x, y)
 
-    def run_chunk(state: LMState, x, y, until):
-        return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING),
-                                  lambda s: step(s, x, y), state)
-
-    return init, run_chunk
+    return init, iterate
 
 
-def run_lm(cfg: LMConfig, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int) -> StageResult:
-    check_dense_size(problem.n_params, cfg.max_params, "lm")
-    x, y = problem.training_subset(cfg.subsample, monitor.stage, theta, cfg.focus)
-    n = int(x.shape[0])
-    chunk = cfg.chunk_size or default_chunk(problem.n_params, n)
-    init, run_chunk = make_lm(cfg, problem, chunk)
-    init, run_chunk = jax.jit(init), jax.jit(run_chunk)
-    state = init(theta, x, y)
-    monitor.log(theta, 0)
-    while int(state.iteration) < cfg.maxiter and int(state.status) == RUNNING:
-        until = min(int(state.iteration) + log_every, cfg.maxiter)
-        state = run_chunk(state, x, y, jnp.asarray(until, jnp.int64))
-        monitor.log(state.theta, int(state.iteration))
-    reason = _REASONS.get(int(state.status), MAX_STEPS)
-    return monitor.result("lm", state.theta, int(state.iteration), reason,
-                          damping_trials=int(state.evaluations), final_damping=float(state.mu),
-                          solver=cfg.solver, chunk_size=chunk, fitted_points=n)
+@register_builder("lm")
+class LevenbergMarquardt(StageBase):
+    kind = "lm"
+
+    def __init__(self, cfg: LMConfig, predict, n_params: int, log_every: int):
+        check_dense_size(n_params, cfg.max_params, "lm")
+        self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
+
+    def chunk(self, n_points: int) -> int:
+        return self.cfg.chunk_size or default_chunk(self.n_params, n_points)
+
+    def init(self, problem: Problem, theta) -> LMState:
+        x, y = training_subset(problem, self.cfg.subsample, self.predict, theta, self.cfg.focus)
+        return make_lm(self.cfg, self.predict, self.chunk(x.shape[0]))[0](theta, x, y)
+
+    def step(self, state: LMState, problem: Problem) -> LMState:
+        iterate = make_lm(self.cfg, self.predict, self.chunk(state.x.shape[0]))[1]
+        until = state.iteration + self.log_every
+        return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), iterate, state)
+
+    def info(self, state: LMState) -> dict:
+        return {"damping_trials": state.evaluations, "final_damping": state.mu,
+                "chunk_size": jnp.asarray(self.chunk(state.x.shape[0])), "fitted_points": jnp.asarray(state.x.shape[0])}
+
+    def describe(self, info: dict) -> dict:
+        return {**super().describe(info), "solver": self.cfg.solver}
+
+

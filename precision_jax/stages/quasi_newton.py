@@ -28,20 +28,21 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from precision_jax.config import checked, fraction, non_negative, positive, stage_config
-from precision_jax.stages.base import (CONVERGED, FOCUS_DOC, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE,
-                                           SUBSAMPLE_DOC, Monitor, Problem, StageResult)
+from precision_jax.parse import checked, fraction, non_negative, positive
+from precision_jax.registry import stage_config
+from precision_jax.stages.base import (CONVERGED, FOCUS_DOC, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE, RUNNING,
+                                       SUBSAMPLE_DOC, Problem, StageBase, mse, register_builder, training_subset)
 
 
 @stage_config
 class BFGSConfig:
     kind: Literal["bfgs"] = "bfgs"
-    maxiter: int = checked(5000, positive)
+    maxiter: int = checked(5000, positive, doc="iterations at most")
     gtol: float = checked(0.0, non_negative, doc="stop when ‖∇L‖∞ ≤ gtol (0: never)")
-    max_linesearch_steps: int = checked(40, positive)
-    approx_dec_rtol: Optional[float] = checked(1e-6, non_negative, doc="None: exact Wolfe only")
+    max_linesearch_steps: int = checked(40, positive, doc="function evaluations per line search")
+    approx_dec_rtol: Optional[float] = checked(1e-6, non_negative, doc="approximate-Wolfe switch (null: exact Wolfe)")
     curvature_eps: float = checked(1e-12, non_negative, doc="skip updates with yᵀs ≤ eps‖s‖‖y‖")
-    rescale: bool = True
+    rescale: bool = checked(True, doc="minimize L / L(θ₀) so line-search tolerances act on O(1) values")
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
     focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
 
@@ -49,12 +50,12 @@ class BFGSConfig:
 @stage_config
 class LBFGSConfig:
     kind: Literal["lbfgs"] = "lbfgs"
-    maxiter: int = checked(5000, positive)
-    memory_size: int = checked(20, positive)
-    gtol: float = checked(0.0, non_negative)
-    max_linesearch_steps: int = checked(40, positive)
-    approx_dec_rtol: Optional[float] = checked(1e-6, non_negative)
-    rescale: bool = True
+    maxiter: int = checked(5000, positive, doc="iterations at most")
+    memory_size: int = checked(20, positive, doc="curvature pairs kept")
+    gtol: float = checked(0.0, non_negative, doc="stop when ‖∇L‖∞ ≤ gtol (0: never)")
+    max_linesearch_steps: int = checked(40, positive, doc="function evaluations per line search")
+    approx_dec_rtol: Optional[float] = checked(1e-6, non_negative, doc="approximate-Wolfe switch (null: exact Wolfe)")
+    rescale: bool = checked(True, doc="minimize L / L(θ₀) so line-search tolerances act on O(1) values")
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
     focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
 
@@ -92,51 +93,74 @@ def scale_by_dense_bfgs(curvature_eps: float = 1e-12) -> optax.GradientTransform
     return optax.GradientTransformation(init, update)
 
 
-def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
+class Settings(NamedTuple):
+    """What the BFGS/L-BFGS loop needs, whichever stage config (bfgs, lbfgs, rescale) it came from."""
+
+    optimizer: str  # "bfgs" or "lbfgs"
+    maxiter: int
+    gtol: float
+    max_linesearch_steps: int
+    approx_dec_rtol: Optional[float]
+    curvature_eps: float = 1e-12
+    memory_size: int = 20
+    subsample: Optional[int] = None
+    focus: float = 0.0
+
+
+def make_optimizer(settings: Settings) -> optax.GradientTransformationExtraArgs:
     linesearch = optax.scale_by_zoom_linesearch(
-        max_linesearch_steps=cfg.max_linesearch_steps, approx_dec_rtol=cfg.approx_dec_rtol,
+        max_linesearch_steps=settings.max_linesearch_steps, approx_dec_rtol=settings.approx_dec_rtol,
         initial_guess_strategy="one")
-    if cfg.kind == "bfgs":
-        return optax.chain(scale_by_dense_bfgs(cfg.curvature_eps), linesearch)
-    return optax.chain(optax.scale_by_lbfgs(cfg.memory_size), optax.scale(-1.0), linesearch)
+    if settings.optimizer == "bfgs":
+        return optax.chain(scale_by_dense_bfgs(settings.curvature_eps), linesearch)
+    return optax.chain(optax.scale_by_lbfgs(settings.memory_size), optax.scale(-1.0), linesearch)
 
 
-RUNNING, STOP_CONVERGED, STOP_LINE_SEARCH, STOP_NON_FINITE = 0, 1, 2, 3
-_STOP_REASONS = {STOP_CONVERGED: CONVERGED, STOP_LINE_SEARCH: LINE_SEARCH_FAILED, STOP_NON_FINITE: NON_FINITE}
-
-
-class LoopState(NamedTuple):
+class QuasiNewtonState(NamedTuple):
     theta: jax.Array
     opt_state: optax.OptState
-    value: jax.Array
+    value: jax.Array  # scaled objective at theta
     grad: jax.Array
     iteration: jax.Array
     status: jax.Array
     failures: jax.Array  # consecutive rejected steps
     linesearch_steps: jax.Array  # total function evaluations spent in line searches
+    x: jax.Array  # the points fitted (the training set or its subsample)
+    y: jax.Array
+    scale: jax.Array  # the objective is L / scale
 
 
-def make_quasi_newton(cfg, problem: Problem):
-    """``(init, run_chunk)`` for the BFGS/L-BFGS loop on the scaled objective.
+class QuasiNewton(StageBase):
+    """BFGS/L-BFGS on L/scale; ``scale`` is L(θ₀) on the fitted points when rescaling, a fixed number else."""
 
-    ``init(θ, x, y, scale)`` builds a :class:`LoopState`; ``run_chunk(state, x,
-    y, scale, until)`` iterates in a ``while_loop`` until ``iteration == until``
-    or a stop. Data are arguments so the loop can be ``vmap``-ed over seeds.
-    """
-    optimizer = make_optimizer(cfg)
+    def __init__(self, kind: str, settings: Settings, predict, log_every: int, rescale: bool,
+                 fixed_scale: Optional[float] = None):
+        self.kind, self.settings, self.predict, self.log_every = kind, settings, predict, log_every
+        self.rescale, self.fixed_scale = rescale, fixed_scale
+        self.optimizer = make_optimizer(settings)
 
-    def objective(theta, x, y, scale):
-        return problem.loss(theta, x, y) / scale
+    def objective(self, theta, x, y, scale):
+        return mse(self.predict, theta, x, y) / scale
 
-    def init(theta, x, y, scale):
-        value, grad = jax.value_and_grad(objective)(theta, x, y, scale)
+    def init(self, problem: Problem, theta) -> QuasiNewtonState:
+        s = self.settings
+        x, y = training_subset(problem, s.subsample, self.predict, theta, s.focus)
+        loss0 = mse(self.predict, theta, x, y)
+        if self.fixed_scale is not None:
+            scale = jnp.asarray(self.fixed_scale, jnp.float64)
+        elif self.rescale:
+            scale = jnp.where((loss0 > 0) & jnp.isfinite(loss0), loss0, 1.0)
+        else:
+            scale = jnp.ones((), jnp.float64)
+        value, grad = jax.value_and_grad(self.objective)(theta, x, y, scale)
         zero = jnp.zeros((), jnp.int64)
-        return LoopState(theta, optimizer.init(theta), value, grad, zero, zero, zero, zero)
+        status = jnp.where(jnp.isfinite(loss0), RUNNING, NON_FINITE).astype(jnp.int64)
+        return QuasiNewtonState(theta, self.optimizer.init(theta), value, grad, zero, status, zero, zero, x, y, scale)
 
-    def step(state: LoopState, x, y, scale) -> LoopState:
-        fn = lambda t: objective(t, x, y, scale)  # noqa: E731
-        updates, opt_state = optimizer.update(state.grad, state.opt_state, state.theta,
-                                              value=state.value, grad=state.grad, value_fn=fn)
+    def _iterate(self, state: QuasiNewtonState) -> QuasiNewtonState:
+        fn = lambda t: self.objective(t, state.x, state.y, state.scale)  # noqa: E731
+        updates, opt_state = self.optimizer.update(state.grad, state.opt_state, state.theta,
+                                                   value=state.value, grad=state.grad, value_fn=fn)
         theta = state.theta + updates
         linesearch = opt_state[-1]  # the zoom line search already evaluated f and ∇f at θ + update
         value, grad, info = linesearch.value, linesearch.grad, linesearch.info
@@ -144,23 +168,39 @@ def make_quasi_newton(cfg, problem: Problem):
         accepted = finite & (value < state.value)
         failures = jnp.where(accepted, 0, state.failures + 1)
         # A rejected step keeps θ, and restarts the quasi-Newton model from scratch.
-        fresh = optimizer.init(state.theta)
+        fresh = self.optimizer.init(state.theta)
         opt_state = jax.tree.map(lambda a, b: jnp.where(accepted, a, b), opt_state, fresh)
         gnorm = jnp.max(jnp.abs(jnp.where(accepted, grad, state.grad)))
-        status = jnp.where(failures >= 2, STOP_LINE_SEARCH, RUNNING)
-        status = jnp.where(accepted & (gnorm <= cfg.gtol), STOP_CONVERGED, status)
-        status = jnp.where(~jnp.isfinite(state.value), STOP_NON_FINITE, status)
-        return LoopState(
-            jnp.where(accepted, theta, state.theta), opt_state,
-            jnp.where(accepted, value, state.value), jnp.where(accepted, grad, state.grad),
-            state.iteration + 1, status.astype(jnp.int64), failures.astype(jnp.int64),
-            state.linesearch_steps + info.num_linesearch_steps)
+        iteration = state.iteration + 1
+        status = jnp.where(iteration >= self.settings.maxiter, MAX_STEPS, RUNNING)
+        status = jnp.where(failures >= 2, LINE_SEARCH_FAILED, status)
+        status = jnp.where(accepted & (gnorm <= self.settings.gtol), CONVERGED, status)
+        return state._replace(
+            theta=jnp.where(accepted, theta, state.theta), opt_state=opt_state,
+            value=jnp.where(accepted, value, state.value), grad=jnp.where(accepted, grad, state.grad),
+            iteration=iteration, status=status.astype(jnp.int64), failures=failures.astype(jnp.int64),
+            linesearch_steps=state.linesearch_steps + info.num_linesearch_steps)
 
-    def run_chunk(state: LoopState, x, y, scale, until):
-        return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING),
-                                  lambda s: step(s, x, y, scale), state)
+    def step(self, state: QuasiNewtonState, problem: Problem) -> QuasiNewtonState:
+        until = state.iteration + self.log_every
+        return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), self._iterate, state)
 
-    return init, run_chunk
+    def info(self, state: QuasiNewtonState) -> dict:
+        return {"linesearch_evaluations": state.linesearch_steps, "fitted_points": jnp.asarray(state.x.shape[0])}
+
+
+@register_builder("bfgs")
+def build_bfgs(cfg: BFGSConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
+    settings = Settings("bfgs", cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
+                        curvature_eps=cfg.curvature_eps, subsample=cfg.subsample, focus=cfg.focus)
+    return QuasiNewton("bfgs", settings, predict, log_every, cfg.rescale)
+
+
+@register_builder("lbfgs")
+def build_lbfgs(cfg: LBFGSConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
+    settings = Settings("lbfgs", cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
+                        memory_size=cfg.memory_size, subsample=cfg.subsample, focus=cfg.focus)
+    return QuasiNewton("lbfgs", settings, predict, log_every, cfg.rescale)
 
 
 @stage_config
@@ -174,48 +214,19 @@ class RescaleConfig:
 
     kind: Literal["rescale"] = "rescale"
     factor: Optional[float] = checked(None, positive, doc="L ← factor·L; null: L ← L / L(θ₀)")
-    optimizer: Literal["bfgs", "lbfgs"] = "bfgs"
-    maxiter: int = checked(5000, positive)
-    memory_size: int = checked(20, positive)
-    gtol: float = checked(0.0, non_negative)
-    max_linesearch_steps: int = checked(40, positive)
-    approx_dec_rtol: Optional[float] = checked(1e-6, non_negative)
-    curvature_eps: float = checked(1e-12, non_negative)
+    optimizer: Literal["bfgs", "lbfgs"] = checked("bfgs", doc="the quasi-Newton method continued")
+    maxiter: int = checked(5000, positive, doc="iterations at most")
+    memory_size: int = checked(20, positive, doc="L-BFGS history length")
+    gtol: float = checked(0.0, non_negative, doc="stop when ‖∇(factor·L)‖∞ ≤ gtol (0: never)")
+    max_linesearch_steps: int = checked(40, positive, doc="function evaluations per line search")
+    approx_dec_rtol: Optional[float] = checked(1e-6, non_negative, doc="approximate-Wolfe switch (null: exact Wolfe)")
+    curvature_eps: float = checked(1e-12, non_negative, doc="skip BFGS updates with yᵀs ≤ eps‖s‖‖y‖")
 
 
-def run_rescale(cfg: RescaleConfig, problem: Problem, theta: jax.Array, monitor: Monitor,
-                log_every: int) -> StageResult:
-    common = dict(maxiter=cfg.maxiter, gtol=cfg.gtol, max_linesearch_steps=cfg.max_linesearch_steps,
-                  approx_dec_rtol=cfg.approx_dec_rtol, rescale=cfg.factor is None)
-    inner = (BFGSConfig(curvature_eps=cfg.curvature_eps, **common) if cfg.optimizer == "bfgs"
-             else LBFGSConfig(memory_size=cfg.memory_size, **common))
-    scale = None if cfg.factor is None else 1.0 / cfg.factor
-    result = run_quasi_newton(inner, problem, theta, monitor, log_every, scale=scale)
-    result.kind = "rescale"
-    result.info["factor"] = cfg.factor if cfg.factor is not None else "1/L0"
-    return result
-
-
-def run_quasi_newton(cfg, problem: Problem, theta: jax.Array, monitor: Monitor, log_every: int,
-                     scale: Optional[float] = None) -> StageResult:
-    """Run BFGS/L-BFGS on L/scale; ``scale`` None: L(θ₀) if ``cfg.rescale`` else 1."""
-    init, run_chunk = make_quasi_newton(cfg, problem)
-    init, run_chunk = jax.jit(init), jax.jit(run_chunk)
-    # rescale stages build a BFGSConfig with neither field: they fit the whole set.
-    x, y = problem.training_subset(getattr(cfg, "subsample", None), monitor.stage, theta,
-                                   getattr(cfg, "focus", 0.0))
-    loss0 = float(problem.loss(theta, x, y))
-    if scale is None:
-        scale = loss0 if cfg.rescale and loss0 > 0 and jnp.isfinite(loss0) else 1.0
-    scale = jnp.asarray(scale)
-    state = init(theta, x, y, scale)
-    monitor.log(theta, 0)
-    if not jnp.isfinite(loss0):
-        return monitor.result(cfg.kind, theta, 0, NON_FINITE)
-    while int(state.iteration) < cfg.maxiter and int(state.status) == RUNNING:
-        until = min(int(state.iteration) + log_every, cfg.maxiter)
-        state = run_chunk(state, x, y, scale, jnp.asarray(until, jnp.int64))
-        monitor.log(state.theta, int(state.iteration))
-    reason = _STOP_REASONS.get(int(state.status), MAX_STEPS)
-    return monitor.result(cfg.kind, state.theta, int(state.iteration), reason,
-                          linesearch_evaluations=int(state.linesearch_steps), fitted_points=int(x.shape[0]))
+@register_builder("rescale")
+def build_rescale(cfg: RescaleConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
+    settings = Settings(cfg.optimizer, cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
+                        curvature_eps=cfg.curvature_eps, memory_size=cfg.memory_size)
+    fixed = None if cfg.factor is None else 1.0 / cfg.factor
+    stage = QuasiNewton("rescale", settings, predict, log_every, rescale=cfg.factor is None, fixed_scale=fixed)
+    return stage

@@ -1,0 +1,192 @@
+"""The one training loop: any chain of stages, for one seed or a batch of seeds.
+
+:func:`run_chain` runs stages in order. Every stage starts from the previous
+stage's best parameters (lowest full-training-set loss among its curve
+points), and the chain's result is the best parameters seen over all its
+stages, so the headline figure is the paper's "test RMSE at the step of lowest
+training loss". A stage that ends on a non-finite loss stops its seed's chain
+(the run is ``diverged``), keeping the last finite parameters.
+
+Each stage's ``init`` and ``step`` (:mod:`precision_jax.stages.base`) run for
+all seeds in one jitted program through ``lax.map``: the seeds' computations
+are the unbatched ones, looped over, so a seed's numbers are the same whether
+it runs alone (a batch of one) or with others. (``vmap`` would batch the
+matrix products, which XLA's CPU backend blocks differently with the batch
+size: results then differ in the last bit, and BFGS amplifies that into a
+different run.) Between chunks of ``log_every`` iterations the driver is
+the only place that records curve points, tracks each seed's best θ and
+decides which seeds still run; a seed that has stopped is passed over by a
+``lax.cond`` while the others continue.
+
+Compiled programs are cached per (stage config, model function, N,
+``log_every``), so boosting rounds, seed groups and sweeps reuse them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from precision_jax.keys import stage_key
+from precision_jax.parse import ConfigError
+from precision_jax.stages.base import NON_FINITE, REASONS, CurvePoint, Predict, Problem, Stage, build_stage, mse
+
+
+@dataclass
+class ChainOutcome:
+    """One seed's chain: best θ, its training MSE, a row per stage, the curve, whether it diverged."""
+
+    theta: np.ndarray
+    loss: float
+    stages: list[dict] = field(default_factory=list)
+    curve: list[CurvePoint] = field(default_factory=list)
+    diverged: bool = False
+
+
+@dataclass(frozen=True)
+class Programs:
+    """A stage and its compiled batch programs (leading axis: seeds)."""
+
+    stage: Stage
+    start: Callable  # (problems, θ) -> (state, report)
+    advance: Callable  # (state, problems, running) -> (state, report)
+    result: Callable  # state -> StageOutput, batched
+
+
+_PROGRAMS: dict[tuple, Programs] = {}
+
+
+def build_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, log_every: int,
+                prefix: str = "train") -> list[Stage]:
+    """The chain's stage objects; a stage that cannot run this model raises a ConfigError at ``prefix.i``.
+
+    Building checks sizes and settings but compiles nothing, so it runs before any data are drawn.
+    """
+    stages = []
+    for i, cfg in enumerate(stage_cfgs):
+        try:
+            stages.append(programs(cfg, predict, n_params, log_every).stage)
+        except ConfigError as e:
+            raise ConfigError(f"({cfg.kind}) {e.what}", ".".join(p for p in (f"{prefix}.{i}", e.key) if p)) from None
+    return stages
+
+
+def programs(cfg, predict: Predict, n_params: int, log_every: int) -> Programs:
+    key = (cfg, predict, n_params, log_every)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = _compile(build_stage(cfg, predict, n_params, log_every), predict)
+    return _PROGRAMS[key]
+
+
+def _compile(stage: Stage, predict: Predict) -> Programs:
+    def report(state, problem: Problem):
+        theta, steps, _ = stage.result(state)
+        done, reason = stage.terminate(state)
+        return (theta, steps, done, reason, mse(predict, theta, problem.x_train, problem.y_train),
+                mse(predict, theta, problem.x_test, problem.y_test))
+
+    def start_one(args):
+        problem, theta = args
+        state = stage.init(problem, theta)
+        return state, report(state, problem)
+
+    def advance_one(args):
+        state, problem, running = args
+        state = jax.lax.cond(running, lambda s: stage.step(s, problem), lambda s: s, state)
+        return state, report(state, problem)
+
+    return Programs(
+        stage,
+        jax.jit(lambda problems, theta: jax.lax.map(start_one, (problems, theta))),
+        jax.jit(lambda states, problems, running: jax.lax.map(advance_one, (states, problems, running))),
+        jax.jit(lambda states: jax.lax.map(stage.result, states)),
+    )
+
+
+def _stage_problems(problems: Problem, subsets: jax.Array, index: int) -> Problem:
+    """``problems`` with each seed's key set to its stage-``index`` subsample key."""
+    return replace(problems, key=jax.vmap(stage_key, in_axes=(0, None))(subsets, index))
+
+
+def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: Problem, theta: jax.Array,
+              log_every: int, *, active: Optional[np.ndarray] = None, round_index: int = 0,
+              units: Optional[np.ndarray] = None,
+              on_log: Optional[Callable[[CurvePoint], None]] = None) -> list[Optional[ChainOutcome]]:
+    """Run the stages for every seed; one :class:`ChainOutcome` per seed (``None`` for inactive seeds).
+
+    ``problems`` and ``theta`` are stacked over seeds (leading axis S);
+    ``problems.key`` holds each seed's subsets key (:class:`precision_jax.keys.RunKeys`).
+    Curve RMSEs are multiplied by ``units`` (per seed; a boosting round's
+    residual scale, so the curve reads in the fitted model's units).
+    ``on_log`` sees the first active seed's points as they come.
+    """
+    S = int(theta.shape[0])
+    active = np.ones(S, bool) if active is None else np.asarray(active, bool).copy()
+    units = np.ones(S) if units is None else np.asarray(units, np.float64)
+    stages = build_chain(stage_cfgs, predict, n_params, log_every)
+    theta_host = np.asarray(theta).copy()
+    outcomes = [ChainOutcome(theta_host[s].copy(), np.inf) if active[s] else None for s in range(S)]
+    watched = int(np.flatnonzero(active)[0]) if active.any() else -1
+    subsets = problems.key
+    for index, (cfg, stage) in enumerate(zip(stage_cfgs, stages)):
+        if not active.any():
+            break
+        progs = programs(cfg, predict, n_params, log_every)
+        stage_problems = _stage_problems(problems, subsets, index)
+        t0 = time.perf_counter()
+        best_loss = np.full(S, np.inf)
+        best_theta = theta_host.copy()
+        points: list[list[CurvePoint]] = [[] for _ in range(S)]
+        reasons = np.zeros(S, np.int64)
+        steps = np.zeros(S, np.int64)
+
+        def log(report, lanes):
+            thetas, step_counts, done, reason, train_mse, test_mse = (np.asarray(v) for v in report)
+            seconds = time.perf_counter() - t0
+            for s in np.flatnonzero(lanes):
+                finite = np.isfinite(train_mse[s])
+                point = CurvePoint(round_index, index, stage.kind, int(step_counts[s]),
+                                   float(np.sqrt(train_mse[s]) * units[s]) if finite else np.nan,
+                                   float(np.sqrt(test_mse[s]) * units[s]) if np.isfinite(test_mse[s]) else np.nan,
+                                   seconds)
+                points[s].append(point)
+                if finite and train_mse[s] < best_loss[s]:
+                    best_loss[s], best_theta[s] = train_mse[s], thetas[s]
+                if on_log is not None and s == watched:
+                    on_log(point)
+            reasons[lanes] = reason[lanes]
+            steps[lanes] = step_counts[lanes]
+            return np.asarray(done, bool)
+
+        state, report = progs.start(stage_problems, jnp.asarray(theta_host))
+        running = active & ~log(report, active)
+        while running.any():
+            state, report = progs.advance(state, stage_problems, jnp.asarray(running))
+            running &= ~log(report, running)
+        seconds = time.perf_counter() - t0
+        info = jax.tree.map(np.asarray, progs.result(state).info)
+        for s in np.flatnonzero(active):
+            outcome = outcomes[s]
+            curve = points[s]
+            finite_train = [p.train_rmse for p in curve if np.isfinite(p.train_rmse)]
+            outcome.stages.append({
+                "round": round_index, "stage": index, "kind": stage.kind, "steps": int(steps[s]),
+                "stop_reason": REASONS.get(int(reasons[s]), "max_steps"), "seconds": seconds,
+                "train_rmse": min(finite_train) if finite_train else float("nan"),
+                "test_rmse_end": curve[-1].test_rmse if curve else float("nan"),
+                **stage.describe({k: v[s] for k, v in info.items()}),
+            })
+            outcome.curve.extend(curve)
+            if np.isfinite(best_loss[s]):
+                theta_host[s] = best_theta[s]
+                if best_loss[s] <= outcome.loss or not np.isfinite(outcome.loss):
+                    outcome.theta, outcome.loss = best_theta[s].copy(), float(best_loss[s])
+            if reasons[s] == NON_FINITE:
+                outcome.diverged = True
+                active[s] = False
+    return outcomes
