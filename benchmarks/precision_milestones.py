@@ -41,8 +41,8 @@ import scipy.optimize  # noqa: E402
 from precision_jax import approximators  # noqa: E402
 from precision_jax.config import load_config  # noqa: E402
 from precision_jax.hessian import default_chunk, mse_hessian  # noqa: E402
-from precision_jax.stages.boost import residual_scale  # noqa: E402
-from precision_jax.training import resolve_target, run_experiment, seeded_data  # noqa: E402
+from precision_jax.keys import run_keys  # noqa: E402
+from precision_jax.training import resolve_target, residual_scale, run_data, run_experiment  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "precision", "teacher_student_best.yaml")
@@ -88,7 +88,7 @@ def run_prec() -> tuple[list[tuple[float, float]], float, float]:
     history: list[tuple[float, float]] = []
     start = time.perf_counter()
     result = run_experiment(cfg, on_log=lambda p: history.append((time.perf_counter() - start, p.test_rmse)))
-    final = result.summary["metrics"]["test_rmse"]
+    final = result.summary.metrics["test_rmse"]
     history.append((time.perf_counter() - start, final))
     return history, final, time.perf_counter() - start
 
@@ -97,7 +97,8 @@ def run_paper(budget: float, every: int) -> tuple[list[tuple[float, float]], flo
     cfg = load_config(CONFIG)
     target = resolve_target(cfg)
     model = approximators.build_model(cfg.model, target.d)
-    data, init_key = seeded_data(cfg, target, model.n_params)
+    keys = run_keys(cfg.seed)
+    data, init_key = run_data(cfg, target, model.n_params, keys), keys.init
     x, y, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
     apply = model.apply
 
