@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -139,10 +140,25 @@ class BoostConfig:
                      "train")
 
 
+# A run's name is a directory of the store: one path component of plain characters that cannot climb out
+# of it (no separators, no "..", no leading dot that would hide it or make it look like a temporary write).
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+NAME_RANGE = "[A-Za-z0-9._-]+, not starting with a dot"
+
+
 def _check_name(name: str, key: str) -> None:
-    # The name is a directory of the store: one non-empty path component.
-    _fail_unless(bool(name.strip()) and "/" not in name and "\\" not in name and name not in (".", ".."),
-                 f"must be a non-empty name without path separators, got {name!r}", key)
+    _fail_unless(len(name) <= 100 and NAME_PATTERN.fullmatch(name) is not None,
+                 f"must be a plain name ({NAME_RANGE}, at most 100 characters), got {name!r}", key)
+
+
+def target_dimension(target: TargetConfig) -> int:
+    """d, the number of inputs of the target a config names (already validated)."""
+    if target.teacher is not None:
+        return int(target.teacher.widths[0])
+    if target.formula is not None:
+        return len(target.variables)
+    row = feynman_registry().get(target.equation)
+    return int(row.d) if row is not None else int(equation_target(target.equation).d)
 
 
 @dataclass(frozen=True)
@@ -150,7 +166,7 @@ class ExperimentConfig:
     """One experiment: a target, data, a model and its training, and where the run goes."""
 
     name: str = checked(check=_check_name, doc="the experiment's name, its directory in the store",
-                        range="one path component")
+                        range=NAME_RANGE)
     target: TargetConfig = checked(doc="the function to fit: one of equation, formula (+ variables), teacher")
     model: Any = model_field(doc="the approximator, by kind (see the model kinds)")
     train: tuple[Any, ...] = stages_field(doc="optimizer stages, run in order, each from the previous one's best θ")
@@ -158,6 +174,16 @@ class ExperimentConfig:
     data: DataConfig = checked(DataConfig(), doc="training and test points")
     output: OutputConfig = checked(OutputConfig(), doc="where the run is written")
     seed: int = checked(0, non_negative, doc="seed of data sampling, initialisation and batching")
+
+    def __post_init__(self):
+        model = self.model
+        if getattr(model, "kind", None) == "chebyshev" and model.degree is not None \
+                and self.data.train_points != "auto":
+            nodes = (model.degree + 1) ** target_dimension(self.target)
+            _fail_unless(self.data.train_points == nodes,
+                         f"a chebyshev model of degree {model.degree} is fitted at its own (degree+1)^d = "
+                         f"{nodes} nodes, not at {self.data.train_points} points; set train_points: {nodes} "
+                         f"or leave model.degree unset (degree = floor(D^(1/d)) - 1)", "data.train_points")
 
     def to_dict(self) -> dict:
         return to_dict(self)
@@ -175,9 +201,17 @@ def build_config(data: dict, overrides: list[str] = (), source: str = "") -> Exp
         raise e.located(source) from None
 
 
+SWEEP_ONLY_KEYS = ("base", "grid", "zip")
+
+
 def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
     """Read, override and validate the experiment config at ``path``."""
-    return build_config(read_yaml(path), list(overrides), source=str(path))
+    data = read_yaml(path)
+    sweep_keys = [k for k in SWEEP_ONLY_KEYS if k in data]
+    if sweep_keys:
+        raise ConfigError(f"this is a sweep spec (it has {', '.join(sweep_keys)}), not an experiment config; "
+                          f"run it with `prec sweep {path}`", source=str(path))
+    return build_config(data, list(overrides), source=str(path))
 
 
 @dataclass(frozen=True)

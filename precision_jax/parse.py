@@ -260,21 +260,124 @@ def to_dict(obj: Any) -> Any:
 # --------------------------------------------------------------------------- files and overrides
 
 
+# Limits on what a config (or sweep) file may be: it is a few dozen lines of text. A file beyond them is
+# refused in one line before it can cost memory or time (a multi-gigabyte file, a "billion laughs" of nested
+# aliases that expands to 10⁹ nodes, a thousand levels of brackets that would exhaust the parser's stack).
+MAX_YAML_BYTES = 1 << 20    # 1 MiB
+MAX_YAML_NODES = 100_000    # scalars, lists and mappings after alias expansion
+MAX_YAML_DEPTH = 64         # nesting levels
+
+
+class _YamlLimit(Exception):
+    """A document beyond :data:`MAX_YAML_NODES` or :data:`MAX_YAML_DEPTH`, or with a recursive alias."""
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting nodes *after* alias expansion and nesting depth while it composes.
+
+    Each alias counts as the whole subtree it stands for (sizes are memoized per
+    node, so counting is linear in the text), which stops an exponential alias
+    bomb after :data:`MAX_YAML_NODES` nodes instead of after 10⁹. An alias to a
+    collection that is still open (``&a [*a]``) is refused: a config is a tree.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._expanded = 0
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+        self._open_anchors: set[str] = set()
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            if anchor in self._open_anchors:
+                raise _YamlLimit(f"recursive alias *{anchor} (an anchor used inside itself)")
+            node = super().compose_node(parent, index)
+            self._count(self._sizes.get(id(node), 1))
+            return node
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise _YamlLimit(f"nested deeper than {MAX_YAML_DEPTH} levels")
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open_anchors.discard(anchor)
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        self._sizes[id(node)] = 1 + sum(self._sizes.get(id(c), 1) for c in children)
+        self._count(1)  # the children were counted as they were composed
+        return node
+
+    def _count(self, nodes: int) -> None:
+        self._expanded += nodes
+        if self._expanded > MAX_YAML_NODES:
+            raise _YamlLimit(f"more than {MAX_YAML_NODES:,} YAML nodes once aliases are expanded "
+                             f"(an alias bomb, or not a config)")
+
+
+def load_yaml_text(text: str):
+    """Safe-load one YAML document within the limits above; ``yaml.YAMLError`` or :class:`_YamlLimit` otherwise."""
+    loader = _LimitedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | Path) -> dict:
-    """Safe-load a YAML mapping, raising :class:`ConfigError` naming the file."""
+    """Safe-load a YAML mapping, raising :class:`ConfigError` naming the file.
+
+    Refused in one line, before anything is built from the data: a path that is
+    not a regular file, a file over :data:`MAX_YAML_BYTES`, bytes that are not
+    UTF-8 text, invalid YAML, a document beyond :data:`MAX_YAML_NODES` nodes
+    (after alias expansion) or :data:`MAX_YAML_DEPTH` levels, and anything but a
+    mapping at the top.
+    """
     path = Path(path)
+    source = str(path)
     try:
-        text = path.read_text()
+        if not path.is_file():
+            what = "no such file" if not path.exists() else "not a regular file"
+            raise ConfigError(f"cannot read config: {what}", source=source)
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(f"file is {size / 2**20:.1f} MiB; a config is at most {MAX_YAML_BYTES >> 20} MiB "
+                              f"of YAML text", source=source)
+        with open(path, "rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)  # the file may have grown since stat
     except OSError as e:
-        raise ConfigError(f"cannot read config: {e.strerror}", source=str(path)) from None
+        raise ConfigError(f"cannot read config: {e.strerror or e}", source=source) from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"file is over {MAX_YAML_BYTES >> 20} MiB; a config is at most that much YAML text",
+                          source=source)
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                          f"a config is a YAML text file", source=source) from None
+    try:
+        data = load_yaml_text(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"invalid YAML{where}: {getattr(e, 'problem', e)}", source=str(path)) from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(f"invalid YAML{where}: {problem}", source=source) from None
+    except _YamlLimit as e:
+        raise ConfigError(f"refused: {e}", source=source) from None
+    except RecursionError:
+        raise ConfigError("refused: nested too deeply for a config", source=source) from None
     if not isinstance(data, dict):
-        raise ConfigError("a config file must hold a mapping", source=str(path))
+        raise ConfigError("a config file must hold a mapping", source=source)
     return data
 
 

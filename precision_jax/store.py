@@ -62,7 +62,7 @@ from typing import IO, Any, Callable, Iterator, Optional, Union
 import numpy as np
 import yaml
 
-from precision_jax.config import ExperimentConfig, build_config
+from precision_jax.config import NAME_PATTERN, NAME_RANGE, ExperimentConfig, build_config
 from precision_jax.parse import ConfigError, read_yaml, to_dict
 from precision_jax.stages.base import CurvePoint
 
@@ -146,6 +146,7 @@ class Summary:
     versions: dict
     boost: Optional[dict] = None  # {"rounds": accepted rounds, "rows": [...]}
     batch: Optional[dict] = None  # {"seeds": S, "group_wall_seconds": t}
+    provenance: dict = field(default_factory=dict)  # when, where, by which command and code (provenance.collect)
     run_id: str = ""  # filled by write_run
     format_version: int = FORMAT_VERSION
 
@@ -183,6 +184,7 @@ class Summary:
             numerics=_expect(data["numerics"], dict, "numerics"), versions=_expect(data["versions"], dict, "versions"),
             boost=_expect(data.get("boost"), (dict, type(None)), "boost"),
             batch=_expect(data.get("batch"), (dict, type(None)), "batch"),
+            provenance=_expect(data.get("provenance", {}), dict, "provenance"),
             run_id=_expect(data.get("run_id", ""), str, "run_id"),
             format_version=_expect(data.get("format_version", FORMAT_VERSION), int, "format_version"),
         )
@@ -265,7 +267,19 @@ def run_id(cfg: ExperimentConfig) -> str:
 
 
 def run_dir(root: Union[str, Path], cfg: ExperimentConfig) -> Path:
+    """``<root>/<name>/<run id>``; a name that could leave ``root`` is refused (the config refuses it first)."""
+    if not isinstance(cfg.name, str) or NAME_PATTERN.fullmatch(cfg.name) is None:
+        raise StoreError(Path(root), f"run name {cfg.name!r} is not a plain name ({NAME_RANGE}); "
+                                     f"the store writes only inside its root")
     return Path(root) / cfg.name / run_id(cfg)
+
+
+def _inside(root: Union[str, Path], path: Path) -> None:
+    """Refuse ``path`` unless it resolves to somewhere inside ``root`` (symlinks followed)."""
+    base = Path(root).resolve()
+    target = path.resolve()
+    if target != base and base not in target.parents:
+        raise StoreError(path, f"resolves to {target}, outside the store {base}; refusing to write there")
 
 
 def is_complete(path: Path) -> bool:
@@ -301,6 +315,57 @@ def clean_stale(root: Union[str, Path]) -> int:
     for p in stale:
         shutil.rmtree(p, ignore_errors=True)
     return len(stale)
+
+
+MIN_FREE_BYTES_DEFAULT = 50 << 20  # 50 MiB; PREC_MIN_FREE_MB overrides
+
+
+def min_free_bytes() -> int:
+    """The free space a store needs before a run starts: ``PREC_MIN_FREE_MB`` (MiB), default 50 MiB."""
+    text = os.environ.get("PREC_MIN_FREE_MB", "").strip()
+    try:
+        return int(float(text) * (1 << 20)) if text else MIN_FREE_BYTES_DEFAULT
+    except ValueError:
+        return MIN_FREE_BYTES_DEFAULT
+
+
+def check_writable(root: Union[str, Path], need_bytes: Optional[int] = None) -> None:
+    """Refuse, with one :class:`StoreError` line, a folder the store cannot write into; writes nothing.
+
+    ``root`` may not exist yet: its nearest existing ancestor is checked, and
+    must be a folder (not a file) in which a file can be created (a temporary
+    one, removed at once) with at least ``need_bytes`` free
+    (:func:`min_free_bytes` by default). Called before any training, so a bad
+    ``--out`` costs seconds, not a run.
+    """
+    root = Path(root)
+    existing = root
+    while not os.path.lexists(existing):
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    for path in [root, *root.parents]:  # a file anywhere on the way makes the folder impossible
+        if os.path.lexists(path) and not path.is_dir():
+            raise StoreError(root, f"{path} is a file, not a folder" if path != root else "is a file, not a folder")
+    probe = existing / f".prec-write-test-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as e:
+        reason = {errno.EACCES: "not writable (permission denied)", errno.EPERM: "not writable (permission denied)",
+                  errno.EROFS: "on a read-only file system", errno.ENOSPC: "no space left on the device",
+                  errno.EDQUOT: "over the disk quota"}.get(e.errno, f"not writable ({e.strerror or e})")
+        where = "" if existing == root else f" ({existing}, where it would be created, is {reason})"
+        raise StoreError(root, f"{reason}" if not where else f"cannot be created{where}") from None
+    need = min_free_bytes() if need_bytes is None else int(need_bytes)
+    free = shutil.disk_usage(existing).free
+    if free < need:
+        raise StoreError(root, f"only {free / 2**20:.1f} MiB free on its device; a run needs at least "
+                               f"{need / 2**20:.0f} MiB (PREC_MIN_FREE_MB sets the threshold)")
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -383,6 +448,33 @@ def _linux_exchange(a: Path, b: Path) -> bool:
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     at_fdcwd, rename_exchange = -100, 2
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _carry_foreign_files(final: Path, tmp: Path) -> None:
+    """Hard-link into ``tmp`` whatever a run already at ``final`` holds that this write does not replace.
+
+    Replacing a run (``prec run --force``, a re-run sweep point) swaps the
+    whole directory; files and folders prec did not write there now (notes,
+    plots, Hessian results) come along, so replacing a run never deletes them.
+    A failure record is not carried: the complete run supersedes it.
+    """
+    if not final.is_dir():
+        return
+    for entry in final.iterdir():
+        name = entry.name
+        if (tmp / name).exists() or name == FAILED_FILE or TMP_PREFIX in name:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, tmp / name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, tmp / name)
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
 
 
 def _install(tmp: Path, final: Path) -> None:
@@ -477,6 +569,7 @@ def write_run(root: Union[str, Path], record: RunRecord) -> Path:
     """
     _check_record(record)
     final = run_dir(root, record.config)
+    _inside(root, final)
     record.summary.run_id = final.name
     record.summary.format_version = FORMAT_VERSION
     arrays = model_arrays(record)
@@ -498,6 +591,7 @@ def write_run(root: Union[str, Path], record: RunRecord) -> Path:
                 _write_new(tmp / name, lambda f, a=extra_arrays: np.savez(f, **a))
             else:
                 _write_new(tmp / name, lambda f, c=content: f.write(json_text(c).encode()))
+        _carry_foreign_files(final, tmp)
         _fsync_dir(tmp)
         _install(tmp, final)
     except BaseException:

@@ -46,7 +46,7 @@ def test_valid_config_resolves_defaults(small_teacher):
         (lambda c: c["data"].update(test_compactification=float("nan")), "data.test_compactification", "finite"),
         (lambda c: c.update(target={"formula": "x", "variables": {"x": [float("-inf"), 1]}}),
          "target.variables.x.0", "finite"),
-        (lambda c: c.update(name="../elsewhere"), "name", "path separators"),
+        (lambda c: c.update(name="../elsewhere"), "name", "plain name"),
         (lambda c: c["train"].append({"kind": "boost", "stages": 3, "train": [{"kind": "lm"}]}), "train.2.kind",
          "top-level `boost:` section"),
         (lambda c: c.update(boost={**BOOST, "rounds": 0}), "boost.rounds", "must be > 0"),
