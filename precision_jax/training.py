@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax import approximators, driver, scaling
+from precision_jax import approximators, driver, provenance, scaling
 from precision_jax.config import BoostConfig, ExperimentConfig
 from precision_jax.data import Dataset, make_dataset
 from precision_jax.keys import RunKeys, run_keys
@@ -277,7 +277,11 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
         raise ConfigError(str(e), "model") from None
     fit_seconds = time.perf_counter() - start
     test_prediction = np.asarray(interpolant.predict(np.asarray(data.x_test)))
-    train_prediction = np.asarray(interpolant.predict(np.asarray(data.x_train)))
+    # Training error where the interpolant was fitted: a spline's or Chebyshev fit's own nodes, else data.x_train.
+    fitted_points = getattr(interpolant, "fitted_points", lambda: (data.x_train, data.y_train))
+    fit_x, fit_y = fitted_points()
+    train_prediction = np.asarray(interpolant.predict(np.asarray(fit_x)))
+    data = Dataset(fit_x, fit_y, data.x_test, data.y_test)
     undefined = int((~np.isfinite(test_prediction)).sum())
     row = {"round": 0, "stage": 0, "kind": "fit", "steps": 0, "stop_reason": "fitted", "seconds": fit_seconds}
     summary = summarize(cfg, target, data, interpolant.n_params, getattr(interpolant, "description", cfg.model.kind),
@@ -289,8 +293,9 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
 
 def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: int, description: str,
               train_prediction, test_prediction, stages: list[dict], wall_seconds: float, status: str,
-              extra_metrics: Optional[dict] = None) -> Summary:
-    """The run's summary: metrics, a row per stage, sizes, provenance."""
+              extra_metrics: Optional[dict] = None, started_at: Optional[float] = None) -> Summary:
+    """The run's summary: metrics, a row per stage, sizes, provenance (``started_at``: Unix time the run began;
+    None: now − ``wall_seconds``)."""
     train = error_metrics(train_prediction, data.y_train)
     test = error_metrics(test_prediction, data.y_test)
     metrics = {
@@ -309,4 +314,5 @@ def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: in
         stages=stages, wall_seconds=wall_seconds,
         numerics={"dtype": str(jnp.asarray(data.y_train).dtype), "jax_enable_x64": bool(jax.config.jax_enable_x64),
                   "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
-        versions=package_versions())
+        versions=package_versions(),
+        provenance=provenance.collect(started_at if started_at is not None else time.time() - wall_seconds))

@@ -25,12 +25,12 @@ constant O(log n)) by degree ~20–30. Parameter count:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
-from precision_jax.approximators.spline import _check_box, evaluate_on_grid, points_in_box
+from precision_jax.approximators.spline import _check_box, evaluate_on_grid, points_in_box, tensor_points
 
 __all__ = ["ChebyshevInterpolant", "fit_chebyshev", "restore", "chebyshev_points", "MAX_DIM"]
 
@@ -90,6 +90,16 @@ class ChebyshevInterpolant:
     coefficients: np.ndarray = field(repr=False)
     lows: np.ndarray = field(repr=False)
     highs: np.ndarray = field(repr=False)
+    _values: Optional[np.ndarray] = field(default=None, repr=False)  # f at the nodes; kept by fit_chebyshev only
+
+    def fitted_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The Chebyshev nodes it interpolates, ``((degree+1)^d, d)``, and f there (its training points).
+
+        Only a fresh fit knows f's values; a restored interpolant raises ValueError.
+        """
+        if self._values is None:
+            raise ValueError("a restored Chebyshev interpolant does not keep the values it was fitted to")
+        return tensor_points(node_axes(self.lows, self.highs, self.degree)), self._values.reshape(-1).copy()
 
     def predict(self, x) -> np.ndarray:
         """Interpolant values at ``x`` of shape (n, d); returns shape (n,), NaN outside the box."""
@@ -151,12 +161,17 @@ def fit_chebyshev(f: Callable[[np.ndarray], np.ndarray], lows: Sequence[float], 
     n = int(degree)
     if (n + 1) ** d > 1 << 27:
         raise ValueError(f"(degree+1)**d = {(n + 1) ** d} coefficients is too many (limit {1 << 27})")
-    t = chebyshev_points(n)
+    values = evaluate_on_grid(f, node_axes(lows, highs, n))
+    coef = _values_to_coefficients(values)
+    return ChebyshevInterpolant((n + 1) ** d, (n + 1) ** d, d, n, coef, lows, highs, values)
+
+
+def node_axes(lows: np.ndarray, highs: np.ndarray, degree: int) -> list[np.ndarray]:
+    """Per axis, the second-kind Chebyshev points of ``degree`` mapped to ``[low, high]`` (ends exactly on the box)."""
+    t = chebyshev_points(degree)
     mid = 0.5 * (lows + highs)
     half = 0.5 * (highs - lows)
-    axes = [mid[i] + half[i] * t for i in range(d)]
-    for i in range(d):  # put the end nodes exactly on the box
+    axes = [mid[i] + half[i] * t for i in range(lows.size)]
+    for i in range(lows.size):  # put the end nodes exactly on the box
         axes[i][0], axes[i][-1] = highs[i], lows[i]
-    values = evaluate_on_grid(f, axes)
-    coef = _values_to_coefficients(values)
-    return ChebyshevInterpolant((n + 1) ** d, (n + 1) ** d, d, n, coef, lows, highs)
+    return axes

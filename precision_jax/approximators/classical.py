@@ -6,7 +6,11 @@ data protocol, metrics and store as networks. Sizes come from
 
 * ``simplex``: D random training points (the run's training set); N = D(d+1).
 * ``spline``: a regular grid of ``floor(D^(1/d))`` points per axis; N = D_grid.
-* ``chebyshev``: ``degree`` per axis (default ``floor(D^(1/d)) − 1``); N = (degree+1)^d.
+* ``chebyshev``: ``degree`` per axis (default ``floor(D^(1/d)) − 1``); N = D = (degree+1)^d, its nodes
+  (a ``train_points`` that disagrees with a set ``degree`` is refused).
+
+Training errors are measured on the points each was fitted to: simplex's D
+points, a spline's grid, Chebyshev's nodes (``fitted_points()``).
 
 Bad sizes or orders for the target's dimension are :class:`ConfigError` naming the key.
 """
@@ -82,6 +86,9 @@ def build_chebyshev(cfg: ChebyshevConfig, target, data):
     if target.d > 3:
         raise ConfigError(f"chebyshev interpolation supports d ≤ 3; the target has d = {target.d}", "model.kind")
     degree = cfg.degree if cfg.degree is not None else points_per_axis_for(data.n_train, target.d) - 1
+    if cfg.degree is not None and data.n_train != (degree + 1) ** target.d:
+        raise ConfigError(f"a chebyshev model of degree {degree} is fitted at its own (degree+1)^d = "
+                          f"{(degree + 1) ** target.d} nodes, not at {data.n_train} points", "data.train_points")
     if degree < 1:
         raise ConfigError(f"D = {data.n_train} gives degree {degree}; need at least 2^d points",
                           "data.train_points")

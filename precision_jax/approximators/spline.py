@@ -36,7 +36,7 @@ per grid point, as in the paper).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -49,6 +49,7 @@ __all__ = [
     "points_per_axis_for",
     "supported_orders",
     "grid_axes",
+    "tensor_points",
     "evaluate_on_grid",
 ]
 
@@ -110,6 +111,12 @@ def grid_axes(lows, highs, points_per_axis: int) -> tuple[np.ndarray, ...]:
     return tuple(np.linspace(lo, hi, int(points_per_axis)) for lo, hi in zip(lows, highs))
 
 
+def tensor_points(axes: Sequence[np.ndarray]) -> np.ndarray:
+    """Every point of the tensor grid ``axes`` as rows of an ``(∏ len(a), d)`` array, last axis fastest."""
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.reshape(-1) for m in mesh], axis=1)
+
+
 def evaluate_on_grid(f: Callable[[np.ndarray], np.ndarray], axes: Sequence[np.ndarray]) -> np.ndarray:
     """Values of ``f`` on the tensor grid ``axes``, shape ``tuple(len(a) for a in axes)``.
 
@@ -154,6 +161,18 @@ class SplineInterpolant:
     lows: np.ndarray = field(repr=False)
     highs: np.ndarray = field(repr=False)
     _spline: Callable = field(repr=False)
+    _values: Optional[np.ndarray] = field(default=None, repr=False)  # f on the grid; kept by fit_spline only
+
+    def fitted_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The grid points the spline interpolates, ``(p^d, d)``, and f there, ``(p^d,)`` (C order, last axis fastest).
+
+        Its training error is measured here: these are the D points it was fitted
+        to. Only a fresh fit knows f's values; a restored spline raises ValueError.
+        """
+        if self._values is None:
+            raise ValueError("a restored spline does not keep the values it was fitted to")
+        axes = grid_axes(self.lows, self.highs, self.points_per_axis)
+        return tensor_points(axes), self._values.reshape(-1).copy()
 
     def predict(self, x) -> np.ndarray:
         """Spline values at ``x`` of shape (n, d); returns shape (n,), NaN outside the box."""
@@ -282,4 +301,4 @@ def fit_spline(f: Callable[[np.ndarray], np.ndarray], lows: Sequence[float], hig
         spl = NdBSpline(tuple(knots), np.ascontiguousarray(coef), order, extrapolate=False)
         method = METHODS_ND[order]
 
-    return SplineInterpolant(n_train, n_train, d, order, p, method, lows, highs, spl)
+    return SplineInterpolant(n_train, n_train, d, order, p, method, lows, highs, spl, values)
