@@ -11,15 +11,16 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from cli import interrupts
 from cli.app import app
-from cli.common import clean_errors, console
+from cli.common import clean_errors, console, err_console
 
 
 class Progress:
     """Live one-line display of stage, step, RMSEs and elapsed time (plain lines when not a terminal)."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
+    def __init__(self, quiet: bool, name: str = ""):
+        self.quiet, self.name = quiet, name
         self.t0 = time.perf_counter()
         self.live: Optional[Live] = None
         self.last_print = 0.0
@@ -35,10 +36,12 @@ class Progress:
             self.live.__exit__(*exc)
 
     def __call__(self, point) -> None:
+        where = f"round {point.round} " if point.round else ""
+        interrupts.set_where(f"{self.name + ': ' if self.name else ''}{where}stage {point.stage} {point.kind} "
+                             f"step {point.step}")
         if self.quiet:
             return
         elapsed = time.perf_counter() - self.t0
-        where = f"round {point.round} " if point.round else ""
         line = (f"{where}stage {point.stage} {point.kind:<6} step {point.step:>7}  "
                 f"train RMSE {point.train_rmse:.3e}  test RMSE {point.test_rmse:.3e}  {elapsed:7.1f} s")
         if self.live is not None:
@@ -63,6 +66,29 @@ def summary_table(summary) -> Table:
     return table
 
 
+def already_complete(root: Path, cfg, quiet: bool) -> bool:
+    """True (after saying so in one line) if the store already holds this run complete; a run whose summary
+    cannot be read is not complete (a warning says so) and is trained again."""
+    from precision_jax import store
+
+    path = store.run_dir(root, cfg)
+    if not store.is_complete(path):
+        return False
+    try:
+        summary = store.read_summary(path)
+    except store.StoreError as e:
+        err_console.print(f"prec: warning: {e}; training the run again", markup=False, soft_wrap=True)
+        return False
+    if quiet:
+        print(path)
+    else:
+        rmse = summary.metrics.get("test_rmse")
+        shown = f"{rmse:.3e}" if isinstance(rmse, float) else str(rmse)
+        console.print(f"{path}: already complete ({summary.status}, test RMSE {shown}); nothing to do "
+                      f"(--force runs it again)", soft_wrap=True)
+    return True
+
+
 @app.command("run")
 @clean_errors
 def run(
@@ -71,6 +97,8 @@ def run(
                                                     "e.g. model.width=40 seed=3 train.0.lr=3e-4."),
     out: Optional[Path] = typer.Option(None, "--out", help="Results store (default: the config's output.dir)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run directory."),
+    force: bool = typer.Option(False, "--force", help="Run it again even if the store already holds it complete "
+                                                      "(files prec did not write there are kept)."),
 ) -> None:
     """Run one experiment and write it to the results store.
 
@@ -83,7 +111,11 @@ def run(
 
     cfg = load_config(config, overrides or [])
     root = out if out is not None else Path(cfg.output.dir)
-    with Progress(quiet) as progress:
+    if not force and already_complete(root, cfg, quiet):
+        return
+    store.check_writable(root)  # a file, a read-only or full folder: refused before any data are drawn
+    interrupts.set_where(cfg.name)
+    with Progress(quiet, cfg.name) as progress:
         try:
             result = run_experiment(cfg, on_log=progress)
         except ConfigError as e:  # found only once the target is known (sizes, orders, graph inputs)

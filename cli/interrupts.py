@@ -1,0 +1,147 @@
+"""Ctrl-C for ``prec``: exit status 130 and one line on stderr, never a traceback, never a crash inside JAX.
+
+Python's default SIGINT handler raises :class:`KeyboardInterrupt` at whatever
+bytecode the main thread is running, including JAX's own Python code while it
+traces or compiles a program and calls back and forth with XLA's C++; an
+exception there, followed by the interpreter's shutdown with XLA's threads
+still busy, is how a Ctrl-C used to end in a traceback or a segfault.
+
+:func:`install` replaces that handler. While a command runs
+(:func:`command_phase`, entered by :func:`cli.common.clean_errors`), a SIGINT
+raises :class:`KeyboardInterrupt` only in prec's own code, between JAX calls:
+if the main thread is inside ``jax``/``jaxlib``/``optax`` or an ``import``,
+the interrupt is *pending*, and a watcher thread re-checks every 50 ms (through
+:func:`_thread.interrupt_main`) until the main thread is back outside, then
+raises it there. The exception unwinds normally (a run being written removes
+its temporary folder; complete runs are on disk already), and
+:func:`exit_interrupted` prints the line and ends the process with
+``os._exit(130)``, skipping the interpreter's teardown. If the main thread
+stays inside XLA for longer than :data:`GRACE_SECONDS` (a long compilation or
+jitted loop), the watcher ends the process itself the same way. Outside a
+command (start-up imports) and on a second Ctrl-C, the line is printed and the
+process ends at once.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+
+EXIT_STATUS = 130
+POLL_SECONDS = 0.05
+GRACE_SECONDS = 1.0  # how long a pending interrupt waits for the main thread to leave JAX before the process ends
+# Top-level packages inside which an exception must not be raised: JAX's tracing, compilation and dispatch,
+# optimizer code called while tracing, and the import machinery (a half-imported module).
+PROTECTED = frozenset({"jax", "jaxlib", "optax", "jaxopt", "importlib", "_frozen_importlib",
+                       "_frozen_importlib_external"})
+
+
+class _State:
+    installed = False
+    in_command = 0
+    pending = False
+    polling = False
+    signals = 0
+    where = ""
+
+
+_state = _State()
+
+
+def install() -> None:
+    """Install prec's SIGINT handler (main thread only; idempotent)."""
+    if _state.installed or threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, _on_sigint)
+    _state.installed = True
+
+
+def installed() -> bool:
+    return _state.installed
+
+
+def set_where(text: str) -> None:
+    """What the command is doing, for the interrupted line: ``interrupted at <where>``."""
+    _state.where = " ".join(str(text).split())
+
+
+def message() -> str:
+    at = f" at {_state.where}" if _state.where else ""
+    return f"prec: interrupted{at}; complete runs are kept; run the same command to resume"
+
+
+def exit_interrupted() -> None:
+    """Print the interrupted line to stderr and end the process with status 130, skipping interpreter teardown."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed or broken stream must not stop the exit
+            pass
+    text = message() + "\n"
+    try:
+        if os.isatty(2):
+            text = "\x1b[?25h" + text  # a live display may have hidden the cursor
+    except OSError:
+        pass
+    try:
+        os.write(2, text.encode())
+    except OSError:
+        pass
+    os._exit(EXIT_STATUS)
+
+
+@contextlib.contextmanager
+def command_phase():
+    """While a command runs, a Ctrl-C unwinds as :class:`KeyboardInterrupt` (raised outside JAX only)."""
+    _state.in_command += 1
+    try:
+        yield
+    finally:
+        _state.in_command -= 1
+
+
+def _protected(frame) -> bool:
+    while frame is not None:
+        name = frame.f_globals.get("__name__") or ""
+        if name.partition(".")[0] in PROTECTED:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _watch() -> None:
+    # Re-deliver the pending interrupt to the main thread until it lands outside protected code; if the main
+    # thread stays inside XLA (a long compilation or jitted loop) past the grace period, end the process from
+    # here: os._exit runs no teardown, so it cannot crash, and every complete run is already on disk.
+    deadline = time.monotonic() + GRACE_SECONDS
+    while _state.pending:
+        time.sleep(POLL_SECONDS)
+        if not _state.pending:
+            return
+        if time.monotonic() > deadline:
+            exit_interrupted()
+        _state.polling = True
+        _thread.interrupt_main(signal.SIGINT)
+
+
+def _on_sigint(signum, frame) -> None:
+    if _state.polling:  # the watcher's re-check, not a new Ctrl-C
+        _state.polling = False
+        if _state.pending and not _protected(frame):
+            _state.pending = False
+            raise KeyboardInterrupt
+        return
+    _state.signals += 1
+    if not _state.in_command or _state.signals > 1:
+        exit_interrupted()
+    if _protected(frame):
+        if not _state.pending:
+            _state.pending = True
+            threading.Thread(target=_watch, name="prec-interrupt", daemon=True).start()
+        return
+    raise KeyboardInterrupt
