@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from cli import interrupts
 from cli.app import app
 from cli.common import clean_errors, console, err_console, fail
 
@@ -48,6 +49,7 @@ class SweepProgress:
 
     def start(self, group) -> None:
         label = group[0].label if len(group) == 1 else f"{group[0].label} (+{len(group) - 1} seeds)"
+        interrupts.set_where(label)
         if self.bar is not None:
             self.bar.update(self.task, description=f"running {label}")
         elif self.enabled:
@@ -56,10 +58,12 @@ class SweepProgress:
     def __call__(self, outcome) -> None:
         self.count += 1
         self.executed += outcome.state != "skipped"
-        if not self.enabled:
-            return
         detail = f"  ({outcome.reason})" if outcome.reason else ""
         line = f"[{self.count}/{self.total}] {outcome.state:<7} {outcome.label}{detail}"
+        if not self.enabled:  # --no-progress: no bar, no ETA, but still one plain line per run that finished
+            if outcome.state != "skipped":
+                print(line, flush=True)
+            return
         if self.bar is not None:
             self.bar.advance(self.task)
             if outcome.state == "failed":
@@ -94,7 +98,8 @@ def sweep(
     out: Optional[Path] = typer.Option(None, "--out", help="Results store (default: the sweep's or base "
                                                           "config's output.dir)."),
     no_batch: bool = typer.Option(False, "--no-batch", help="Train seeds one by one instead of vmapped."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="Print only the final summary."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or ETA: one plain line per "
+                                                                  "finished run, then the summary."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="JAX persistent compilation cache "
                                                                       "(default ~/.cache/prec/jax)."),
     slurm: bool = typer.Option(False, "--slurm", help="Write an sbatch array script (task i = shard i)."),
@@ -114,12 +119,15 @@ def sweep(
     Examples: prec sweep widths --dry-run;  prec sweep widths --jobs 2;
     prec sweep widths --shard 0/4;  prec sweep widths --slurm --time 01:00:00 --submit
     """
+    from precision_jax import store
     from precision_jax import sweep as sw
 
     spec = sw.load_sweep(name_or_path)
     runs = sw.expand(spec)
     root = out or Path(spec.output_dir or runs[0].config.output.dir)
     groups = sw.group_runs(runs)
+    if not dry_run:
+        store.check_writable(root)  # a file, a read-only or full folder: refused before any run starts
 
     if slurm:
         from precision_jax import slurm as sl

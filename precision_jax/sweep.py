@@ -48,6 +48,9 @@ from precision_jax.config import ConfigError, ExperimentConfig, apply_override, 
 SWEEP_KEYS = ("name", "base", "grid", "zip", "output", "description")
 FAILED_FILE = store.FAILED_FILE
 SWEEPS_DIR = Path("configs") / "sweeps"
+# The project's configs folder, next to the package (the repository, for an editable install).
+PROJECT_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+MAX_SWEEP_RUNS = 100_000  # points of one spec; a larger product of axes is refused before it is expanded
 
 
 @dataclass(frozen=True)
@@ -115,20 +118,48 @@ class SweepSummary:
 # --------------------------------------------------------------------------- parsing
 
 
+def sweep_folders(root: str | Path = ".") -> list[Path]:
+    """Where a sweep *name* is looked up: the project's ``configs/sweeps`` (found from the installed package,
+    so any working directory will do), then ``root/configs/sweeps``."""
+    folders = [PROJECT_CONFIGS / "sweeps", Path(root) / SWEEPS_DIR]
+    unique: list[Path] = []
+    for folder in folders:
+        if not any(_same_folder(folder, seen) for seen in unique):
+            unique.append(folder)
+    return unique
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _display_path(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies inside it (shorter in messages), else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path.resolve()
+
+
 def resolve_sweep_path(name_or_path: str | Path, root: str | Path = ".") -> Path:
-    """A path as given if it exists, else ``configs/sweeps/NAME.yaml`` (``.yml``) under ``root``."""
+    """A path as given if it exists, else ``NAME.yaml`` (``.yml``) in :func:`sweep_folders`."""
     path = Path(name_or_path)
     if path.is_file():
         return path
     if path.suffix in (".yaml", ".yml") or "/" in str(name_or_path):
         raise ConfigError(f"no sweep file {str(path)!r}")
-    for suffix in (".yaml", ".yml"):
-        candidate = Path(root) / SWEEPS_DIR / f"{name_or_path}{suffix}"
-        if candidate.is_file():
-            return candidate
-    known = sorted(p.stem for p in (Path(root) / SWEEPS_DIR).glob("*.y*ml"))
-    raise ConfigError(f"no sweep named {str(name_or_path)!r} (looked in {SWEEPS_DIR}/); "
-                      f"known: {', '.join(known) or 'none'}")
+    folders = sweep_folders(root)
+    for folder in folders:
+        for suffix in (".yaml", ".yml"):
+            candidate = folder / f"{name_or_path}{suffix}"
+            if candidate.is_file():
+                return _display_path(candidate)
+    known = sorted({p.stem for folder in folders for p in folder.glob("*.y*ml")})
+    raise ConfigError(f"no sweep named {str(name_or_path)!r} (looked in "
+                      f"{', '.join(str(_display_path(f)) for f in folders)}); known: {', '.join(known) or 'none'}")
 
 
 def _axis(values: Any, key: str) -> tuple:
@@ -207,7 +238,15 @@ def load_sweep(name_or_path: str | Path, root: str | Path = ".") -> SweepSpec:
 
 
 def axis_points(spec: SweepSpec) -> list[dict]:
-    """Every point of the sweep as ``{dotted key: value}``, in expansion order."""
+    """Every point of the sweep as ``{dotted key: value}``, in expansion order (at most :data:`MAX_SWEEP_RUNS`)."""
+    count = 1
+    for _, values in spec.grid:
+        count *= len(values)
+    for group in spec.zips:
+        count *= len(group[0][1])
+    if count > MAX_SWEEP_RUNS:
+        raise ConfigError(f"the axes give {count:,} runs; a sweep holds at most {MAX_SWEEP_RUNS:,} "
+                          f"(split it, or shard it with --shard)", "grid", spec.source)
     factors: list[list[dict]] = [[{key: v} for v in values] for key, values in spec.grid]
     for group in spec.zips:
         keys = [k for k, _ in group]
