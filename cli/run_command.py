@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cli import interrupts
 from cli.app import app
-from cli.common import clean_errors, console, err_console
+from cli.common import clean_errors, console, err_console, fail
 
 
 class Progress:
@@ -66,6 +66,9 @@ def summary_table(summary) -> Table:
     return table
 
 
+TIMEOUT_STATUS = 3  # the run stopped at its time cap; its checkpoint resumes it
+
+
 def already_complete(root: Path, cfg, quiet: bool) -> bool:
     """True (after saying so in one line) if the store already holds this run complete; a run whose summary
     cannot be read is not complete (a warning says so) and is trained again."""
@@ -99,12 +102,19 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run directory."),
     force: bool = typer.Option(False, "--force", help="Run it again even if the store already holds it complete "
                                                       "(files prec did not write there are kept)."),
+    max_memory: Optional[float] = typer.Option(None, "--max-memory", min=0.0,
+                                               help="Memory limit in GB for the pre-run estimate "
+                                                    "(default: what the machine has available)."),
+    max_time: Optional[float] = typer.Option(None, "--max-time", min=0.0,
+                                             help="Stop after this many seconds of training, resumably "
+                                                  "(overrides output.max_time)."),
 ) -> None:
     """Run one experiment and write it to the results store.
 
     Example: prec run configs/quickstart.yaml model.width=40 seed=3
     """
     from precision_jax import store
+    from precision_jax.checkpoint import CheckpointError, RunTimeout, for_runs
     from precision_jax.config import load_config
     from precision_jax.parse import ConfigError
     from precision_jax.training import run_experiment
@@ -115,12 +125,31 @@ def run(
         return
     store.check_writable(root)  # a file, a read-only or full folder: refused before any data are drawn
     interrupts.set_where(cfg.name)
-    with Progress(quiet, cfg.name) as progress:
-        try:
-            result = run_experiment(cfg, on_log=progress)
-        except ConfigError as e:  # found only once the target is known (sizes, orders, graph inputs)
-            raise e.located(e.source or str(config)) from None
-    path = store.write_run(root, result)
+    checkpoint = for_runs(root, [cfg])
+    if max_time is not None:
+        checkpoint.max_seconds = max_time
+    lock = store.RunLock(root, cfg)
+    if not lock.acquire():
+        fail(f"{store.run_dir(root, cfg)}: this run is being trained by another process")
+    try:
+        if checkpoint.path.is_file() and not quiet:
+            console.print(f"resuming from {checkpoint.path}")
+        with Progress(quiet, cfg.name) as progress:
+            try:
+                result = run_experiment(cfg, on_log=progress, checkpoint=checkpoint,
+                                        max_memory=None if max_memory is None else int(max_memory * 2**30))
+            except ConfigError as e:  # found only once the target is known (sizes, orders, graph inputs)
+                raise e.located(e.source or str(config)) from None
+            except CheckpointError as e:
+                fail(str(e))
+            except RunTimeout as stop:
+                err_console.print(f"prec: {stop}; the checkpoint is {checkpoint.path}; run the same command "
+                                  f"to resume", markup=False, soft_wrap=True)
+                sys.exit(TIMEOUT_STATUS)
+        path = store.write_run(root, result)
+        checkpoint.clear()
+    finally:
+        lock.release()
     if quiet:
         print(path)
         return

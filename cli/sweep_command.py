@@ -113,6 +113,7 @@ def sweep(
     script: Optional[Path] = typer.Option(None, "--script", help="Where to write the sbatch script "
                                                                  "(default RESULTS/slurm/NAME.sbatch)."),
     submit: bool = typer.Option(False, "--submit", help="Also submit the script with sbatch."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that failed before."),
 ) -> None:
     """Run every experiment of a sweep into the results store; complete runs are skipped.
 
@@ -159,12 +160,13 @@ def sweep(
     start = time.perf_counter()
     with progress:
         summary = sw.run_sweep(runs, root, jobs=jobs, batch=not no_batch, on_start=progress.start,
-                               on_outcome=progress, cache_dir=cache_dir)
+                               on_outcome=progress, cache_dir=cache_dir, retry_failed=retry_failed)
     elapsed = time.perf_counter() - start
-    console.print(f"{spec.name}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
-                  f"of {len(runs)} runs in {elapsed:.1f} s  →  {root}")
+    console.print(f"{spec.name}: {summary.done} done, {summary.skipped} skipped, {summary.diverged} diverged, "
+                  f"{summary.failed} failed, {summary.timeout} timed out of {len(runs)} runs in {elapsed:.1f} s  "
+                  f"→  {root}")
     for o in summary.outcomes:
-        if o.state == "failed":
-            err_console.print(f"  failed {o.run_id} {o.label}: {o.reason}", markup=False, soft_wrap=True)
+        if o.state in ("failed", "diverged", "timeout"):
+            err_console.print(f"  {o.state} {o.run_id} {o.label}: {o.reason}", markup=False, soft_wrap=True)
     if summary.failed:
         sys.exit(1)

@@ -123,6 +123,9 @@ class OutputConfig:
     dir: str = checked("results", doc="the store's root; runs go to <dir>/<name>/<run id>/")
     log_every: int = checked(100, positive, doc="curve resolution, in steps or iterations")
     save_params: bool = checked(True, doc="write the fitted parameters (model.npz)")
+    checkpoint_every: float = checked(60.0, positive, doc="seconds between checkpoints of an unfinished run")
+    max_time: Optional[float] = checked(None, positive, doc="stop a run after this many seconds of training, "
+                                        "resumably (status timeout); null: no cap")
 
 
 @dataclass(frozen=True, kw_only=True)  # kw_only: the required `train` comes last, as in the YAML

@@ -59,6 +59,7 @@ class Programs:
 
 
 _PROGRAMS: dict[tuple, Programs] = {}
+DIVERGED_FACTOR = 2.0
 
 
 def build_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, log_every: int,
@@ -113,10 +114,13 @@ def _stage_problems(problems: Problem, subsets: jax.Array, index: int) -> Proble
     return replace(problems, key=jax.vmap(stage_key, in_axes=(0, None))(subsets, index))
 
 
+Offer = Callable[[Callable[[], dict], str, bool], None]
+
+
 def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: Problem, theta: jax.Array,
               log_every: int, *, active: Optional[np.ndarray] = None, round_index: int = 0,
-              units: Optional[np.ndarray] = None,
-              on_log: Optional[Callable[[CurvePoint], None]] = None) -> list[Optional[ChainOutcome]]:
+              units: Optional[np.ndarray] = None, on_log: Optional[Callable[[CurvePoint], None]] = None,
+              resume: Optional[dict] = None, offer: Optional[Offer] = None) -> list[Optional[ChainOutcome]]:
     """Run the stages for every seed; one :class:`ChainOutcome` per seed (``None`` for inactive seeds).
 
     ``problems`` and ``theta`` are stacked over seeds (leading axis S);
@@ -124,26 +128,49 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
     Curve RMSEs are multiplied by ``units`` (per seed; a boosting round's
     residual scale, so the curve reads in the fitted model's units).
     ``on_log`` sees the first active seed's points as they come.
+
+    Checkpoints: at every chunk boundary ``offer(snapshot, position, force)``
+    is called with a function that builds this chain's snapshot (a dict of
+    arrays and plain data); ``resume`` is such a snapshot, and the chain then
+    continues from that boundary exactly. A Ctrl-C during a chunk offers the
+    last boundary's snapshot with ``force=True`` before it propagates.
+
+    A seed's chain stops (``diverged``) when a stage ends on a non-finite loss
+    or with a training RMSE above ``DIVERGED_FACTOR`` times the one it started from.
     """
     S = int(theta.shape[0])
-    active = np.ones(S, bool) if active is None else np.asarray(active, bool).copy()
     units = np.ones(S) if units is None else np.asarray(units, np.float64)
     stages = build_chain(stage_cfgs, predict, n_params, log_every)
-    theta_host = np.asarray(theta).copy()
-    outcomes = [ChainOutcome(theta_host[s].copy(), np.inf) if active[s] else None for s in range(S)]
+    if resume is None:
+        active = np.ones(S, bool) if active is None else np.asarray(active, bool).copy()
+        theta_host = np.asarray(theta).copy()
+        outcomes = [ChainOutcome(theta_host[s].copy(), np.inf) if active[s] else None for s in range(S)]
+        first_stage = 0
+    else:
+        active, theta_host = np.asarray(resume["active"], bool).copy(), np.asarray(resume["theta_host"]).copy()
+        outcomes = [None if o is None else ChainOutcome(np.asarray(o["theta"]), float(o["loss"]), list(o["stages"]),
+                                                        list(o["curve"]), bool(o["diverged"]))
+                    for o in resume["outcomes"]]
+        first_stage = int(resume["stage"])
     watched = int(np.flatnonzero(active)[0]) if active.any() else -1
     subsets = problems.key
-    for index, (cfg, stage) in enumerate(zip(stage_cfgs, stages)):
+    for index in range(first_stage, len(stages)):
+        cfg, stage = stage_cfgs[index], stages[index]
         if not active.any():
             break
         progs = programs(cfg, predict, n_params, log_every)
         stage_problems = _stage_problems(problems, subsets, index)
-        t0 = time.perf_counter()
-        best_loss = np.full(S, np.inf)
-        best_theta = theta_host.copy()
-        points: list[list[CurvePoint]] = [[] for _ in range(S)]
-        reasons = np.zeros(S, np.int64)
-        steps = np.zeros(S, np.int64)
+        inner = resume["in_stage"] if resume is not None and index == first_stage else None
+        if inner is None:
+            best_loss, best_theta = np.full(S, np.inf), theta_host.copy()
+            points: list[list[CurvePoint]] = [[] for _ in range(S)]
+            reasons, steps = np.zeros(S, np.int64), np.zeros(S, np.int64)
+            t0 = time.perf_counter()
+        else:
+            best_loss, best_theta = np.asarray(inner["best_loss"]).copy(), np.asarray(inner["best_theta"]).copy()
+            points = [list(p) for p in inner["points"]]
+            reasons, steps = np.asarray(inner["reasons"]).copy(), np.asarray(inner["steps"]).copy()
+            t0 = time.perf_counter() - float(inner["seconds"])
 
         def log(report, lanes):
             thetas, step_counts, done, reason, train_mse, test_mse = (np.asarray(v) for v in report)
@@ -163,10 +190,32 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
             steps[lanes] = step_counts[lanes]
             return np.asarray(done, bool)
 
-        state, report = progs.start(stage_problems, jnp.asarray(theta_host))
-        running = active & ~log(report, active)
+        def snapshot(state, running):
+            return {"stage": index, "active": active, "theta_host": theta_host,
+                    "outcomes": [None if o is None else {"theta": o.theta, "loss": o.loss, "stages": o.stages,
+                                                         "curve": o.curve, "diverged": o.diverged} for o in outcomes],
+                    "in_stage": {"state": jax.tree.leaves(state), "running": running, "best_loss": best_loss,
+                                 "best_theta": best_theta, "points": points, "reasons": reasons, "steps": steps,
+                                 "seconds": time.perf_counter() - t0}}
+
+        if inner is None:
+            state, report = progs.start(stage_problems, jnp.asarray(theta_host))
+            running = active & ~log(report, active)
+        else:
+            shapes = jax.eval_shape(progs.start, stage_problems, jnp.asarray(theta_host))[0]
+            state = jax.tree.unflatten(jax.tree.structure(shapes), [jnp.asarray(a) for a in inner["state"]])
+            running = np.asarray(inner["running"], bool).copy()
+        position = f"{'train' if round_index == 0 else f'boost round {round_index}'} stage {index} ({stage.kind})"
         while running.any():
-            state, report = progs.advance(state, stage_problems, jnp.asarray(running))
+            if offer is not None:
+                offer(lambda: snapshot(state, running), position, False)
+            try:
+                new_state, report = progs.advance(state, stage_problems, jnp.asarray(running))
+            except KeyboardInterrupt:
+                if offer is not None:
+                    offer(lambda: snapshot(state, running), position, True)
+                raise
+            state = new_state
             running &= ~log(report, running)
         seconds = time.perf_counter() - t0
         info = jax.tree.map(np.asarray, progs.result(state).info)
@@ -174,11 +223,16 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
             outcome = outcomes[s]
             curve = points[s]
             finite_train = [p.train_rmse for p in curve if np.isfinite(p.train_rmse)]
+            # A stage that ends far above where it started diverged, even if its loss stayed finite. The margin
+            # keeps a subsampled stage, which may end a little above its start on the full set, from counting.
+            rose = (len(curve) > 1 and np.isfinite(curve[0].train_rmse)
+                    and not curve[-1].train_rmse <= DIVERGED_FACTOR * curve[0].train_rmse)
             outcome.stages.append({
                 "round": round_index, "stage": index, "kind": stage.kind, "steps": int(steps[s]),
                 "stop_reason": REASONS.get(int(reasons[s]), "max_steps"), "seconds": seconds,
                 "train_rmse": min(finite_train) if finite_train else float("nan"),
                 "test_rmse_end": curve[-1].test_rmse if curve else float("nan"),
+                **({"diverged": f"ended above {DIVERGED_FACTOR:g}× its starting RMSE"} if rose else {}),
                 **stage.describe({k: v[s] for k, v in info.items()}),
             })
             outcome.curve.extend(curve)
@@ -186,7 +240,7 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
                 theta_host[s] = best_theta[s]
                 if best_loss[s] <= outcome.loss or not np.isfinite(outcome.loss):
                     outcome.theta, outcome.loss = best_theta[s].copy(), float(best_loss[s])
-            if reasons[s] == NON_FINITE:
+            if reasons[s] == NON_FINITE or rose:
                 outcome.diverged = True
                 active[s] = False
     return outcomes

@@ -788,3 +788,41 @@ def load_model(source: Union[str, Path, RunRecord]):
         return FittedModel(record.parts, record.input_shift, record.input_scale, record.summary.target)
     except (ValueError, KeyError, TypeError) as e:
         raise StoreError(where, f"cannot rebuild the model: {e}") from None
+
+
+LOCK_PREFIX = ".lock-"
+
+
+class RunLock:
+    """An exclusive, non-blocking claim on one run of the store (``fcntl.flock`` on ``.lock-<run id>``).
+
+    Processes that share a store (a sweep started three times, shards, a
+    ``prec run`` beside a sweep) each train a run only while they hold its
+    lock, so no run is trained twice at once and no process touches another's
+    temporary folders. The kernel releases the lock when its holder exits,
+    however it exits. Lock files are left in place: removing one would race
+    with a process about to lock it.
+    """
+
+    def __init__(self, root: Union[str, Path], cfg: ExperimentConfig):
+        self.path = run_dir(root, cfg).parent / f"{LOCK_PREFIX}{run_id(cfg)}"
+        self._file: Optional[IO[bytes]] = None
+
+    def acquire(self) -> bool:
+        """True if this process now holds the run; False if another process does."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+b")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            return False
+        self._file = f
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor drops the flock
+            self._file = None

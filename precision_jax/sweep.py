@@ -24,10 +24,14 @@ sharding. ``shard(groups, i, n)`` deals groups round-robin, so shards are
 disjoint and their union is the sweep.
 
 Resumption is by run id (:func:`precision_jax.store.run_id`): a run whose
-directory is complete is skipped. A run that raises is recorded as
-``<root>/<name>/<run id>/failed.json`` (no ``summary.json``, so it never looks
-complete, and it is retried on the next invocation); a run that diverges is
-saved like any other run, with ``status: diverged``, and counted as failed.
+directory is complete is skipped, and a seed group interrupted mid-training
+resumes from its checkpoint (:mod:`precision_jax.checkpoint`). A run that
+raises is recorded as ``<root>/<name>/<run id>/failed.json`` (no
+``summary.json``, so it never looks complete) and retried only when asked
+(``retry_failed``); a run that diverges is saved like any other run, with
+``status: diverged``, counted apart and not retried. Each run is trained
+only by the process holding its lock (:class:`precision_jax.store.RunLock`),
+so several invocations may share one store.
 """
 
 from __future__ import annotations
@@ -113,6 +117,14 @@ class SweepSummary:
     @property
     def failed(self) -> int:
         return self.count("failed")
+
+    @property
+    def diverged(self) -> int:
+        return self.count("diverged")
+
+    @property
+    def timeout(self) -> int:
+        return self.count("timeout")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -374,11 +386,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def _save(root: str | Path, record: store.RunRecord, run: SweepRun, seconds: float) -> Outcome:
+def _save(root: str | Path, record, run: SweepRun, seconds: float) -> Outcome:
     path = store.write_run(root, record)
     clear_failure(root, run.config)
     status = record.summary.status
-    state = "done" if status == "complete" else "failed"
+    state = "done" if status == "complete" else status  # "diverged": saved, counted apart, never retried
     return Outcome(run.run_id, run.label, state, "" if state == "done" else status, seconds, str(path))
 
 
@@ -388,48 +400,75 @@ def _fail(root: str | Path, run: SweepRun, exc: BaseException, seconds: float) -
     return Outcome(run.run_id, run.label, "failed", reason, seconds)
 
 
-def run_sequential(root: str | Path, run: SweepRun) -> Outcome:
-    """One run through :func:`precision_jax.training.run_experiment`, saved or recorded as failed."""
-    from precision_jax.training import run_experiment
+def _train(root: str | Path, runs: list[SweepRun]) -> list[Outcome]:
+    """Train ``runs`` (one seed group, or one run) with a checkpoint, save them, drop the checkpoint.
 
+    A run that reaches its time cap (``output.max_time``) keeps its checkpoint
+    and comes back as ``timeout``; the next invocation resumes it.
+    """
+    from precision_jax.checkpoint import RunTimeout, for_runs
+    from precision_jax.training import run_seed_group
+
+    checkpoint = for_runs(root, [r.config for r in runs])
     start = time.perf_counter()
     try:
-        result = run_experiment(run.config)
+        records = run_seed_group([r.config for r in runs], checkpoint=checkpoint)
+    except RunTimeout as stop:
+        return [Outcome(r.run_id, r.label, "timeout", str(stop), time.perf_counter() - start) for r in runs]
+    seconds = (time.perf_counter() - start) / len(runs)
+    outcomes = [_save(root, record, run, seconds) for record, run in zip(records, runs)]
+    checkpoint.clear()
+    return outcomes
+
+
+def run_sequential(root: str | Path, run: SweepRun) -> Outcome:
+    """One run through :func:`precision_jax.training.run_seed_group`, saved or recorded as failed."""
+    start = time.perf_counter()
+    try:
+        return _train(root, [run])[0]
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # a failed run is data for the sweep, not the end of it
         return _fail(root, run, exc, time.perf_counter() - start)
-    return _save(root, result, run, time.perf_counter() - start)
 
 
-def run_group(root: str | Path, group: list[SweepRun], batch: bool = True) -> list[Outcome]:
+def run_group(root: str | Path, group: list[SweepRun], batch: bool = True,
+              retry_failed: bool = False) -> list[Outcome]:
     """Run the not-yet-complete runs of one seed group as one batch (one by one with ``batch=False``).
 
-    Already-complete runs come back as ``skipped`` without touching them. If
-    the batch raises, its runs are retried one by one so a failing seed is
-    isolated and recorded.
+    Complete runs come back as ``skipped`` without being touched, and so do
+    failed runs unless ``retry_failed``, and runs another process holds (their
+    lock, :class:`precision_jax.store.RunLock`). If the batch raises, its runs
+    are retried one by one so a failing seed is isolated and recorded.
     """
-    from precision_jax.training import run_seed_group
-
-    outcomes, todo = [], []
-    for run in group:
-        if status_of(root, run.config) == "complete":
-            outcomes.append(Outcome(run.run_id, run.label, "skipped"))
-        else:
-            clean_run_leftovers(root, run.config)
+    outcomes, todo, locks = [], [], []
+    try:
+        for run in group:
+            status = status_of(root, run.config)
+            if status == "complete" or (status == "failed" and not retry_failed):
+                outcomes.append(Outcome(run.run_id, run.label, "skipped", "" if status == "complete" else "failed"))
+                continue
+            lock = store.RunLock(root, run.config)
+            if not lock.acquire():
+                outcomes.append(Outcome(run.run_id, run.label, "skipped", "running in another process"))
+                continue
+            locks.append(lock)
+            if status_of(root, run.config) == "complete":  # finished by another process meanwhile
+                outcomes.append(Outcome(run.run_id, run.label, "skipped"))
+                continue
+            clean_run_leftovers(root, run.config)  # safe: no other process holds this run
             todo.append(run)
-    if batch and len(todo) > 1:
-        start = time.perf_counter()
-        try:
-            results = run_seed_group([r.config for r in todo])
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception:
-            results = None  # isolate the failing seed(s) by running them one by one
-        if results is not None:
-            seconds = (time.perf_counter() - start) / len(todo)
-            return outcomes + [_save(root, res, run, seconds) for res, run in zip(results, todo)]
-    return outcomes + [run_sequential(root, run) for run in todo]
+        if batch and len(todo) > 1:
+            try:
+                return outcomes + _train(root, todo)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception:
+                pass  # isolate the failing seed(s) by running them one by one
+        return outcomes + [run_sequential(root, run) for run in todo]
+    finally:
+        for lock in locks:
+            lock.release()
 
 
 def enable_compilation_cache(directory: str | Path | None = None) -> Path:
@@ -450,19 +489,20 @@ def _worker_init(cache_dir: Optional[str]) -> None:
     enable_compilation_cache(cache_dir)
 
 
-def _worker_run_group(root: str, group: list[SweepRun], batch: bool) -> list[Outcome]:
-    return run_group(root, group, batch)
+def _worker_run_group(root: str, group: list[SweepRun], batch: bool, retry_failed: bool) -> list[Outcome]:
+    return run_group(root, group, batch, retry_failed)
 
 
 def run_sweep(runs: list[SweepRun], root: str | Path, jobs: int = 1, batch: bool = True,
               on_start: Optional[Callable[[list[SweepRun]], None]] = None,
               on_outcome: Optional[Callable[[Outcome], None]] = None,
-              cache_dir: Optional[str | Path] = None) -> SweepSummary:
+              cache_dir: Optional[str | Path] = None, retry_failed: bool = False) -> SweepSummary:
     """Run ``runs`` (seed groups batched) into the store at ``root``, ``jobs`` groups at a time.
 
-    Complete runs are skipped without being loaded; each finished run is on
-    disk (atomically) before the next starts, so stopping at any instant
-    loses at most the runs in flight.
+    Complete runs (diverged ones included) are skipped without being loaded,
+    and so are failed ones unless ``retry_failed``; each finished run is on
+    disk (atomically) before the next starts, and unfinished ones keep
+    checkpoints, so stopping at any instant loses at most a minute of work.
     """
     summary = SweepSummary()
 
@@ -473,16 +513,17 @@ def run_sweep(runs: list[SweepRun], root: str | Path, jobs: int = 1, batch: bool
 
     pending = []
     for group in group_runs(runs):
-        if all(status_of(root, r.config) == "complete" for r in group):
-            for r in group:
-                report(Outcome(r.run_id, r.label, "skipped"))
+        states = [status_of(root, r.config) for r in group]
+        if all(st == "complete" or (st == "failed" and not retry_failed) for st in states):
+            for r, st in zip(group, states):
+                report(Outcome(r.run_id, r.label, "skipped", "" if st == "complete" else "failed"))
         else:
             pending.append(group)
     if jobs <= 1:
         for group in pending:
             if on_start is not None:
                 on_start(group)
-            for outcome in run_group(root, group, batch):
+            for outcome in run_group(root, group, batch, retry_failed):
                 report(outcome)
         return summary
 
@@ -499,7 +540,7 @@ def run_sweep(runs: list[SweepRun], root: str | Path, jobs: int = 1, batch: bool
                 group = queue.pop(0)
                 if on_start is not None:
                     on_start(group)
-                futures[pool.submit(_worker_run_group, str(root), group, batch)] = group
+                futures[pool.submit(_worker_run_group, str(root), group, batch, retry_failed)] = group
             finished, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in finished:
                 group = futures.pop(future)

@@ -28,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax import approximators, driver, provenance, scaling
+from precision_jax import approximators, driver, provenance, resources, scaling
+from precision_jax.checkpoint import Checkpointer
 from precision_jax.config import BoostConfig, ExperimentConfig
 from precision_jax.data import Dataset, make_dataset
 from precision_jax.keys import RunKeys, run_keys
@@ -120,27 +121,61 @@ def _same_but_seed(configs: Sequence[ExperimentConfig]) -> bool:
     return all(strip(c) == first for c in configs[1:])
 
 
-def check_chains(cfg: ExperimentConfig, model: approximators.TrainableModel, d: int, variables) -> None:
-    """Build every stage of the main chain and the boosting chain: settings and sizes fail here, before any data."""
-    driver.build_chain(cfg.train, model.apply, model.n_params, cfg.output.log_every, "train")
+def check_chains(cfg: ExperimentConfig, model: approximators.TrainableModel, d: int, variables) -> list:
+    """Build every stage of the main chain and the boosting chain: settings and sizes fail here, before any data.
+
+    Returns ``[(prefix, stages), ...]`` for the memory check.
+    """
+    chains = [("train", driver.build_chain(cfg.train, model.apply, model.n_params, cfg.output.log_every, "train"))]
     if cfg.boost is not None:
         round_model = cached_model(cfg.boost.model or cfg.model, d, variables)
-        driver.build_chain(cfg.boost.train, round_model.apply, round_model.n_params, cfg.output.log_every,
-                           "boost.train")
+        chains.append(("boost.train", driver.build_chain(cfg.boost.train, round_model.apply, round_model.n_params,
+                                                         cfg.output.log_every, "boost.train")))
+    return chains
 
 
-def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None) -> RunRecord:
+def check_target(target: Target, samples: int = 4096) -> None:
+    """Refuse a target that is not finite somewhere on its box, naming the box and a point where it fails.
+
+    The check evaluates the box's corners, its centre and ``samples`` fixed
+    pseudo-random points: enough to catch ``sqrt(x)`` on [−1, 1] or a pole
+    inside the box in seconds, before any data are drawn.
+    """
+    lows, highs = np.asarray(target.lows, np.float64), np.asarray(target.highs, np.float64)
+    d = lows.shape[0]
+    corners = np.array(np.meshgrid(*[[0.0, 1.0]] * d, indexing="ij")).reshape(d, -1).T if d <= 10 else np.zeros((0, d))
+    unit = np.concatenate([corners, np.full((1, d), 0.5), np.random.default_rng(0).random((samples, d))])
+    x = lows + unit * (highs - lows)
+    with np.errstate(all="ignore"):
+        y = np.asarray(target.fn(jnp.asarray(x)))
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        point = ", ".join(f"{v} = {x[bad[0], i]:.6g}" for i, v in enumerate(target.variables))
+        ranges = ", ".join(f"{v} in [{lo:g}, {hi:g}]" for v, lo, hi in zip(target.variables, lows, highs))
+        raise ConfigError(f"{target.name} is not finite on its sampling box ({ranges}): "
+                          f"{y[bad[0]]} at {point} ({bad.size} of {len(y)} probe points)", "target")
+
+
+def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None,
+                   max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None) -> RunRecord:
     """Train (or fit) the configured approximator and measure it; deterministic for a given config."""
-    return run_seed_group([cfg], on_log)[0]
+    return run_seed_group([cfg], on_log, max_memory, checkpoint)[0]
 
 
-def run_seed_group(configs: Sequence[ExperimentConfig],
-                   on_log: Optional[Callable[[CurvePoint], None]] = None) -> list[RunRecord]:
+def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callable[[CurvePoint], None]] = None,
+                   max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None) -> list[RunRecord]:
     """Train configs that differ only in their seed as one batch; one :class:`RunRecord` per config.
 
     Each record equals what a group of one would give (bit for bit on one
     machine). ``summary.wall_seconds`` is the group's wall time divided by its
-    size, and ``summary.batch`` says how many seeds shared the loop.
+    size, and ``summary.batch`` says how many seeds shared the loop. Before
+    any data are drawn, every stage is built (bad settings for this model are
+    refused), the target is checked to be finite on its box and the memory
+    estimate is checked against ``max_memory`` bytes (default: what is available).
+
+    With a ``checkpoint``, the group resumes from its saved state when there
+    is one and saves its state as it goes (see :mod:`precision_jax.checkpoint`);
+    the caller removes the checkpoint once the records are written.
     """
     if not configs:
         return []
@@ -150,42 +185,94 @@ def run_seed_group(configs: Sequence[ExperimentConfig],
     first = configs[0]
     target = resolve_target(first)
     if first.model.kind in approximators.INTERPOLANTS:
-        return [fit_interpolant(cfg, target) for cfg in configs]
+        return [fit_interpolant(cfg, target, max_memory) for cfg in configs]
     variables = tuple(target.variables)
     model = cached_model(first.model, target.d, variables)
-    check_chains(first, model, target.d, variables)
+    chains = check_chains(first, model, target.d, variables)
+    resources.check_run_memory(resolve_train_points(first, model.n_params, target.d), first.data.test_points,
+                               target.d, chains, len(configs), max_memory)
+    check_target(target)
     keys = [run_keys(cfg.seed, getattr(cfg.model, "init_seed", None)) for cfg in configs]
     datasets = [run_data(cfg, target, model.n_params, k) for cfg, k in zip(configs, keys)]
-    problems = _stack_problems(datasets, [k.subsets for k in keys])
-    theta0 = jnp.stack([model.init(k.init) for k in keys])
-    log_every = first.output.log_every
-    chains = driver.run_chain(first.train, model.apply, model.n_params, problems, theta0, log_every, on_log=on_log)
-
     S = len(configs)
-    parts = [[Part(first.model, {"theta": chains[s].theta}, 1.0)] for s in range(S)]
-    applies = [[model.apply] for _ in range(S)]
-    stages = [list(c.stages) for c in chains]
-    curves = [list(c.curve) for c in chains]
-    diverged = np.array([c.diverged for c in chains])
-    boost_rows: list[list[dict]] = [[] for _ in range(S)]
+    round_model_cfg = first.boost.model or first.model if first.boost is not None else None
+    round_model = cached_model(round_model_cfg, target.d, variables) if round_model_cfg is not None else None
+    snapshot = checkpoint.load() if checkpoint is not None else None
+    fit = _GroupFit.empty(S) if snapshot is None else _GroupFit.restore(snapshot["fit"])
+
+    def offer_for(k: int) -> Optional[driver.Offer]:
+        if checkpoint is None:
+            return None
+        return lambda chain, position, force: checkpoint.offer(
+            lambda: {"fit": fit.snapshot(), "chain": chain()}, position, force)
+
+    def resume_for(k: int) -> Optional[dict]:
+        return snapshot["chain"] if snapshot is not None and snapshot["fit"]["round"] == k else None
+
+    if fit.round == 0:
+        problems = _stack_problems(datasets, [k.subsets for k in keys])
+        theta0 = jnp.stack([model.init(k.init) for k in keys])
+        chains = driver.run_chain(first.train, model.apply, model.n_params, problems, theta0, first.output.log_every,
+                                  on_log=on_log, resume=resume_for(0), offer=offer_for(0))
+        fit.finish_main(chains)
     if first.boost is not None:
-        _boost(first.boost, first, target, keys, datasets, parts, applies, stages, curves, boost_rows,
-               active=~diverged, on_log=on_log)
+        applies = [model.apply] + [round_model.apply] * first.boost.rounds
+        while fit.round <= first.boost.rounds and fit.active.any():
+            _boost_round(first.boost, first.output.log_every, round_model, keys, datasets, applies, fit,
+                         on_log, resume_for(fit.round), offer_for(fit.round))
 
     wall = time.perf_counter() - start
     records = []
     for s, cfg in enumerate(configs):
         data = datasets[s]
-        predict = functools.partial(_predict_sum, applies[s], parts[s])
+        parts = [Part(first.model if k == 0 else round_model_cfg, {"theta": np.asarray(theta)}, float(c))
+                 for k, (theta, c) in enumerate(fit.parts[s])]
+        predict = functools.partial(_predict_sum, applies if first.boost is not None else [model.apply], parts)
         summary = summarize(cfg, target, data, model.n_params, model.description, predict(data.x_train),
-                            predict(data.x_test), stages[s], wall / S, "diverged" if diverged[s] else "complete")
+                            predict(data.x_test), fit.stages[s], wall / S,
+                            "diverged" if fit.diverged[s] else "complete")
         if first.boost is not None:
-            summary.boost = {"rounds": len(parts[s]) - 1, "normalize": first.boost.normalize, "rows": boost_rows[s],
-                             "N_total": int(sum(p.arrays["theta"].size for p in parts[s]))}
+            summary.boost = {"rounds": len(parts) - 1, "normalize": first.boost.normalize, "rows": fit.rows[s],
+                             "N_total": int(sum(p.arrays["theta"].size for p in parts))}
         if S > 1:
             summary.batch = {"seeds": S, "group_wall_seconds": wall}
-        records.append(RunRecord(cfg, summary, curves[s], parts[s], data.input_shift, data.input_scale))
+        records.append(RunRecord(cfg, summary, fit.curves[s], parts, data.input_shift, data.input_scale))
     return records
+
+
+class _GroupFit:
+    """A seed group's fit so far: per seed its parts (θ, coefficient), stage rows, curve, boosting rows.
+
+    ``round`` is the next round to run (0: the main chain); ``active`` the
+    seeds still boosting. It is plain data so that a checkpoint can hold it.
+    """
+
+    def __init__(self, round_: int, parts, stages, curves, rows, diverged, active):
+        self.round, self.parts, self.stages, self.curves = round_, parts, stages, curves
+        self.rows, self.diverged, self.active = rows, np.asarray(diverged, bool), np.asarray(active, bool)
+
+    @classmethod
+    def empty(cls, seeds: int) -> "_GroupFit":
+        return cls(0, [[] for _ in range(seeds)], [[] for _ in range(seeds)], [[] for _ in range(seeds)],
+                   [[] for _ in range(seeds)], np.zeros(seeds, bool), np.ones(seeds, bool))
+
+    def finish_main(self, chains: Sequence[driver.ChainOutcome]) -> None:
+        self.parts = [[(c.theta, 1.0)] for c in chains]
+        self.stages = [list(c.stages) for c in chains]
+        self.curves = [list(c.curve) for c in chains]
+        self.diverged = np.array([c.diverged for c in chains])
+        self.active = ~self.diverged
+        self.round = 1
+
+    def snapshot(self) -> dict:
+        return {"round": self.round, "parts": self.parts, "stages": self.stages, "curves": self.curves,
+                "rows": self.rows, "diverged": self.diverged, "active": self.active}
+
+    @classmethod
+    def restore(cls, data: dict) -> "_GroupFit":
+        parts = [[(np.asarray(theta), float(c)) for theta, c in seed] for seed in data["parts"]]
+        return cls(int(data["round"]), parts, data["stages"], data["curves"], data["rows"], data["diverged"],
+                   data["active"])
 
 
 def _stack_problems(datasets: Sequence[Dataset], subsets: Sequence[jax.Array], ys=None, y_tests=None) -> Problem:
@@ -196,63 +283,66 @@ def _stack_problems(datasets: Sequence[Dataset], subsets: Sequence[jax.Array], y
                    jnp.stack(list(subsets)))
 
 
-def _predict_sum(applies, parts: Sequence[Part], x) -> jax.Array:
-    """F(x) = Σ_k c_k f_k(x), op by op (the same arithmetic for the residuals and for the final metrics)."""
-    out = applies[0](jnp.asarray(parts[0].arrays["theta"]), x) * parts[0].coefficient
-    for apply, part in zip(applies[1:], parts[1:]):
-        out = out + part.coefficient * apply(jnp.asarray(part.arrays["theta"]), x)
+def _predict_sum(applies, parts: Sequence, x) -> jax.Array:
+    """F(x) = Σ_k c_k f_k(x), op by op (the same arithmetic for the residuals and for the final metrics).
+
+    ``parts`` are :class:`Part` objects or ``(θ, c)`` pairs; ``applies[k]`` evaluates part k.
+    """
+    pairs = [(p.arrays["theta"], p.coefficient) if isinstance(p, Part) else p for p in parts]
+    out = applies[0](jnp.asarray(pairs[0][0]), x) * pairs[0][1]
+    for apply, (theta, c) in zip(applies[1:], pairs[1:]):
+        out = out + c * apply(jnp.asarray(theta), x)
     return out
 
 
-def _boost(boost: BoostConfig, cfg: ExperimentConfig, target: Target, keys: Sequence[RunKeys],
-           datasets: Sequence[Dataset], parts, applies, stages, curves, rows, active: np.ndarray, on_log) -> None:
-    """Boosting rounds for every seed still active; appends to ``parts``, ``stages``, ``curves``, ``rows``."""
-    round_model_cfg = boost.model or cfg.model
-    model = cached_model(round_model_cfg, target.d, tuple(target.variables))
-    S = len(datasets)
-    active = np.asarray(active, bool).copy()
-    for k in range(1, boost.rounds + 1):
-        if not active.any():
-            break
-        residuals, residuals_test, scales, before = [], [], np.ones(S), np.full(S, np.nan)
-        for s, data in enumerate(datasets):
-            f_train = np.asarray(_predict_sum(applies[s], parts[s], data.x_train))
-            f_test = np.asarray(_predict_sum(applies[s], parts[s], data.x_test))
-            r, r_test = np.asarray(data.y_train) - f_train, np.asarray(data.y_test) - f_test
-            before[s] = float(np.mean(r * r))
-            scale = residual_scale(r, boost.normalize)
-            if not (scale > 0 and np.isfinite(scale)):
-                active[s], scale = False, 1.0
-            scales[s] = scale
-            residuals.append(r / scale)
-            residuals_test.append(r_test / scale)
-        if not active.any():
-            break
+def _boost_round(boost: BoostConfig, log_every: int, model: approximators.TrainableModel, keys: Sequence[RunKeys],
+                 datasets: Sequence[Dataset], applies, fit: _GroupFit, on_log, resume, offer) -> None:
+    """Boosting round ``fit.round`` for every seed still active; a seed whose round does not help stops."""
+    k, S = fit.round, len(datasets)
+    active = fit.active.copy()
+    residuals, residuals_test, scales, before = [], [], np.ones(S), np.full(S, np.nan)
+    for s, data in enumerate(datasets):
+        if fit.parts[s]:
+            f_train = np.asarray(_predict_sum(applies, fit.parts[s], data.x_train))
+            f_test = np.asarray(_predict_sum(applies, fit.parts[s], data.x_test))
+        else:
+            f_train, f_test = np.zeros(data.n_train), np.zeros(data.n_test)
+        r, r_test = np.asarray(data.y_train) - f_train, np.asarray(data.y_test) - f_test
+        before[s] = float(np.mean(r * r))
+        scale = residual_scale(r, boost.normalize)
+        if not (scale > 0 and np.isfinite(scale)):
+            active[s], scale = False, 1.0
+        scales[s] = scale
+        residuals.append(r / scale)
+        residuals_test.append(r_test / scale)
+    if active.any():
         problems = _stack_problems(datasets, [kk.round_subsets(k) for kk in keys], residuals, residuals_test)
         theta0 = jnp.stack([model.init(kk.round_init(k)) for kk in keys])
-        chains = driver.run_chain(boost.train, model.apply, model.n_params, problems, theta0, cfg.output.log_every,
-                                  active=active, round_index=k, units=scales, on_log=on_log)
+        chains = driver.run_chain(boost.train, model.apply, model.n_params, problems, theta0, log_every,
+                                  active=active, round_index=k, units=scales, on_log=on_log, resume=resume,
+                                  offer=offer)
         for s in np.flatnonzero(active):
             data, chain = datasets[s], chains[s]
-            candidate = parts[s] + [Part(round_model_cfg, {"theta": chain.theta}, scales[s])]
-            candidate_applies = applies[s] + [model.apply]
-            g_train = np.asarray(_predict_sum(candidate_applies, candidate, data.x_train))
-            g_test = np.asarray(_predict_sum(candidate_applies, candidate, data.x_test))
+            candidate = fit.parts[s] + [(chain.theta, float(scales[s]))]
+            g_train = np.asarray(_predict_sum(applies, candidate, data.x_train))
+            g_test = np.asarray(_predict_sum(applies, candidate, data.x_test))
             after = float(np.mean((g_train - np.asarray(data.y_train)) ** 2))
             accepted = bool(np.isfinite(after) and after < before[s])
-            rows[s].append({"round": k, "scale": float(scales[s]), "model": model.description,
-                            "n_params": model.n_params, "accepted": accepted,
-                            "train_rmse_before": float(np.sqrt(before[s])), "train_rmse": float(np.sqrt(after)),
-                            "test_rmse": float(np.sqrt(np.mean((g_test - np.asarray(data.y_test)) ** 2)))})
-            stages[s].extend(chain.stages)
-            curves[s].extend(chain.curve)
+            fit.rows[s].append({"round": k, "scale": float(scales[s]), "model": model.description,
+                                "n_params": model.n_params, "accepted": accepted,
+                                "train_rmse_before": float(np.sqrt(before[s])), "train_rmse": float(np.sqrt(after)),
+                                "test_rmse": float(np.sqrt(np.mean((g_test - np.asarray(data.y_test)) ** 2)))})
+            fit.stages[s].extend(chain.stages)
+            fit.curves[s].extend(chain.curve)
             if accepted:
-                parts[s], applies[s] = candidate, candidate_applies
+                fit.parts[s] = candidate
             else:
                 active[s] = False
+    fit.active = active
+    fit.round = k + 1
 
 
-def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
+def fit_interpolant(cfg: ExperimentConfig, target: Target, max_memory: Optional[int] = None) -> RunRecord:
     """Classical approximators: no optimizer chain, one fit from the run's training points or a grid.
 
     ``approximators.INTERPOLANTS[kind](model_cfg, target, dataset)`` returns an
@@ -268,6 +358,8 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
         raise ConfigError(f"a {cfg.model.kind} model is fitted directly; remove the boost section", "boost")
     if cfg.data.train_points == "auto":
         raise ConfigError(f"give a number of training points for a {cfg.model.kind} model", "data.train_points")
+    resources.check_run_memory(int(cfg.data.train_points), cfg.data.test_points, target.d, [], 1, max_memory)
+    check_target(target)
     data = run_data(cfg, target, 0, standardize=False)
     try:
         interpolant = approximators.INTERPOLANTS[cfg.model.kind](cfg.model, target, data)

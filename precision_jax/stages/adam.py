@@ -67,7 +67,7 @@ class Adam(StageBase):
     kind = "adam"
 
     def __init__(self, cfg: AdamConfig, predict, n_params: int, log_every: int):
-        self.cfg, self.predict, self.log_every = cfg, predict, log_every
+        self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
         self.optimizer = optax.adam(learning_rate_schedule(cfg), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
 
     def init(self, problem: Problem, theta):

@@ -20,6 +20,9 @@ jittable methods, and :mod:`precision_jax.driver` is the only loop around them:
     The current parameters, the steps done so far (the curve's x axis) and a
     dict of arrays for the run summary, turned into JSON by ``describe(info)``.
 
+Besides these, ``memory_bytes(n_points)`` estimates the stage's peak memory
+so that a run too big for the machine is refused before it starts.
+
 A state is a pytree of arrays, so the driver can ``lax.map`` these functions
 over a batch of seeds: one compiled program serves one run or many, and a
 seed's numbers do not depend on the batch it ran in. The driver also records
@@ -86,6 +89,8 @@ class Stage(Protocol):
 
     def describe(self, info: dict) -> dict: ...
 
+    def memory_bytes(self, n_points: int) -> int: ...
+
 
 @dataclass(frozen=True)
 class CurvePoint:
@@ -129,6 +134,10 @@ class StageBase:
 
     def info(self, state) -> dict:
         return {}
+
+    def memory_bytes(self, n_points: int) -> int:
+        """Peak memory of one seed's stage on ``n_points`` training points (a few vectors of N and D)."""
+        return 8 * (8 * self.n_params + 4 * n_points)
 
     def describe(self, info: dict) -> dict:
         """JSON-ready summary fields from ``info``'s arrays (scalars become Python numbers)."""

@@ -40,7 +40,7 @@ class HeavyBall(StageBase):
     kind = "heavy_ball"
 
     def __init__(self, cfg: HeavyBallConfig, predict, n_params: int, log_every: int):
-        self.cfg, self.predict, self.log_every = cfg, predict, log_every
+        self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
 
     def init(self, problem: Problem, theta) -> HeavyBallState:
         return HeavyBallState(theta, jnp.zeros_like(theta), jnp.zeros((), jnp.int64),

@@ -136,6 +136,11 @@ class LowCurvatureSubspace(StageBase):
 
         return jax.lax.while_loop(lambda s: (s.attempts < until) & (s.status == RUNNING), body, state)
 
+    def memory_bytes(self, n_points: int) -> int:
+        n, fit = self.n_params, min(n_points, self.cfg.subsample or n_points)
+        # The Hessian, its eigenvectors and eigh's workspace, and one chunk of per-sample Hessian-vector work.
+        return 8 * (5 * n * n + 3 * self.chunk(fit) * n + self.cfg.alpha_points * n_points + 6 * n_points)
+
     def info(self, state: LCSState) -> dict:
         n = state.xh.shape[0]
         return {"attempts": state.attempts, "records": state.records, "hessian_points": jnp.asarray(n),

@@ -201,6 +201,11 @@ class LevenbergMarquardt(StageBase):
         until = state.iteration + self.log_every
         return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), iterate, state)
 
+    def memory_bytes(self, n_points: int) -> int:
+        n, fit = self.n_params, min(n_points, self.cfg.subsample or n_points)
+        # The (N+1)² QR factor, the SVD's U, S, Vᵀ and one chunk of per-sample gradients (with autodiff temporaries).
+        return 8 * (6 * (n + 1) ** 2 + 3 * self.chunk(fit) * n + 6 * fit)
+
     def info(self, state: LMState) -> dict:
         return {"damping_trials": state.evaluations, "final_damping": state.mu,
                 "chunk_size": jnp.asarray(self.chunk(state.x.shape[0])), "fitted_points": jnp.asarray(state.x.shape[0])}

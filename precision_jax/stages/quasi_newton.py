@@ -133,9 +133,10 @@ class QuasiNewtonState(NamedTuple):
 class QuasiNewton(StageBase):
     """BFGS/L-BFGS on L/scale; ``scale`` is L(θ₀) on the fitted points when rescaling, a fixed number else."""
 
-    def __init__(self, kind: str, settings: Settings, predict, log_every: int, rescale: bool,
+    def __init__(self, kind: str, settings: Settings, predict, n_params: int, log_every: int, rescale: bool,
                  fixed_scale: Optional[float] = None):
         self.kind, self.settings, self.predict, self.log_every = kind, settings, predict, log_every
+        self.n_params = n_params
         self.rescale, self.fixed_scale = rescale, fixed_scale
         self.optimizer = make_optimizer(settings)
 
@@ -185,6 +186,12 @@ class QuasiNewton(StageBase):
         until = state.iteration + self.log_every
         return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), self._iterate, state)
 
+    def memory_bytes(self, n_points: int) -> int:
+        n, fit = self.n_params, min(n_points, self.settings.subsample or n_points)
+        # Dense BFGS: H, its update and the outer-product temporaries are N×N each.
+        matrices = 6 * n * n if self.settings.optimizer == "bfgs" else 4 * self.settings.memory_size * n
+        return 8 * (matrices + 12 * n + 6 * fit)
+
     def info(self, state: QuasiNewtonState) -> dict:
         return {"linesearch_evaluations": state.linesearch_steps, "fitted_points": jnp.asarray(state.x.shape[0])}
 
@@ -193,14 +200,14 @@ class QuasiNewton(StageBase):
 def build_bfgs(cfg: BFGSConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
     settings = Settings("bfgs", cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
                         curvature_eps=cfg.curvature_eps, subsample=cfg.subsample, focus=cfg.focus)
-    return QuasiNewton("bfgs", settings, predict, log_every, cfg.rescale)
+    return QuasiNewton("bfgs", settings, predict, n_params, log_every, cfg.rescale)
 
 
 @register_builder("lbfgs")
 def build_lbfgs(cfg: LBFGSConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
     settings = Settings("lbfgs", cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
                         memory_size=cfg.memory_size, subsample=cfg.subsample, focus=cfg.focus)
-    return QuasiNewton("lbfgs", settings, predict, log_every, cfg.rescale)
+    return QuasiNewton("lbfgs", settings, predict, n_params, log_every, cfg.rescale)
 
 
 @stage_config
@@ -228,5 +235,6 @@ def build_rescale(cfg: RescaleConfig, predict, n_params: int, log_every: int) ->
     settings = Settings(cfg.optimizer, cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
                         curvature_eps=cfg.curvature_eps, memory_size=cfg.memory_size)
     fixed = None if cfg.factor is None else 1.0 / cfg.factor
-    stage = QuasiNewton("rescale", settings, predict, log_every, rescale=cfg.factor is None, fixed_scale=fixed)
+    stage = QuasiNewton("rescale", settings, predict, n_params, log_every, rescale=cfg.factor is None,
+                        fixed_scale=fixed)
     return stage
