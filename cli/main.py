@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 # Each command lives in its own module and registers itself on `app`; import order is the order of --help.
-from cli import (run_command, targets_command, sweep_command, plot_command, hessian_command,  # noqa: F401,I001
-                 schema_command)
+from cli import (run_command, targets_command, sweep_command, plot_command, runs_command,  # noqa: F401,I001
+                 hessian_command, schema_command)
 from cli.app import app
 
 __all__ = ["app"]

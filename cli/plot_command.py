@@ -59,6 +59,9 @@ def _load(results: Path, include_failed=False):
         err_console.print(f"prec: warning: skipped {len(records.unreadable)} unreadable run(s):", markup=False)
         for line in records.unreadable[:5]:
             err_console.print(f"  {line}", markup=False, soft_wrap=True)
+    if records.duplicates:
+        err_console.print(f"prec: note: {len(records.duplicates)} run(s) found again in another folder were "
+                          f"counted once (same run id), e.g. {records.duplicates[0]}", markup=False, soft_wrap=True)
     return records
 
 
@@ -76,7 +79,8 @@ WHERE_HELP = "Keep runs with KEY=VALUE (config keys like model.activation=tanh, 
 @clean_errors
 def plot(
     results: Path = typer.Argument(Path("results"), help="Results store (or one run directory)."),
-    out: Path = typer.Option(Path("results/plots"), "--out", help="Where to write the PNG and PDF files."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the PNG and PDF files "
+                                                          "(default: RESULTS/plots)."),
     metric: Metric = typer.Option(Metric.rmse, "--metric", help="rmse or relative (RMSE / √mean y²)."),
     x: Axis = typer.Option(Axis.N, "--x", help="N (parameters) or D (training points) on the x axis."),
     target: Optional[str] = typer.Option(None, "--target", help="Only this target (equation id or name)."),
@@ -93,7 +97,14 @@ def plot(
     from precision_jax import store
 
     filters = _filters(results, where)
-    records = None if store.is_complete(results) else _load(results)
+    out = out if out is not None else results / "plots"
+    if store.is_complete(results):  # one run: its own files must be readable (one line naming the bad one)
+        store.read_summary(results)
+        store.read_curve(results)
+        records = None
+    else:
+        records = _load(results)
+    store.check_writable(out)
     made = plotting.plot_results(results, out, x.value, metric.value, target, filters, theory, _fit_range(fit_range),
                                  records)
     total = sum(len(v) for v in made.values())

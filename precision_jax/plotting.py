@@ -21,6 +21,7 @@ range, with a percentile interval from a bootstrap over seeds
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -36,6 +37,8 @@ from precision_jax.parse import to_dict
 METRICS = {"rmse": "test_rmse", "relative": "test_relative_rmse"}
 METRIC_LABELS = {"rmse": "test RMSE", "relative": "relative test RMSE  (RMSE / √mean y²)"}
 X_LABELS = {"N": "N  (number of parameters)", "D": "D  (number of training points)"}
+LABEL_LIMIT = 48  # legend labels and series names: longer ones are cut, with a hash of the whole for uniqueness
+STEM_LIMIT = 80   # file names (without extension): the same
 SIZE_KEY = re.compile(r"(^|\.)(width|widths|train_points|test_points|points_per_axis|n_points|init_seed)$")
 IGNORED_KEY = re.compile(r"^(seed|name|target(\..*)?|output\..*)$")
 
@@ -115,9 +118,10 @@ class Entry:
 class Records(list):
     """The entries read from a store, and one line per run that could not be read (:attr:`unreadable`)."""
 
-    def __init__(self, entries: Iterable[Entry] = (), unreadable: Iterable[str] = ()):
+    def __init__(self, entries: Iterable[Entry] = (), unreadable: Iterable[str] = (), duplicates: Iterable[str] = ()):
         super().__init__(entries)
         self.unreadable: list[str] = list(unreadable)
+        self.duplicates: list[str] = list(duplicates)  # further copies of a run id already read (counted once)
 
 
 def _target_name(config: dict) -> str:
@@ -132,18 +136,29 @@ def load_records(root: str | Path, include_failed: bool = False) -> Records:
 
     Runs the store refuses (:class:`~precision_jax.store.StoreError`) are not
     data points: they are skipped and their one-line errors kept in ``unreadable``.
+    A run id found again in another sub-folder (a copied store) is the same run:
+    it is read once, and the other paths are kept in ``duplicates``.
     """
     records = Records()
+    seen: set[str] = set()
     for path in store.iter_runs(root):
+        if path.name in seen:
+            records.duplicates.append(str(path))
+            continue
         try:
             summary = store.read_summary(path)
             config = to_dict(store.read_config(path))
         except store.StoreError as e:
             records.unreadable.append(str(e))
             continue
+        seen.add(path.name)
         records.append(Entry(path, summary.status, flatten(config), summary))
     if include_failed:
         for path in store.iter_failures(root):
+            if path.name in seen:
+                records.duplicates.append(str(path))
+                continue
+            seen.add(path.name)
             try:
                 failure = store.read_failure(path)
             except store.StoreError as e:
@@ -199,12 +214,24 @@ def varying_keys(records: list[Entry]) -> list[str]:
 
 
 def series_label(record: Entry, keys: list[str]) -> str:
-    parts = [f"{k.split('.')[-1] if k.count('.') <= 1 else k}={_short(record.config.get(k))}" for k in keys]
+    """The series a run belongs to, as ``key=value, ...`` over ``keys`` (keys the run does not have left out),
+    at most :data:`LABEL_LIMIT` characters (:func:`abbreviate`)."""
+    parts = [f"{k.split('.')[-1] if k.count('.') <= 1 else k}={_short(record.config.get(k))}" for k in keys
+             if record.config.get(k) is not None]
     if parts:
-        return ", ".join(parts)
+        return abbreviate(", ".join(parts), LABEL_LIMIT)
     kind = record.config.get("model.kind", "model")
     activation = record.config.get("model.activation")
     return f"{kind} {activation}" if activation else str(kind)
+
+
+def abbreviate(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start, "…" and 6 hex digits of its hash
+    (so two long texts with the same start stay apart)."""
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha1(text.encode()).hexdigest()[:6]
+    return f"{text[:max(1, limit - 8)].rstrip(' ,=_-')}…{digest}"
 
 
 def _size(value: float) -> str:
@@ -308,8 +335,18 @@ def _pyplot():
     return plt
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+def _slug(text: str, limit: int = STEM_LIMIT) -> str:
+    """A file-name-safe form of ``text``, at most ``limit`` characters (long ones end in a hash of the whole)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+    if len(slug) <= limit:
+        return slug
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+    return f"{slug[:limit - 9].rstrip('_.-')}-{digest}"
+
+
+def _stem(*parts: str) -> str:
+    """A file stem from ``parts`` joined by "-", within :data:`STEM_LIMIT` characters."""
+    return _slug("-".join(parts))
 
 
 def _save(fig, out: Path, stem: str) -> list[Path]:
@@ -388,10 +425,10 @@ def plot_scaling(target: str, series: dict[str, list[Entry]], out: Path, x: str 
     if all_y:
         ax.set_ylim(min(all_y) / 3, max(all_y) * 3)
     d = next((r.summary.target.d for runs in series.values() for r in runs if r.summary), "?")
-    ax.set_title(f"{target}  (d = {d}): {METRIC_LABELS[metric].split('  ')[0]} vs {x}")
+    ax.set_title(f"{abbreviate(target, 40)}  (d = {d}): {METRIC_LABELS[metric].split('  ')[0]} vs {x}")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
-    paths = _save(fig, out, f"scaling-{_slug(target)}-{metric}-vs-{x}")
+    paths = _save(fig, out, _stem("scaling", _slug(target, 40), metric, "vs", x))
     plt.close(fig)
     return paths, fits
 
@@ -441,11 +478,12 @@ def plot_learning_curve(run: Path, out: Path, stem: Optional[str] = None) -> Opt
     ax.set_xlabel("optimization step (stages in sequence)")
     ax.set_ylabel("RMSE")
     ax.set_xlim(steps.min(), steps.max())
-    ax.set_title(f"{summary.target.name} — {summary.model}, N = {summary.N}, D = {summary.D}, seed {summary.seed}",
+    ax.set_title(f"{abbreviate(summary.target.name, 40)} — {summary.model}, N = {summary.N}, D = {summary.D}, "
+                 f"seed {summary.seed}",
                  fontsize=9, pad=16)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
-    paths = _save(fig, out, stem or f"curve-{_slug(summary.target.name)}-{run.name}")
+    paths = _save(fig, out, stem or _stem("curve", _slug(summary.target.name, 40), run.name))
     plt.close(fig)
     return paths
 
@@ -495,7 +533,50 @@ def plot_hessian(run: Path, out: Path) -> Optional[list[Path]]:
     except store.StoreError:
         model = Path(run).name
     ax.set_title(f"Hessian spectrum — {model}, N = {lam.size}", fontsize=9)
-    paths = _save(fig, out, f"hessian-{run.name}")
+    paths = _save(fig, out, _stem("hessian", run.name))
+    plt.close(fig)
+    return paths
+
+
+def plot_series_curves(target: str, label: str, runs: list[Entry], out: Path, stem: str) -> Optional[list[Path]]:
+    """Every trained run of a series in one figure: test RMSE (solid) and train RMSE (dotted) against the
+    step, coloured by N, seeds of one N in one colour. One run: :func:`plot_learning_curve` (stages shaded)."""
+    curves = []
+    trained = [r for r in runs if r.summary is not None and not r.interpolant]
+    for r in sorted(trained, key=lambda r: (r.summary.N, r.seed if r.seed is not None else -1)):
+        try:
+            rows = stage_offsets(store.read_curve(r.path))
+        except store.StoreError:
+            continue  # no readable curve, no line; the table still lists the run
+        if rows:
+            curves.append((r, rows))
+    if not curves:
+        return None
+    if len(curves) == 1:
+        return plot_learning_curve(curves[0][0].path, out, stem)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    sizes = sorted({r.summary.N for r, _ in curves})
+    cmap = plt.get_cmap("viridis")
+    colors = {n: cmap(0.9 * i / max(1, len(sizes) - 1)) for i, n in enumerate(sizes)}
+    labelled: set[int] = set()
+    for r, rows in curves:
+        steps = np.array([row["total_step"] for row in rows], float)
+        n = r.summary.N
+        seeds = sum(1 for q, _ in curves if q.summary.N == n)
+        name = None if n in labelled else f"N = {n}" + (f" ({seeds} seeds)" if seeds > 1 else "")
+        labelled.add(n)
+        ax.plot(steps, [row["test_rmse"] for row in rows], "-", color=colors[n], lw=1.1, alpha=0.85, label=name)
+        ax.plot(steps, [row["train_rmse"] for row in rows], ":", color=colors[n], lw=0.9, alpha=0.6)
+    ax.plot([], [], "-", color="0.3", label="test RMSE")
+    ax.plot([], [], ":", color="0.3", label="train RMSE")
+    ax.set_yscale("log")
+    ax.set_xlabel("optimization step (stages in sequence)")
+    ax.set_ylabel("RMSE")
+    ax.set_title(f"{abbreviate(target, 40)} — {label}: {len(curves)} runs", fontsize=9)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
+    paths = _save(fig, out, stem)
     plt.close(fig)
     return paths
 
@@ -528,8 +609,8 @@ def plot_results(root: str | Path, out: str | Path, x: str = "N", metric: str = 
     for tgt, series in group_series(records).items():
         paths, _ = plot_scaling(tgt, series, out, x, metric, theory, fit_range)
         made["scaling"] += paths
-        for label, run in representative_runs(series).items():
-            made["curves"] += plot_learning_curve(run.path, out, f"curve-{_slug(tgt)}-{_slug(label)}") or []
+        for label, runs in series.items():
+            made["curves"] += plot_series_curves(tgt, label, runs, out, _stem("curve", _slug(tgt, 40), label)) or []
     for r in records:
         made["hessian"] += plot_hessian(r.path, out) or []
     return made
