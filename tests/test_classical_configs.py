@@ -20,24 +20,24 @@ EXP_X = {"formula": "exp(x)", "variables": {"x": [-1, 1]}}
 
 def test_simplex_counts_points_outside_the_hull_instead_of_dropping_them():
     result = run_experiment(build_config(config({"kind": "simplex"}, {"equation": "II.8.31"}, 50, 1.0)))
-    metrics = result.summary["metrics"]
+    metrics = result.summary.metrics
     assert metrics["outside_hull"] > 0
     assert metrics["outside_hull"] + metrics["test_points_scored"] == 5000
-    assert result.summary["N"] == 50 * 3 and result.summary["D"] == 50
+    assert result.summary.N == 50 * 3 and result.summary.D == 50
     assert metrics["train_rmse"] < 1e-12  # interpolation fits its training points exactly
 
 
 def test_spline_and_chebyshev_reach_the_float64_floor_on_exp():
     spline = run_experiment(build_config(config({"kind": "spline", "order": 5}, EXP_X, 400)))
     cheb = run_experiment(build_config(config({"kind": "chebyshev"}, EXP_X, 25, 1.0)))
-    assert spline.summary["metrics"]["test_relative_rmse"] <= 1e-14
-    assert cheb.summary["metrics"]["test_relative_rmse"] <= 1e-14 and cheb.summary["N"] == 25
+    assert spline.summary.metrics["test_relative_rmse"] <= 1e-14
+    assert cheb.summary.metrics["test_relative_rmse"] <= 1e-14 and cheb.summary.N == 25
 
 
 def test_spline_grid_size_comes_from_train_points():
     xy = {"formula": "exp(x*y)", "variables": {"x": [-1, 1], "y": [-1, 1]}}
     result = run_experiment(build_config(config({"kind": "spline", "order": 3}, xy, 1000)))
-    assert result.summary["D"] == result.summary["N"] == 31**2
+    assert result.summary.D == result.summary.N == 31**2
 
 
 @pytest.mark.parametrize("model, target, key", [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 import yaml
+
+from precision_jax import store
+from precision_jax.config import load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,13 +29,15 @@ def write(tmp_path, config: dict, name: str = "c.yaml") -> str:
 def test_run_writes_a_complete_run_directory(tmp_path, small_teacher):
     small_teacher["train"][1]["maxiter"] = 100
     out = tmp_path / "store"
-    result = prec("run", write(tmp_path, small_teacher), "--out", str(out), "model.width=8")
+    path = write(tmp_path, small_teacher)
+    result = prec("run", path, "--out", str(out), "model.width=8")
     assert result.returncode == 0, result.stderr
-    runs = list(out.glob("small_teacher/*/summary.json"))
-    assert len(runs) == 1
-    summary = json.loads(runs[0].read_text())
-    assert summary["N"] == 1 * 8 + 8 + 8 * 8 + 8 + 8 + 1
-    assert "test RMSE" in result.stdout and str(runs[0].parent) in result.stdout.replace("\n", "")
+    runs = list(store.iter_runs(out))
+    assert len(runs) == 1 and runs[0].parent == out / "small_teacher"
+    assert runs[0] == store.run_dir(out, load_config(path, ["model.width=8"]))
+    summary = store.read_summary(runs[0])
+    assert summary.N == 1 * 8 + 8 + 8 * 8 + 8 + 8 + 1
+    assert "test RMSE" in result.stdout and str(runs[0]) in result.stdout.replace("\n", "")
 
 
 @pytest.mark.parametrize(

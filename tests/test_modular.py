@@ -187,7 +187,7 @@ def compare(sizes, steps: int, seeds, test_points: int) -> dict:
                              ("dense", {"kind": "mlp", "depth": 6, "width": dense_width, "activation": "relu"})):
             runs = [run_experiment(build_config(experiment(model, steps, seed, test_points))).summary
                     for seed in seeds]
-            out[width, label] = (runs[0]["N"], float(np.median([r["metrics"]["test_rmse"] for r in runs])))
+            out[width, label] = (runs[0].N, float(np.median([r.metrics["test_rmse"] for r in runs])))
     return out
 
 

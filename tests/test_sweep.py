@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from precision_jax import batched, store
+from precision_jax import store, training
 from precision_jax import sweep as sw
 from precision_jax.config import ConfigError, build_config
 
@@ -105,8 +105,6 @@ def test_shards_are_disjoint_and_cover_the_sweep(count):
 
 
 def test_failing_run_is_recorded_and_the_sweep_continues(tmp_path, monkeypatch):
-    from precision_jax import training
-
     # Width 7 fails at run time (as an out-of-memory or a library error would), batched or not.
     def explode(original):
         def run(arg, *args, **kwargs):
@@ -116,7 +114,7 @@ def test_failing_run_is_recorded_and_the_sweep_continues(tmp_path, monkeypatch):
             return original(arg, *args, **kwargs)
         return run
 
-    monkeypatch.setattr(batched, "run_seeds", explode(batched.run_seeds))
+    monkeypatch.setattr(training, "run_seed_group", explode(training.run_seed_group))
     monkeypatch.setattr(training, "run_experiment", explode(training.run_experiment))
     runs = sw.expand(spec(grid={"model.width": [6, 7], "data.test_compactification": [0.8, 0.9],
                                 "seed": [0, 1]}))
@@ -149,7 +147,7 @@ def test_diverged_run_is_saved_with_its_status_and_counted_failed(tmp_path):
     assert store.read_summary(store.run_dir(tmp_path, runs[0].config)).status == "diverged"
 
 
-def test_vmapped_seeds_equal_separate_runs(small_teacher):
+def test_batched_seeds_equal_separate_runs(small_teacher):
     from precision_jax.training import run_experiment
 
     small_teacher["data"] = {"train_points": 60, "test_points": 100, "test_compactification": 1.0}
@@ -158,20 +156,22 @@ def test_vmapped_seeds_equal_separate_runs(small_teacher):
     small_teacher["train"] = [{"kind": "adam", "lr": 1e-2, "steps": 50}, {"kind": "bfgs", "maxiter": 60}]
     small_teacher["output"]["log_every"] = 25
     configs = [build_config({**small_teacher, "seed": s}) for s in (0, 1)]
-    assert batched.can_batch(configs)
-    together = batched.run_seeds(configs)
+    together = training.run_seed_group(configs)
+    # The group really trained as one batch (every trainable config batches; there is no fallback).
+    assert [r.summary.batch["seeds"] for r in together] == [2, 2]
     for cfg, res in zip(configs, together):
         alone = run_experiment(cfg)
         assert store.run_id(res.config) == store.run_id(alone.config)
-        for key, value in alone.summary["metrics"].items():
-            assert res.summary["metrics"][key] == pytest.approx(value, rel=1e-12, abs=1e-300), key
-        assert [(s["kind"], s["steps"], s["stop_reason"]) for s in res.summary["stages"]] == \
-               [(s["kind"], s["steps"], s["stop_reason"]) for s in alone.summary["stages"]]
+        for key, value in alone.summary.metrics.items():
+            assert res.summary.metrics[key] == pytest.approx(value, rel=1e-12, abs=1e-300), key
+        assert [(s["kind"], s["steps"], s["stop_reason"]) for s in res.summary.stages] == \
+               [(s["kind"], s["steps"], s["stop_reason"]) for s in alone.summary.stages]
         assert [(p.stage, p.step) for p in res.curve] == [(p.stage, p.step) for p in alone.curve]
         np.testing.assert_allclose([p.test_rmse for p in res.curve], [p.test_rmse for p in alone.curve],
                                    rtol=1e-12)
-        np.testing.assert_allclose(res.theta, alone.theta, rtol=1e-12, atol=1e-15)
-    assert len({r.summary["metrics"]["test_rmse"] for r in together}) == 2  # the seeds really differ
+        np.testing.assert_allclose(res.parts[0].arrays["theta"], alone.parts[0].arrays["theta"],
+                                   rtol=1e-12, atol=1e-15)
+    assert len({r.summary.metrics["test_rmse"] for r in together}) == 2  # the seeds really differ
 
 
 def _assert_same_runs(configs, together):
@@ -179,12 +179,13 @@ def _assert_same_runs(configs, together):
 
     for cfg, res in zip(configs, together):
         alone = run_experiment(cfg)
-        for key, value in alone.summary["metrics"].items():
-            assert res.summary["metrics"][key] == pytest.approx(value, rel=1e-12, abs=1e-300), (cfg.seed, key)
+        for key, value in alone.summary.metrics.items():
+            assert res.summary.metrics[key] == pytest.approx(value, rel=1e-12, abs=1e-300), (cfg.seed, key)
         assert [(p.stage, p.step) for p in res.curve] == [(p.stage, p.step) for p in alone.curve]
         np.testing.assert_allclose([[p.train_rmse, p.test_rmse] for p in res.curve],
                                    [[p.train_rmse, p.test_rmse] for p in alone.curve], rtol=1e-12)
-        np.testing.assert_allclose(res.theta, alone.theta, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(res.parts[0].arrays["theta"], alone.parts[0].arrays["theta"],
+                                   rtol=1e-12, atol=1e-15)
 
 
 def test_group_of_four_seeds_equals_separate_runs_over_a_long_chain():
@@ -197,8 +198,8 @@ def test_group_of_four_seeds_equals_separate_runs_over_a_long_chain():
             "train": [{"kind": "adam", "lr": 1e-3, "steps": 300}, {"kind": "bfgs", "maxiter": 400}],
             "output": {"log_every": 100}}
     configs = [build_config({**base, "seed": s}) for s in range(4)]
-    together = batched.run_seeds(configs)
-    assert sum(r.summary["stages"][1]["steps"] for r in together) > 800  # BFGS ran long enough to amplify
+    together = training.run_seed_group(configs)
+    assert sum(r.summary.stages[1]["steps"] for r in together) > 800  # BFGS ran long enough to amplify
     _assert_same_runs(configs, together)
 
 
@@ -212,8 +213,9 @@ def test_modular_model_sweeps_with_its_variable_names():
             "train": [{"kind": "adam", "lr": 1e-2, "steps": 40}, {"kind": "bfgs", "maxiter": 20}],
             "output": {"log_every": 20}}
     configs = [build_config({**base, "seed": s}) for s in (0, 1)]
-    assert batched.can_batch(configs)
-    _assert_same_runs(configs, batched.run_seeds(configs))
+    together = training.run_seed_group(configs)
+    assert [r.summary.batch["seeds"] for r in together] == [2, 2]  # batched, wired by variable name
+    _assert_same_runs(configs, together)
 
 
 def test_batched_group_is_saved_like_prec_run(tmp_path):

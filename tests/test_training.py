@@ -11,7 +11,7 @@ from precision_jax import approximators
 from precision_jax.approximators import mlp
 from precision_jax.config import ConfigError, build_config
 from precision_jax.data import make_dataset
-from precision_jax.stages.base import NON_FINITE
+from precision_jax.stages.base import NON_FINITE, REASONS
 from precision_jax.targets import teacher_target
 from precision_jax.training import run_experiment
 
@@ -20,8 +20,8 @@ def test_float64_end_to_end(small_teacher):
     assert jax.config.jax_enable_x64
     small_teacher["train"] = [{"kind": "adam", "steps": 10}]
     result = run_experiment(build_config(small_teacher))
-    assert result.theta.dtype == np.float64
-    assert result.summary["numerics"]["dtype"] == "float64"
+    assert result.parts[0].arrays["theta"].dtype == np.float64
+    assert result.summary.numerics["dtype"] == "float64"
     cfg = build_config(small_teacher)
     model = approximators.build_model(cfg.model, 1)
     theta = model.init(jax.random.PRNGKey(0))
@@ -50,9 +50,9 @@ def test_init_follows_pytorch_default_bounds():
 
 def test_bfgs_reaches_below_1e6_on_teacher_student(small_teacher):
     result = run_experiment(build_config(small_teacher, ["model.width=20", "train.1.maxiter=1500"]))
-    assert result.summary["metrics"]["test_rmse"] < 1e-6
-    assert result.summary["status"] == "complete"
-    stages = result.summary["stages"]
+    assert result.summary.metrics["test_rmse"] < 1e-6
+    assert result.summary.status == "complete"
+    stages = result.summary.stages
     assert [s["kind"] for s in stages] == ["adam", "bfgs"]
     assert stages[1]["train_rmse"] < stages[0]["train_rmse"] / 100
 
@@ -61,31 +61,31 @@ def test_same_config_and_seed_give_identical_numbers(small_teacher):
     small_teacher["train"][1]["maxiter"] = 200
     a = run_experiment(build_config(small_teacher))
     b = run_experiment(build_config(small_teacher))
-    assert a.summary["metrics"] == b.summary["metrics"]
-    np.testing.assert_array_equal(a.theta, b.theta)
+    assert a.summary.metrics == b.summary.metrics
+    np.testing.assert_array_equal(a.parts[0].arrays["theta"], b.parts[0].arrays["theta"])
     c = run_experiment(build_config(small_teacher, ["seed=1"]))
-    assert c.summary["metrics"]["test_rmse"] != a.summary["metrics"]["test_rmse"]
+    assert c.summary.metrics["test_rmse"] != a.summary.metrics["test_rmse"]
 
 
 def test_divergence_is_reported_and_last_finite_parameters_kept(small_teacher):
     small_teacher["train"] = [{"kind": "adam", "lr": 1e200, "steps": 50}]
     result = run_experiment(build_config(small_teacher, ["output.log_every=10"]))
-    assert result.summary["status"] == "diverged"
-    assert result.summary["stages"][0]["stop_reason"] == NON_FINITE
-    assert np.all(np.isfinite(result.theta))
+    assert result.summary.status == "diverged"
+    assert result.summary.stages[0]["stop_reason"] == REASONS[NON_FINITE] == "non_finite"
+    assert np.all(np.isfinite(result.parts[0].arrays["theta"]))
 
 
 def test_minibatch_adam_cycles_through_data(small_teacher):
     small_teacher["train"] = [{"kind": "adam", "lr": 1e-2, "steps": 300, "batch_size": 64}]
     result = run_experiment(build_config(small_teacher))
     first = result.curve[0].train_rmse
-    assert result.summary["metrics"]["train_rmse"] < first / 5
+    assert result.summary.metrics["train_rmse"] < first / 5
 
 
 def test_lbfgs_stage_improves_on_adam(small_teacher):
     small_teacher["train"][1] = {"kind": "lbfgs", "maxiter": 300, "memory_size": 10}
     result = run_experiment(build_config(small_teacher))
-    adam, lbfgs = result.summary["stages"]
+    adam, lbfgs = result.summary.stages
     assert lbfgs["train_rmse"] < adam["train_rmse"] / 10
 
 
@@ -93,7 +93,7 @@ def test_auto_train_points_tie_data_to_parameters(small_teacher):
     small_teacher["data"]["train_points"] = "auto"
     small_teacher["train"] = [{"kind": "adam", "steps": 1}]
     result = run_experiment(build_config(small_teacher))
-    assert result.summary["N"] == 141 and result.summary["D"] == 141 // 2
+    assert result.summary.N == 141 and result.summary.D == 141 // 2
 
 
 def test_unknown_equation_is_a_config_error(small_teacher):
