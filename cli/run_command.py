@@ -117,12 +117,16 @@ def run(
     from precision_jax.checkpoint import CheckpointError, RunTimeout, for_runs
     from precision_jax.config import load_config
     from precision_jax.parse import ConfigError
-    from precision_jax.training import run_experiment
+    from precision_jax.training import preflight, run_experiment
 
     cfg = load_config(config, overrides or [])
     root = out if out is not None else Path(cfg.output.dir)
     if not force and already_complete(root, cfg, quiet):
         return
+    try:
+        preflight([cfg], None if max_memory is None else int(max_memory * 2**30))
+    except ConfigError as e:  # found only once the target is known (sizes, stages for this model, memory)
+        raise e.located(e.source or str(config)) from None
     store.check_writable(root)  # a file, a read-only or full folder: refused before any data are drawn
     interrupts.set_where(cfg.name)
     checkpoint = for_runs(root, [cfg])

@@ -114,7 +114,7 @@ def _same_but_seed(configs: Sequence[ExperimentConfig]) -> bool:
     def strip(cfg):
         d = to_dict(cfg)
         d.pop("seed", None)
-        d.pop("output", None)
+        d["output"].pop("dir", None)  # where a run is written does not change how it is trained
         return d
 
     first = strip(configs[0])
@@ -156,6 +156,34 @@ def check_target(target: Target, samples: int = 4096) -> None:
                           f"{y[bad[0]]} at {point} ({bad.size} of {len(y)} probe points)", "target")
 
 
+def preflight(configs: Sequence[ExperimentConfig], max_memory: Optional[int] = None) -> Target:
+    """Every check that needs no data: the target, the stages for this model, memory, finiteness on the box.
+
+    Raises :class:`ConfigError` naming the key; draws no data and compiles
+    nothing, so a caller can refuse a run before it writes anything.
+    """
+    first = configs[0]
+    target = resolve_target(first)
+    if first.model.kind in approximators.INTERPOLANTS:
+        kind = first.model.kind
+        if first.train:
+            raise ConfigError(f"a {kind} model is fitted directly; remove the optimizer stages", "train")
+        if first.boost is not None:
+            raise ConfigError(f"a {kind} model is fitted directly; remove the boost section", "boost")
+        if first.data.train_points == "auto":
+            raise ConfigError(f"give a number of training points for a {kind} model", "data.train_points")
+        resources.check_run_memory(int(first.data.train_points), first.data.test_points, target.d, [], 1,
+                                   max_memory)
+    else:
+        variables = tuple(target.variables)
+        model = cached_model(first.model, target.d, variables)
+        chains = check_chains(first, model, target.d, variables)
+        resources.check_run_memory(resolve_train_points(first, model.n_params, target.d), first.data.test_points,
+                                   target.d, chains, len(configs), max_memory)
+    check_target(target)
+    return target
+
+
 def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None,
                    max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None) -> RunRecord:
     """Train (or fit) the configured approximator and measure it; deterministic for a given config."""
@@ -183,15 +211,11 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
         raise ValueError("a seed group's configs may differ only in their seed")
     start = time.perf_counter()
     first = configs[0]
-    target = resolve_target(first)
+    target = preflight(configs, max_memory)
     if first.model.kind in approximators.INTERPOLANTS:
-        return [fit_interpolant(cfg, target, max_memory) for cfg in configs]
+        return [fit_interpolant(cfg, target) for cfg in configs]
     variables = tuple(target.variables)
     model = cached_model(first.model, target.d, variables)
-    chains = check_chains(first, model, target.d, variables)
-    resources.check_run_memory(resolve_train_points(first, model.n_params, target.d), first.data.test_points,
-                               target.d, chains, len(configs), max_memory)
-    check_target(target)
     keys = [run_keys(cfg.seed, getattr(cfg.model, "init_seed", None)) for cfg in configs]
     datasets = [run_data(cfg, target, model.n_params, k) for cfg, k in zip(configs, keys)]
     S = len(configs)
@@ -342,7 +366,7 @@ def _boost_round(boost: BoostConfig, log_every: int, model: approximators.Traina
     fit.round = k + 1
 
 
-def fit_interpolant(cfg: ExperimentConfig, target: Target, max_memory: Optional[int] = None) -> RunRecord:
+def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
     """Classical approximators: no optimizer chain, one fit from the run's training points or a grid.
 
     ``approximators.INTERPOLANTS[kind](model_cfg, target, dataset)`` returns an
@@ -350,16 +374,9 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target, max_memory: Optional[
     (NaN where undefined, e.g. outside a triangulation's convex hull). The data
     are raw (interpolants work in the target's coordinates) and drawn from the
     key tree's ``data`` key, so a net with the same seed sees the same points.
+    The config has passed :func:`preflight`.
     """
     start = time.perf_counter()
-    if cfg.train:
-        raise ConfigError(f"a {cfg.model.kind} model is fitted directly; remove the optimizer stages", "train")
-    if cfg.boost is not None:
-        raise ConfigError(f"a {cfg.model.kind} model is fitted directly; remove the boost section", "boost")
-    if cfg.data.train_points == "auto":
-        raise ConfigError(f"give a number of training points for a {cfg.model.kind} model", "data.train_points")
-    resources.check_run_memory(int(cfg.data.train_points), cfg.data.test_points, target.d, [], 1, max_memory)
-    check_target(target)
     data = run_data(cfg, target, 0, standardize=False)
     try:
         interpolant = approximators.INTERPOLANTS[cfg.model.kind](cfg.model, target, data)

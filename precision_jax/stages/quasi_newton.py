@@ -138,6 +138,7 @@ class QuasiNewton(StageBase):
         self.kind, self.settings, self.predict, self.log_every = kind, settings, predict, log_every
         self.n_params = n_params
         self.rescale, self.fixed_scale = rescale, fixed_scale
+        self.summary_fields: dict = {}  # static facts for the summary row (rescale: its factor)
         self.optimizer = make_optimizer(settings)
 
     def objective(self, theta, x, y, scale):
@@ -195,6 +196,9 @@ class QuasiNewton(StageBase):
     def info(self, state: QuasiNewtonState) -> dict:
         return {"linesearch_evaluations": state.linesearch_steps, "fitted_points": jnp.asarray(state.x.shape[0])}
 
+    def describe(self, info: dict) -> dict:
+        return {**super().describe(info), **self.summary_fields}
+
 
 @register_builder("bfgs")
 def build_bfgs(cfg: BFGSConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
@@ -237,4 +241,5 @@ def build_rescale(cfg: RescaleConfig, predict, n_params: int, log_every: int) ->
     fixed = None if cfg.factor is None else 1.0 / cfg.factor
     stage = QuasiNewton("rescale", settings, predict, n_params, log_every, rescale=cfg.factor is None,
                         fixed_scale=fixed)
+    stage.summary_fields = {"factor": cfg.factor if cfg.factor is not None else "1/L0"}
     return stage
