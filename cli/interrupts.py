@@ -17,7 +17,10 @@ its temporary folder; complete runs are on disk already), and
 :func:`exit_interrupted` prints the line and ends the process with
 ``os._exit(130)``, skipping the interpreter's teardown. If the main thread
 stays inside XLA for longer than :data:`GRACE_SECONDS` (a long compilation or
-jitted loop), the watcher ends the process itself the same way. Outside a
+jitted loop), the watcher ends the process itself the same way; worker
+processes of ``prec sweep --jobs`` get the interrupt after
+:data:`CHILDREN_SECONDS` if it did not reach them, and the process ends after
+:data:`DEADLINE_SECONDS` whatever its clean-up still waits for. Outside a
 command (start-up imports) and on a second Ctrl-C, the line is printed and the
 process ends at once.
 """
@@ -35,6 +38,8 @@ import time
 EXIT_STATUS = 130
 POLL_SECONDS = 0.05
 GRACE_SECONDS = 1.0  # how long a pending interrupt waits for the main thread to leave JAX before the process ends
+CHILDREN_SECONDS = 2.0   # after this, worker processes (prec sweep --jobs) still running get the interrupt too
+DEADLINE_SECONDS = 10.0  # and after this the process ends, whatever its clean-up still waits for
 # Top-level packages inside which an exception must not be raised: JAX's tracing, compilation and dispatch,
 # optimizer code called while tracing, and the import machinery (a half-imported module).
 PROTECTED = frozenset({"jax", "jaxlib", "optax", "jaxopt", "importlib", "_frozen_importlib",
@@ -129,12 +134,38 @@ def _watch() -> None:
         _thread.interrupt_main(signal.SIGINT)
 
 
+def _deadline() -> None:
+    # The KeyboardInterrupt is unwinding. Worker processes that did not get the signal themselves (it was sent
+    # to this process alone, not to the terminal's process group) get it now, so that they stop and save as this
+    # one does; and if the clean-up still waits after DEADLINE_SECONDS (a worker deep in a compilation), the
+    # process ends anyway.
+    time.sleep(CHILDREN_SECONDS)
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is not None:
+        try:
+            children = multiprocessing.active_children()
+        except Exception:
+            children = []
+        for child in children:
+            try:
+                os.kill(child.pid, signal.SIGINT)
+            except (OSError, TypeError):
+                pass
+    time.sleep(max(0.0, DEADLINE_SECONDS - CHILDREN_SECONDS))
+    exit_interrupted()
+
+
+def _raise() -> None:
+    threading.Thread(target=_deadline, name="prec-interrupt-deadline", daemon=True).start()
+    raise KeyboardInterrupt
+
+
 def _on_sigint(signum, frame) -> None:
     if _state.polling:  # the watcher's re-check, not a new Ctrl-C
         _state.polling = False
         if _state.pending and not _protected(frame):
             _state.pending = False
-            raise KeyboardInterrupt
+            _raise()
         return
     _state.signals += 1
     if not _state.in_command or _state.signals > 1:
@@ -144,4 +175,4 @@ def _on_sigint(signum, frame) -> None:
             _state.pending = True
             threading.Thread(target=_watch, name="prec-interrupt", daemon=True).start()
         return
-    raise KeyboardInterrupt
+    _raise()
