@@ -333,6 +333,41 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path, moment):
     assert [p for p in store.iter_runs(out)] == [kept]  # and the interrupted one never looks complete
 
 
+def test_ctrl_c_to_a_parallel_sweep_stops_its_workers(tmp_path):
+    base = write_yaml(tmp_path / "long.yaml", with_changes(TINY, train=[{"kind": "adam", "steps": 10_000_000}],
+                                                          output={"log_every": 2000}))
+    spec = write_yaml(tmp_path / "s.yaml", {"base": str(base), "grid": {"model.width": [4, 6]}})
+    process = subprocess.Popen([sys.executable, "-m", "cli", "sweep", str(spec), "--out", str(tmp_path / "store"),
+                                "--jobs", "2", "--no-progress"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    workers: list[int] = []
+    deadline = time.monotonic() + 120
+    while len(workers) < 2 and time.monotonic() < deadline:  # the two spawned workers (and a resource tracker)
+        time.sleep(0.5)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        workers = [int(w) for w in children.read_text().split()] if children.exists() else []
+    if len(workers) < 2:
+        process.kill()
+        process.communicate()
+        pytest.skip("no /proc/<pid>/task/<tid>/children to find the workers by")
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)  # to the parent alone (kill -INT), not to the terminal's process group
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        for pid in [*workers, process.pid]:
+            os.kill(pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("the interrupted sweep did not exit")
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("prec: interrupted"), stderr
+    time.sleep(2)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "zombie" not in
+             Path(f"/proc/{w}/status").read_text().lower()]
+    assert alive == [], "workers left running after the sweep was interrupted"
+
+
 # --------------------------------------------------------------------------- 12. provenance, --version
 
 
