@@ -48,6 +48,7 @@ PROTECTED = frozenset({"jax", "jaxlib", "optax", "jaxopt", "importlib", "_frozen
 
 class _State:
     installed = False
+    worker = False  # a sweep's worker process: interrupts unwind its task; its parent prints the line
     in_command = 0
     pending = False
     polling = False
@@ -64,6 +65,20 @@ def install() -> None:
         return
     signal.signal(signal.SIGINT, _on_sigint)
     _state.installed = True
+
+
+def install_worker() -> None:
+    """In a worker process of ``prec sweep --jobs``: the same deferred interrupts, for the whole process.
+
+    A Ctrl-C unwinds the worker's task as a :class:`KeyboardInterrupt` raised
+    outside JAX (Python's default handler may raise it inside JAX's garbage
+    collection callback, where it is swallowed and the worker trains on); the
+    worker prints nothing, since its parent says what happened, and ignores
+    a repeated SIGINT (its parent forwards one) until its deadline.
+    """
+    _state.worker = True
+    _state.in_command = 1
+    install()
 
 
 def installed() -> bool:
@@ -87,6 +102,8 @@ def exit_interrupted() -> None:
             stream.flush()
         except Exception:  # a closed or broken stream must not stop the exit
             pass
+    if _state.worker:
+        os._exit(EXIT_STATUS)
     text = message() + "\n"
     try:
         if os.isatty(2):
@@ -114,6 +131,15 @@ def _protected(frame) -> bool:
     while frame is not None:
         name = frame.f_globals.get("__name__") or ""
         if name.partition(".")[0] in PROTECTED:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _in_task(frame) -> bool:
+    """Whether a sweep worker is running a task (a seed group), not waiting for one."""
+    while frame is not None:
+        if frame.f_code.co_name == "_worker_run_group":
             return True
         frame = frame.f_back
     return False
@@ -168,6 +194,10 @@ def _on_sigint(signum, frame) -> None:
             _raise()
         return
     _state.signals += 1
+    if _state.worker and _state.signals > 1:
+        return  # the parent forwarding the Ctrl-C this worker already got: the deadline ends it if need be
+    if _state.worker and not _in_task(frame):
+        exit_interrupted()  # idle, between tasks: nothing to unwind (and no traceback from the pool's loop)
     if not _state.in_command or _state.signals > 1:
         exit_interrupted()
     if _protected(frame):

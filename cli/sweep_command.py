@@ -160,7 +160,8 @@ def sweep(
     start = time.perf_counter()
     with progress:
         summary = sw.run_sweep(runs, root, jobs=jobs, batch=not no_batch, on_start=progress.start,
-                               on_outcome=progress, cache_dir=cache_dir, retry_failed=retry_failed)
+                               on_outcome=progress, cache_dir=cache_dir, retry_failed=retry_failed,
+                               worker_setup=interrupts.install_worker)
     elapsed = time.perf_counter() - start
     console.print(f"{spec.name}: {summary.done} done, {summary.skipped} skipped, {summary.diverged} diverged, "
                   f"{summary.failed} failed, {summary.timeout} timed out of {len(runs)} runs in {elapsed:.1f} s  "

@@ -483,7 +483,9 @@ def enable_compilation_cache(directory: str | Path | None = None) -> Path:
     return directory
 
 
-def _worker_init(cache_dir: Optional[str]) -> None:
+def _worker_init(cache_dir: Optional[str], setup: Optional[Callable[[], None]] = None) -> None:
+    if setup is not None:  # first: e.g. the command line's Ctrl-C handling (cli.interrupts.install_worker)
+        setup()
     import precision_jax  # noqa: F401  (float64)
 
     enable_compilation_cache(cache_dir)
@@ -496,8 +498,12 @@ def _worker_run_group(root: str, group: list[SweepRun], batch: bool, retry_faile
 def run_sweep(runs: list[SweepRun], root: str | Path, jobs: int = 1, batch: bool = True,
               on_start: Optional[Callable[[list[SweepRun]], None]] = None,
               on_outcome: Optional[Callable[[Outcome], None]] = None,
-              cache_dir: Optional[str | Path] = None, retry_failed: bool = False) -> SweepSummary:
+              cache_dir: Optional[str | Path] = None, retry_failed: bool = False,
+              worker_setup: Optional[Callable[[], None]] = None) -> SweepSummary:
     """Run ``runs`` (seed groups batched) into the store at ``root``, ``jobs`` groups at a time.
+
+    With ``jobs > 1``, each worker process calls ``worker_setup()`` (a picklable
+    module-level function) before anything else.
 
     Complete runs (diverged ones included) are skipped without being loaded,
     and so are failed ones unless ``retry_failed``; each finished run is on
@@ -532,7 +538,8 @@ def run_sweep(runs: list[SweepRun], root: str | Path, jobs: int = 1, batch: bool
 
     context = multiprocessing.get_context("spawn")
     cache = str(cache_dir) if cache_dir is not None else None
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(cache,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
+                             initargs=(cache, worker_setup)) as pool:
         futures = {}
         queue = list(pending)
         while queue or futures:

@@ -337,7 +337,8 @@ def test_ctrl_c_to_a_parallel_sweep_stops_its_workers(tmp_path):
     base = write_yaml(tmp_path / "long.yaml", with_changes(TINY, train=[{"kind": "adam", "steps": 10_000_000}],
                                                           output={"log_every": 2000}))
     spec = write_yaml(tmp_path / "s.yaml", {"base": str(base), "grid": {"model.width": [4, 6]}})
-    process = subprocess.Popen([sys.executable, "-m", "cli", "sweep", str(spec), "--out", str(tmp_path / "store"),
+    process = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "cli", "sweep", str(spec), "--out",
+                                str(tmp_path / "store"),
                                 "--jobs", "2", "--no-progress"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     workers: list[int] = []
@@ -355,10 +356,15 @@ def test_ctrl_c_to_a_parallel_sweep_stops_its_workers(tmp_path):
     try:
         stdout, stderr = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGABRT)  # faulthandler: every thread's stack
+        time.sleep(2)
         for pid in [*workers, process.pid]:
-            os.kill(pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail("the interrupted sweep did not exit")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        stdout, stderr = process.communicate()
+        pytest.fail(f"the interrupted sweep did not exit:\n{stderr[-6000:]}")
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("prec: interrupted"), stderr
