@@ -26,12 +26,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax.hessian import DENSE_LIMIT, default_chunk, mse_hessian, mse_value_and_grad
+from precision_jax.hessian import DENSE_LIMIT, mse_hessian, mse_value_and_grad
 from precision_jax.parse import ConfigError, at_least, checked, positive
 from precision_jax.registry import stage_config
-from precision_jax.stages.base import (MAX_STEPS, NO_PROGRESS, NON_FINITE, RUNNING, Problem, StageBase, mse,
+from precision_jax.stages.base import (MAX_STEPS, NO_PROGRESS, NON_FINITE, RUNNING, Problem, mse,
                                        register_builder, training_subset)
-from precision_jax.stages.lm import check_dense_size
+from precision_jax.stages.lm import DenseStage
 
 
 @stage_config
@@ -103,15 +103,8 @@ class LCSState(NamedTuple):
 
 
 @register_builder("lcs")
-class LowCurvatureSubspace(StageBase):
+class LowCurvatureSubspace(DenseStage):
     kind = "lcs"
-
-    def __init__(self, cfg: LCSConfig, predict, n_params: int, log_every: int):
-        check_dense_size(n_params, cfg.max_params, "lcs")
-        self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
-
-    def chunk(self, n_points: int) -> int:
-        return self.cfg.chunk_size or default_chunk(self.n_params, n_points)
 
     def init(self, problem: Problem, theta) -> LCSState:
         xh, yh = training_subset(problem, self.cfg.subsample, self.predict, theta)

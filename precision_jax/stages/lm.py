@@ -181,16 +181,21 @@ def make_lm(cfg: LMConfig, predict, chunk: int):
     return init, iterate
 
 
-@register_builder("lm")
-class LevenbergMarquardt(StageBase):
-    kind = "lm"
+class DenseStage(StageBase):
+    """A stage that factors dense N×N matrices (LM, LCS): N is capped by ``max_params``, data go in chunks."""
 
-    def __init__(self, cfg: LMConfig, predict, n_params: int, log_every: int):
-        check_dense_size(n_params, cfg.max_params, "lm")
+    def __init__(self, cfg, predict, n_params: int, log_every: int):
+        check_dense_size(n_params, cfg.max_params, self.kind)
         self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
 
     def chunk(self, n_points: int) -> int:
+        """Points per chunk of per-sample derivatives (``chunk_size``, or what the memory budget allows)."""
         return self.cfg.chunk_size or default_chunk(self.n_params, n_points)
+
+
+@register_builder("lm")
+class LevenbergMarquardt(DenseStage):
+    kind = "lm"
 
     def init(self, problem: Problem, theta) -> LMState:
         x, y = training_subset(problem, self.cfg.subsample, self.predict, theta, self.cfg.focus)
