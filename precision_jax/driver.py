@@ -191,12 +191,15 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
             return np.asarray(done, bool)
 
         def snapshot(state, running):
-            return {"stage": index, "active": active, "theta_host": theta_host,
-                    "outcomes": [None if o is None else {"theta": o.theta, "loss": o.loss, "stages": o.stages,
-                                                         "curve": o.curve, "diverged": o.diverged} for o in outcomes],
-                    "in_stage": {"state": jax.tree.leaves(state), "running": running, "best_loss": best_loss,
-                                 "best_theta": best_theta, "points": points, "reasons": reasons, "steps": steps,
-                                 "seconds": time.perf_counter() - t0}}
+            """This boundary's state, copied: a later chunk's bookkeeping must not leak into it."""
+            return {"stage": index, "active": active.copy(), "theta_host": theta_host.copy(),
+                    "outcomes": [None if o is None else {"theta": o.theta, "loss": o.loss, "stages": list(o.stages),
+                                                         "curve": list(o.curve), "diverged": o.diverged}
+                                 for o in outcomes],
+                    "in_stage": {"state": jax.tree.leaves(state), "running": running.copy(),
+                                 "best_loss": best_loss.copy(), "best_theta": best_theta.copy(),
+                                 "points": [list(p) for p in points], "reasons": reasons.copy(),
+                                 "steps": steps.copy(), "seconds": time.perf_counter() - t0}}
 
         if inner is None:
             state, report = progs.start(stage_problems, jnp.asarray(theta_host))
@@ -207,16 +210,19 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
             running = np.asarray(inner["running"], bool).copy()
         position = f"{'train' if round_index == 0 else f'boost round {round_index}'} stage {index} ({stage.kind})"
         while running.any():
+            boundary = snapshot(state, running) if offer is not None else None
             if offer is not None:
-                offer(lambda: snapshot(state, running), position, False)
+                offer(lambda: boundary, position, False)
             try:
+                # The wait for a chunk happens where its results are read (in log), so both are covered.
                 new_state, report = progs.advance(state, stage_problems, jnp.asarray(running))
+                done = log(report, running)
             except KeyboardInterrupt:
                 if offer is not None:
-                    offer(lambda: snapshot(state, running), position, True)
+                    offer(lambda: boundary, position, True)
                 raise
             state = new_state
-            running &= ~log(report, running)
+            running &= ~done
         seconds = time.perf_counter() - t0
         info = jax.tree.map(np.asarray, progs.result(state).info)
         for s in np.flatnonzero(active):

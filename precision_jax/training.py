@@ -209,7 +209,7 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
         return []
     if not _same_but_seed(configs):
         raise ValueError("a seed group's configs may differ only in their seed")
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     first = configs[0]
     target = preflight(configs, max_memory)
     if first.model.kind in approximators.INTERPOLANTS:
@@ -254,7 +254,7 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
         predict = functools.partial(_predict_sum, applies if first.boost is not None else [model.apply], parts)
         summary = summarize(cfg, target, data, model.n_params, model.description, predict(data.x_train),
                             predict(data.x_test), fit.stages[s], wall / S,
-                            "diverged" if fit.diverged[s] else "complete")
+                            "diverged" if fit.diverged[s] else "complete", started_at=started_at)
         if first.boost is not None:
             summary.boost = {"rounds": len(parts) - 1, "normalize": first.boost.normalize, "rows": fit.rows[s],
                              "N_total": int(sum(p.arrays["theta"].size for p in parts))}
@@ -376,7 +376,7 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
     key tree's ``data`` key, so a net with the same seed sees the same points.
     The config has passed :func:`preflight`.
     """
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     data = run_data(cfg, target, 0, standardize=False)
     try:
         interpolant = approximators.INTERPOLANTS[cfg.model.kind](cfg.model, target, data)
@@ -395,7 +395,8 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
     row = {"round": 0, "stage": 0, "kind": "fit", "steps": 0, "stop_reason": "fitted", "seconds": fit_seconds}
     summary = summarize(cfg, target, data, interpolant.n_params, getattr(interpolant, "description", cfg.model.kind),
                         train_prediction, test_prediction, [row], time.perf_counter() - start, "complete",
-                        {"outside_hull": undefined, "test_points_scored": int(test_prediction.size - undefined)})
+                        {"outside_hull": undefined, "test_points_scored": int(test_prediction.size - undefined)},
+                        started_at=started_at)
     summary.D = int(interpolant.n_train)  # grid-based interpolants sample their own points
     return RunRecord(cfg, summary, [], [Part(cfg.model, interpolant.state(), 1.0)], None, None)
 
