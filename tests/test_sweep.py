@@ -130,21 +130,26 @@ def test_failing_run_is_recorded_and_the_sweep_continues(tmp_path, monkeypatch):
         else:
             assert store.is_complete(path)
     assert len(list(store.iter_runs(tmp_path))) == 4  # a failure never looks like a run
-    again = sw.run_sweep(runs, tmp_path)  # complete runs skipped, failures retried (and fail again)
-    assert (again.done, again.skipped, again.failed) == (0, 4, 4)
+    again = sw.run_sweep(runs, tmp_path)  # complete runs skipped, and failures too unless asked to retry
+    assert (again.done, again.skipped, again.failed) == (0, 8, 0)
+    assert sum(o.reason == "failed" for o in again.outcomes) == 4
+    retried = sw.run_sweep(runs, tmp_path, retry_failed=True)  # retried, and they fail again
+    assert (retried.done, retried.skipped, retried.failed) == (0, 4, 4)
     monkeypatch.undo()
-    fixed = sw.run_sweep(runs, tmp_path)  # once the cause is gone, the retry completes and clears the record
+    fixed = sw.run_sweep(runs, tmp_path, retry_failed=True)  # the cause gone, the retry completes, clears the record
     assert (fixed.done, fixed.skipped, fixed.failed) == (4, 4, 0)
     assert not list(tmp_path.rglob(sw.FAILED_FILE))
 
 
-def test_diverged_run_is_saved_with_its_status_and_counted_failed(tmp_path):
+def test_diverged_run_is_saved_with_its_status_counted_apart_and_not_retried(tmp_path):
     base = {**TINY, "model": {**TINY["model"], "activation": "relu"},
             "train": [{"kind": "adam", "lr": 1e300, "steps": 40}]}
     runs = sw.expand(spec(grid={"seed": [0]}, base=base))
     summary = sw.run_sweep(runs, tmp_path)
-    assert summary.failed == 1 and summary.outcomes[0].reason == "diverged"
+    assert (summary.diverged, summary.failed) == (1, 0) and summary.outcomes[0].reason == "diverged"
     assert store.read_summary(store.run_dir(tmp_path, runs[0].config)).status == "diverged"
+    again = sw.run_sweep(runs, tmp_path)
+    assert (again.skipped, again.diverged) == (1, 0)
 
 
 def test_batched_seeds_equal_separate_runs(small_teacher):
@@ -256,11 +261,14 @@ def test_sweep_killed_with_sigkill_resumes_to_exactly_the_full_set(tmp_path):
 
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"{len(expected) - len(partial)} done, {len(partial)} skipped, 0 failed" in done.stdout
+    assert f"{len(expected) - len(partial)} done, {len(partial)} skipped, 0 diverged, 0 failed" in done.stdout
     assert _complete_ids(root) == expected
     leftovers = [p for p in (root / "tiny").iterdir() if p.name.startswith(store.TMP_PREFIX)]
     assert leftovers == []
-    assert sorted(p.name for p in (root / "tiny").iterdir()) == expected  # nothing duplicated or half-written
+    # Nothing duplicated or half-written, no checkpoint left; only the runs and their (empty) lock files.
+    names = sorted(p.name for p in (root / "tiny").iterdir())
+    assert [n for n in names if not n.startswith(store.LOCK_PREFIX)] == expected
+    assert all((root / "tiny" / n).stat().st_size == 0 for n in names if n.startswith(store.LOCK_PREFIX))
 
 
 def test_cli_dry_run_lists_runs_and_status(tmp_path):
