@@ -102,5 +102,5 @@ def test_the_same_sweep_started_three_times_trains_every_run_exactly_once(tmp_pa
     assert done == 6  # each run trained by exactly one of the three processes
     runs = sorted(p.name for p in store.iter_runs(out))
     assert len(runs) == 6 == len(set(runs))
-    leftovers = [p for p in (out / "shared").iterdir() if p.name.startswith((store.TMP_PREFIX, ".ckpt-"))]
+    leftovers = [p for p in (out / base["name"]).iterdir() if p.name.startswith((store.TMP_PREFIX, ".ckpt-"))]
     assert leftovers == []
