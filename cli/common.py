@@ -48,3 +48,11 @@ def clean_errors(command):
             fail(f"{e.filename}: {e.strerror or e}")
 
     return wrapper
+
+
+def print_wide(table) -> None:
+    """Print a rich table; piped output has no terminal width to respect, so numbers are never cut."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        Console(width=400, highlight=False, file=sys.stdout).print(table)

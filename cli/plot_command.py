@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from cli.app import app
-from cli.common import clean_errors, console, err_console, fail
+from cli.common import clean_errors, console, err_console, fail, print_wide
 
 
 class Metric(str, Enum):
@@ -126,16 +126,6 @@ def _format(value) -> str:
     return "" if value is None else str(value)
 
 
-def _print_wide(table: Table) -> None:
-    # Piped output has no terminal width to respect; never truncate numbers into ellipses there.
-    if console.is_terminal:
-        console.print(table)
-    else:
-        from rich.console import Console
-
-        Console(width=400, highlight=False, file=sys.stdout).print(table)
-
-
 @app.command("table")
 @clean_errors
 def table(
@@ -170,7 +160,7 @@ def table(
         t.add_column(c, justify="right" if c in ("N", "D", "wall_seconds") or c.endswith("rmse") else "left")
     for r in rows:
         t.add_row(*(_format(r[c]) for c in columns))
-    _print_wide(t)
+    print_wide(t)
 
 
 @app.command("fit")
@@ -201,4 +191,4 @@ def fit(
         interval = f"[{f.low:+.3f}, {f.high:+.3f}]" if f.low == f.low else "(one seed)"
         t.add_row(f.target, f.series, f"{f.exponent:+.3f}", interval,
                   f"{f.size_range[0]:.4g}–{f.size_range[1]:.4g}", str(f.n_points), str(f.n_seeds))
-    _print_wide(t)
+    print_wide(t)

@@ -15,7 +15,7 @@ import yaml
 from rich.table import Table
 
 from cli.app import app
-from cli.common import clean_errors, console, err_console, fail
+from cli.common import clean_errors, console, err_console, fail, print_wide
 
 runs_app = typer.Typer(help="List the runs of a results store, show one, or compare two.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -27,17 +27,6 @@ def _number(value: Any) -> str:
             return "—"
         return f"{value:.3e}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4g}"
     return "—" if value is None else str(value)
-
-
-def _print_wide(table: Table) -> None:
-    if console.is_terminal:
-        console.print(table)
-    else:  # piped: no terminal width to respect; never cut numbers into ellipses
-        import sys
-
-        from rich.console import Console
-
-        Console(width=400, highlight=False, file=sys.stdout).print(table)
 
 
 @runs_app.command("list")
@@ -94,7 +83,7 @@ def list_runs(
     for r in rows:
         table.add_row(str(r["name"]), r["run_id"], r["status"], _number(r["N"]), _number(r["D"]),
                       _number(r["test_rmse"]), _number(r["wall_seconds"]), _number(r["seed"]))
-    _print_wide(table)
+    print_wide(table)
 
 
 def _read(run_dir: Path):
@@ -187,7 +176,7 @@ def diff(
     for section, rows in (("config", config_rows), ("run", summary_rows), ("metrics", metric_rows)):
         for k, x, y in rows:
             table.add_row(section, k, _cell(x), _cell(y))
-    _print_wide(table)
+    print_wide(table)
 
 
 def _cell(value: Any) -> str:
