@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,6 +28,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "configs" / "quickstart.yaml"))
     parser.add_argument("--every", type=float, default=1.0, help="seconds between checkpoints")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each kind, alternated")
     args = parser.parse_args()
 
     from precision_jax.checkpoint import Checkpointer
@@ -33,19 +36,23 @@ def main() -> int:
     from precision_jax.training import run_experiment
 
     cfg = load_config(args.config)
-    run_experiment(cfg)  # compile once, so both timed runs start warm
-    start = time.perf_counter()
-    plain = run_experiment(cfg)
-    plain_seconds = time.perf_counter() - start
+    run_experiment(cfg)  # compile once, so every timed run starts warm
+    plain_times, saved_times = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = Checkpointer(Path(tmp) / ".ckpt.npz", ["benchmark"], every_seconds=args.every)
-        start = time.perf_counter()
-        saved = run_experiment(cfg, checkpoint=checkpoint)
-        saved_seconds = time.perf_counter() - start
-        size = os.path.getsize(checkpoint.path) if checkpoint.path.exists() else 0
-    print(f"{Path(args.config).name}: without checkpoints {plain_seconds:.2f} s, with a checkpoint every "
-          f"{args.every:g} s {saved_seconds:.2f} s ({checkpoint.saves} saves of ~{size / 2**20:.1f} MiB, "
-          f"{checkpoint.save_seconds:.3f} s saving = {100 * checkpoint.save_seconds / saved_seconds:.2f} % of the run; "
+        for repeat in range(args.repeats):  # alternate, so drifts in the machine's speed hit both alike
+            start = time.perf_counter()
+            plain = run_experiment(cfg)
+            plain_times.append(time.perf_counter() - start)
+            checkpoint = Checkpointer(Path(tmp) / f".ckpt-{repeat}.npz", ["benchmark"], every_seconds=args.every)
+            start = time.perf_counter()
+            saved = run_experiment(cfg, checkpoint=checkpoint)
+            saved_times.append(time.perf_counter() - start)
+            size = os.path.getsize(checkpoint.path) if checkpoint.path.exists() else 0
+    plain_seconds, saved_seconds = float(np.median(plain_times)), float(np.median(saved_times))
+    print(f"{Path(args.config).name}, median of {args.repeats}: without checkpoints {plain_seconds:.2f} s, with a "
+          f"checkpoint every {args.every:g} s {saved_seconds:.2f} s ({checkpoint.saves} saves of "
+          f"~{size / 2**20:.1f} MiB in the last run, {checkpoint.save_seconds:.3f} s saving = "
+          f"{100 * checkpoint.save_seconds / saved_times[-1]:.2f} % of it; "
           f"wall-time ratio {saved_seconds / plain_seconds:.3f})")
     same = plain.summary.metrics == saved.summary.metrics
     print(f"metrics identical: {same}")
