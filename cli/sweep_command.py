@@ -97,7 +97,7 @@ def sweep(
     shard_text: Optional[str] = typer.Option(None, "--shard", help="Run only shard I of N (0-based), e.g. 2/8."),
     out: Optional[Path] = typer.Option(None, "--out", help="Results store (default: the sweep's or base "
                                                           "config's output.dir)."),
-    no_batch: bool = typer.Option(False, "--no-batch", help="Train seeds one by one instead of vmapped."),
+    no_batch: bool = typer.Option(False, "--no-batch", help="Train seeds one by one instead of as one batch."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or ETA: one plain line per "
                                                                   "finished run, then the summary."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="JAX persistent compilation cache "
