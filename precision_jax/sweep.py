@@ -464,7 +464,10 @@ def run_group(root: str | Path, group: list[SweepRun], batch: bool = True,
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception:
-                pass  # isolate the failing seed(s) by running them one by one
+                # Isolate the failing seed(s) by running them one by one; the batch's checkpoint is abandoned.
+                from precision_jax.checkpoint import checkpoint_path
+
+                checkpoint_path(root, [r.config for r in todo]).unlink(missing_ok=True)
         return outcomes + [run_sequential(root, run) for run in todo]
     finally:
         for lock in locks:

@@ -251,7 +251,8 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
         data = datasets[s]
         parts = [Part(first.model if k == 0 else round_model_cfg, {"theta": np.asarray(theta)}, float(c))
                  for k, (theta, c) in enumerate(fit.parts[s])]
-        predict = functools.partial(_predict_sum, applies if first.boost is not None else [model.apply], parts)
+        predict = functools.partial(_predict_sum, applies if first.boost is not None else [model.apply],
+                                    fit.parts[s])
         summary = summarize(cfg, target, data, model.n_params, model.description, predict(data.x_train),
                             predict(data.x_test), fit.stages[s], wall / S,
                             "diverged" if fit.diverged[s] else "complete", started_at=started_at)
@@ -307,14 +308,13 @@ def _stack_problems(datasets: Sequence[Dataset], subsets: Sequence[jax.Array], y
                    jnp.stack(list(subsets)))
 
 
-def _predict_sum(applies, parts: Sequence, x) -> jax.Array:
+def _predict_sum(applies, parts: Sequence[tuple], x) -> jax.Array:
     """F(x) = Σ_k c_k f_k(x), op by op (the same arithmetic for the residuals and for the final metrics).
 
-    ``parts`` are :class:`Part` objects or ``(θ, c)`` pairs; ``applies[k]`` evaluates part k.
+    ``parts`` are ``(θ, c)`` pairs; ``applies[k]`` evaluates part k.
     """
-    pairs = [(p.arrays["theta"], p.coefficient) if isinstance(p, Part) else p for p in parts]
-    out = applies[0](jnp.asarray(pairs[0][0]), x) * pairs[0][1]
-    for apply, (theta, c) in zip(applies[1:], pairs[1:]):
+    out = applies[0](jnp.asarray(parts[0][0]), x) * parts[0][1]
+    for apply, (theta, c) in zip(applies[1:], parts[1:]):
         out = out + c * apply(jnp.asarray(theta), x)
     return out
 
