@@ -13,7 +13,7 @@ Shape of a config (``prec schema`` has every key)::
 
     name: str                         # experiment name, the store's subdirectory
     seed: int [0]
-    target: {equation | formula + variables | teacher}
+    target: {equation | formula + variables | teacher | data + inputs, output, test_data}
     data: {train_points, test_points, test_compactification, standardize}
     model: {kind: mlp, ...}           # a registered model kind
     train: [{kind: adam, ...}, ...]   # registered stage kinds, run in order
@@ -37,9 +37,11 @@ from typing import Any, Literal, Optional, Union
 import precision_jax.approximators  # noqa: F401  (registers the model kinds)
 import precision_jax.stages  # noqa: F401  (registers the stage kinds)
 from precision_jax.approximators.mlp import MLPConfig, check_activation
+from precision_jax import datafile
 from precision_jax.formula import FormulaError, parse_formula
-from precision_jax.parse import (ConfigError, FieldDoc, apply_override, checked, class_doc, field_docs, non_negative,
-                                 parse_dataclass, parse_override, positive, read_yaml, to_dict, unit_interval)
+from precision_jax.parse import (Check, ConfigError, FieldDoc, apply_override, checked, class_doc, field_docs,
+                                 non_negative, parse_dataclass, parse_override, positive, read_yaml, to_dict,
+                                 unit_interval)
 from precision_jax.registry import MODEL_KINDS, STAGE_KINDS, model_field, stages_field
 from precision_jax.targets import equation_target, feynman_registry
 
@@ -70,19 +72,41 @@ class TeacherConfig:
         check_activation(self.activation, "activation")
 
 
+_SHA256 = Check(lambda v: re.fullmatch(r"[0-9a-f]{64}", v) is not None, "64 lowercase hex digits")
+
+
 @dataclass(frozen=True)
 class TargetConfig:
-    """The function to fit: exactly one of a Feynman equation, a formula, or a teacher network."""
+    """The function to fit: exactly one of a Feynman equation, a formula, a teacher network or a data file."""
 
     equation: Optional[str] = checked(None, doc="a Feynman registry id, e.g. I.8.14 (`prec targets` lists them)")
     formula: Optional[str] = checked(None, doc="an inline formula, e.g. exp(x*y), read by a restricted parser")
     variables: Optional[dict[str, tuple[float, float]]] = checked(
         None, doc="a formula's variables and their ranges, e.g. {x: [-1, 1], y: [0, 2]}")
     teacher: Optional[TeacherConfig] = checked(None, doc="a random MLP as the target")
+    # A data file (precision_jax/datafile.py has the formats, checks and splits).
+    data: Optional[str] = checked(None, doc="a data file to fit: .csv with a header, .npz or .npy; relative to "
+                                  "the config file")
+    inputs: Optional[tuple[str, ...]] = checked(None, doc="a data file's input columns, in order; null: every "
+                                                "column but the output (filled in when the config is read)")
+    output: Optional[Union[str, tuple[str, ...]]] = checked(None, doc="a data file's one output column; null: "
+                                                            "the last column (filled in when the config is read)")
+    test_data: Optional[str] = checked(None, doc="a data file with the same columns as the test set; null: a "
+                                       "seeded 20% of data's rows are held out")
+    data_sha256: Optional[str] = checked(None, _SHA256, doc="SHA-256 of data, filled in when the config is read "
+                                         "(a changed file is a new run); written by hand it pins the file")
+    test_data_sha256: Optional[str] = checked(None, _SHA256, doc="SHA-256 of test_data, filled in like data_sha256")
 
     def __post_init__(self):
-        chosen = [k for k in ("equation", "formula", "teacher") if getattr(self, k) is not None]
-        _fail_unless(len(chosen) == 1, f"give exactly one of equation, formula, teacher (got {chosen or 'none'})", "")
+        chosen = [k for k in ("equation", "formula", "teacher", "data") if getattr(self, k) is not None]
+        _fail_unless(len(chosen) == 1,
+                     f"give exactly one of equation, formula, teacher, data (got {chosen or 'none'})", "")
+        if self.data is not None:
+            for key, value in datafile.resolve_config(self).items():
+                object.__setattr__(self, key, value)  # the resolved config records paths, hashes and columns
+        else:
+            for key in ("inputs", "output", "test_data", "data_sha256", "test_data_sha256"):
+                _fail_unless(getattr(self, key) is None, "only a data-file target (data: path) takes this key", key)
         if self.equation is not None and self.equation not in feynman_registry():
             try:
                 equation_target(self.equation)
@@ -102,7 +126,7 @@ class TargetConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Training and test points, sampled uniformly from the target's box."""
+    """Training and test points: uniform in the target's box, or a regular training grid; test points uniform."""
 
     train_points: Union[int, Literal["auto"]] = checked(
         "auto", doc="D, training points; auto: N // (d+1), the paper's D for N parameters", range="> 0 or auto")
@@ -110,6 +134,9 @@ class DataConfig:
     test_compactification: float = checked(
         0.8, unit_interval, doc="test points come from the box shrunk by this factor around its centre")
     standardize: bool = checked(False, doc="standardize inputs with the training set's mean and std")
+    sampling: Literal["uniform", "grid"] = checked(
+        "uniform", doc="training points: uniform at random, or a regular grid of round(D^(1/d)) points per axis "
+        "over the whole box (D becomes that count)")
 
     def __post_init__(self):
         if self.train_points != "auto":
@@ -160,6 +187,8 @@ def target_dimension(target: TargetConfig) -> int:
         return int(target.teacher.widths[0])
     if target.formula is not None:
         return len(target.variables)
+    if target.data is not None:
+        return len(target.inputs)
     row = feynman_registry().get(target.equation)
     return int(row.d) if row is not None else int(equation_target(target.equation).d)
 
@@ -170,7 +199,8 @@ class ExperimentConfig:
 
     name: str = checked(check=_check_name, doc="the experiment's name, its directory in the store",
                         range=NAME_RANGE)
-    target: TargetConfig = checked(doc="the function to fit: one of equation, formula (+ variables), teacher")
+    target: TargetConfig = checked(doc="the function to fit: one of equation, formula (+ variables), teacher, "
+                                       "data")
     model: Any = model_field(doc="the approximator, by kind (see the model kinds)")
     train: tuple[Any, ...] = stages_field(doc="optimizer stages, run in order, each from the previous one's best θ")
     boost: Optional[BoostConfig] = checked(None, doc="boosting rounds after `train`; null: none")
@@ -180,8 +210,9 @@ class ExperimentConfig:
 
     def __post_init__(self):
         model = self.model
+        # On a data file chebyshev is a least-squares series (no nodes of its own): any D ≥ (degree+1)^d goes.
         if getattr(model, "kind", None) == "chebyshev" and model.degree is not None \
-                and self.data.train_points != "auto":
+                and self.data.train_points != "auto" and self.target.data is None:
             nodes = (model.degree + 1) ** target_dimension(self.target)
             _fail_unless(self.data.train_points == nodes,
                          f"a chebyshev model of degree {model.degree} is fitted at its own (degree+1)^d = "
@@ -214,6 +245,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
     if sweep_keys:
         raise ConfigError(f"this is a sweep spec (it has {', '.join(sweep_keys)}), not an experiment config; "
                           f"run it with `prec sweep {path}`", source=str(path))
+    datafile.absolutize_paths(data, Path(path).parent)  # the file's own paths; overrides' are the shell's (cwd)
     return build_config(data, list(overrides), source=str(path))
 
 

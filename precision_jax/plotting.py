@@ -434,14 +434,20 @@ def plot_scaling(target: str, series: dict[str, list[Entry]], out: Path, x: str 
 
 
 def stage_offsets(curve) -> list[dict]:
-    """Curve points as dicts with ``segment`` = (round, stage) and ``total_step``: steps counted
-    continuously across the chain's stages and the boosting rounds' chains."""
+    """Curve points as dicts with ``segment`` = (round, stage) and ``total_step`` = the segment's offset + step.
+
+    Steps are counted continuously across the chain's stages and then each boosting round's chain: a
+    segment's offset is the steps taken by every segment before it, so its step-0 point (where it starts)
+    shares its x with the previous segment's last point, and a boosting round's jump is drawn where it
+    happens. A segment that took no step (an LCS stage that found no lower loss) still occupies one step,
+    so the segments' offsets strictly increase and none hides under the next one.
+    """
     rows, offset, last, end = [], 0, None, 0
     for point in curve:
         row = dataclasses.asdict(point) if dataclasses.is_dataclass(point) else dict(point)
         segment = (row.get("round", 0), row["stage"])
         if segment != last:
-            offset, last, end = offset + end, segment, 0
+            offset, last, end = (offset + max(end, 1) if last is not None else 0), segment, 0
         end = max(end, row["step"])
         rows.append({**row, "segment": segment, "total_step": offset + row["step"]})
     return rows

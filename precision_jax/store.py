@@ -258,10 +258,43 @@ def json_text(value: Any) -> str:
 # --------------------------------------------------------------------------- ids and listing
 
 
+# Target keys of a data file (precision_jax/datafile.py). Its content changes the numbers, not its location: the
+# paths are left out of the id (a moved project or file keeps its runs; data_sha256 stands for the file), and the
+# other keys are left out while unset, so that runs stored before they existed keep their ids.
+DATA_PATH_KEYS = ("data", "test_data")
+DATA_OPTIONAL_KEYS = ("inputs", "output", "data_sha256", "test_data_sha256")
+
+
+def _drop_neutral_keys(resolved: dict) -> None:
+    """Leave out of the id the keys added to the schema after runs were first written, while they hold the
+    value that does what a config without them did: such runs keep their ids (found complete, not retrained)."""
+    data = resolved.get("data")
+    if isinstance(data, dict) and data.get("sampling") == "uniform":
+        data.pop("sampling")
+    boost = resolved.get("boost") if isinstance(resolved.get("boost"), dict) else {}
+    for stage in list(resolved.get("train") or []) + list(boost.get("train") or []):
+        if not isinstance(stage, dict):
+            continue
+        if stage.get("kind") == "lcs" and stage.get("solver") == "dense":
+            stage.pop("solver")
+            stage.pop("lanczos_steps", None)
+        if stage.get("kind") == "lm" and stage.get("solver") in ("qr", "normal"):
+            stage.pop("cg_maxiter", None)
+            stage.pop("cg_tol", None)
+
+
 def run_id(cfg: ExperimentConfig) -> str:
     """A stable 12-hex-digit id of everything in ``cfg`` that changes the numbers."""
     resolved = to_dict(cfg)
     resolved.pop("output", None)
+    target = resolved.get("target")
+    if isinstance(target, dict):
+        for key in DATA_PATH_KEYS:
+            target.pop(key, None)
+        for key in DATA_OPTIONAL_KEYS:
+            if target.get(key, 0) is None:
+                target.pop(key)
+    _drop_neutral_keys(resolved)
     text = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

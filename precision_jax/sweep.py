@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
-from precision_jax import store
+from precision_jax import datafile, store
 from precision_jax.config import ConfigError, ExperimentConfig, apply_override, build_config, read_yaml, to_dict
 
 SWEEP_KEYS = ("name", "base", "grid", "zip", "output", "description")
@@ -205,12 +205,16 @@ def parse_sweep(data: Any, source: str = "", base_dir: str | Path = ".") -> Swee
                 base = read_yaml(base_path)
             except ConfigError as e:
                 raise ConfigError(e.what, "base", "") from None
+            datafile.absolutize_paths(base, base_path.parent)  # a data path is relative to the file that wrote it
         elif not isinstance(base, dict):
             raise ConfigError(f"expected a config file path or a mapping, got {base!r}", "base")
+        else:
+            base = datafile.absolutize_paths(copy.deepcopy(base), base_dir)
         grid = data.get("grid") or {}
         if not isinstance(grid, dict):
             raise ConfigError(f"expected a mapping of dotted keys to lists, got {grid!r}", "grid")
-        grid_axes = tuple((_check_key(k, f"grid.{k}"), _axis(v, f"grid.{k}")) for k, v in grid.items())
+        grid_axes = tuple((_check_key(k, f"grid.{k}"), datafile.absolutize_axis(k, _axis(v, f"grid.{k}"), base_dir))
+                          for k, v in grid.items())
         zips_raw = data.get("zip") or []
         if isinstance(zips_raw, dict):
             zips_raw = [zips_raw]
@@ -222,7 +226,8 @@ def parse_sweep(data: Any, source: str = "", base_dir: str | Path = ".") -> Swee
             where = f"zip.{i}" if len(zips_raw) > 1 else "zip"
             if not isinstance(group, dict) or not group:
                 raise ConfigError(f"expected a mapping of dotted keys to lists, got {group!r}", where)
-            axes = tuple((_check_key(k, f"{where}.{k}"), _axis(v, f"{where}.{k}")) for k, v in group.items())
+            axes = tuple((_check_key(k, f"{where}.{k}"),
+                          datafile.absolutize_axis(k, _axis(v, f"{where}.{k}"), base_dir)) for k, v in group.items())
             lengths = {k: len(v) for k, v in axes}
             if len(set(lengths.values())) != 1:
                 raise ConfigError(f"zipped keys need lists of equal length, got {lengths}", where)

@@ -1,16 +1,21 @@
 """Regression targets: a function ``f: R^d -> R`` and the box its inputs are drawn from.
 
-Three kinds, all producing a :class:`Target`:
+Four kinds, all producing a :class:`Target`:
 
 * :func:`equation_target` -- a row of the AI Feynman registry shipped in
   ``precision_jax/resources/feynman_equations.csv`` (109 equations);
 * :func:`formula_target` -- an inline formula in the restricted grammar of
   :mod:`precision_jax.formula`, e.g. ``exp(x*y)`` on ``[-1, 1]^2``;
 * :func:`teacher_target` -- a randomly initialised MLP (the paper's
-  teacher-student setting), inputs on ``[-1, 1]^d``.
+  teacher-student setting), inputs on ``[-1, 1]^d``;
+* :func:`precision_jax.datafile.data_target` -- rows of a data file (CSV,
+  ``.npz``, ``.npy``): no function at all. Its ``fn`` is None and its ``data``
+  holds the rows (a :class:`precision_jax.datafile.DataPoints`); the box is the
+  rows' range. Code that evaluates a target branches on ``target.fn is None``
+  (:func:`precision_jax.training.run_data` takes the rows instead of sampling).
 
-Every ``Target.fn`` maps ``x`` of shape ``(n, d)`` to shape ``(n,)``, float64,
-and is a pure, jittable function.
+Every other ``Target.fn`` maps ``x`` of shape ``(n, d)`` to shape ``(n,)``,
+float64, and is a pure, jittable function.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import math
 import operator
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -57,17 +62,19 @@ class Target:
     """A function to regress and the box ``[lows, highs]`` its inputs are sampled from.
 
     ``fn`` maps ``x`` of shape ``(n, d)`` (columns in ``variables`` order) to
-    ``(n,)``, float64; it is pure and jittable.
+    ``(n,)``, float64; it is pure and jittable. A data-file target has no
+    function: ``fn`` is None and ``data`` holds its rows.
     """
 
     name: str
     variables: tuple[str, ...]
     lows: tuple[float, ...]
     highs: tuple[float, ...]
-    fn: Callable[[jax.Array], jax.Array]
+    fn: Optional[Callable[[jax.Array], jax.Array]]
     formula: str | None = None  # source formula; None for teachers
     expr: Any = None  # sympy expression, for high-precision reference values
     params: Any = field(default=None, compare=False)  # teacher network (list of (W, b)); None otherwise
+    data: Any = field(default=None, compare=False)  # a data file's rows (datafile.DataPoints); None otherwise
 
     def __post_init__(self):
         _check_box(self.variables, self.lows, self.highs, f"target {self.name!r}")

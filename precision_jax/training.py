@@ -28,10 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax import approximators, driver, provenance, resources, scaling
+from precision_jax import approximators, datafile, driver, provenance, resources, scaling
 from precision_jax.checkpoint import Checkpointer
 from precision_jax.config import BoostConfig, ExperimentConfig
-from precision_jax.data import Dataset, make_dataset
+from precision_jax.data import Dataset, check_sampling, make_dataset
 from precision_jax.keys import RunKeys, run_keys
 from precision_jax.parse import ConfigError, to_dict
 from precision_jax.stages.base import CurvePoint, Problem
@@ -42,6 +42,8 @@ from precision_jax.targets import Target, equation_target, formula_target, teach
 def resolve_target(cfg: ExperimentConfig) -> Target:
     """The :class:`Target` a config names; unknown equations become a :class:`ConfigError`."""
     t = cfg.target
+    if t.data is not None:  # a data file: read and checked here, one-line errors naming the file
+        return datafile.data_target(t)
     try:
         if t.equation is not None:
             return equation_target(t.equation)
@@ -73,8 +75,12 @@ def run_data(cfg: ExperimentConfig, target: Target, n_params: int, keys: Optiona
     ``prec hessian``, interpolants) goes through here.
     """
     keys = keys or run_keys(cfg.seed, getattr(cfg.model, "init_seed", None))
+    if target.data is not None:  # a data file's rows, split by the same data key (precision_jax/datafile.py)
+        return datafile.dataset(target, keys.data, cfg.data.train_points, cfg.data.test_points,
+                                cfg.data.standardize if standardize is None else standardize)
     return make_dataset(target, resolve_train_points(cfg, n_params, target.d), cfg.data.test_points, keys.data,
-                        cfg.data.test_compactification, cfg.data.standardize if standardize is None else standardize)
+                        cfg.data.test_compactification, cfg.data.standardize if standardize is None else standardize,
+                        cfg.data.sampling)
 
 
 @functools.lru_cache(maxsize=64)
@@ -164,6 +170,8 @@ def preflight(configs: Sequence[ExperimentConfig], max_memory: Optional[int] = N
     """
     first = configs[0]
     target = resolve_target(first)
+    if target.data is not None:
+        return _preflight_data(configs, target, max_memory)
     if first.model.kind in approximators.INTERPOLANTS:
         kind = first.model.kind
         if first.train:
@@ -174,13 +182,37 @@ def preflight(configs: Sequence[ExperimentConfig], max_memory: Optional[int] = N
             raise ConfigError(f"give a number of training points for a {kind} model", "data.train_points")
         resources.check_run_memory(int(first.data.train_points), first.data.test_points, target.d, [], 1,
                                    max_memory)
+        check_sampling(first.data.sampling, int(first.data.train_points), target.d, kind)
     else:
         variables = tuple(target.variables)
         model = cached_model(first.model, target.d, variables)
         chains = check_chains(first, model, target.d, variables)
         resources.check_run_memory(resolve_train_points(first, model.n_params, target.d), first.data.test_points,
                                    target.d, chains, len(configs), max_memory)
+        check_sampling(first.data.sampling, resolve_train_points(first, model.n_params, target.d), target.d,
+                       first.model.kind)
     check_target(target)
+    return target
+
+
+def _preflight_data(configs: Sequence[ExperimentConfig], target: Target, max_memory: Optional[int]) -> Target:
+    """:func:`preflight` for a data-file target, whose rows (read and checked by :func:`resolve_target`) decide
+    the sizes: the stages, what the model needs of the rows (:func:`datafile.check_model`) and memory."""
+    first = configs[0]
+    kind = first.model.kind
+    if kind in approximators.INTERPOLANTS:
+        if first.train:
+            raise ConfigError(f"a {kind} model is fitted directly; remove the optimizer stages", "train")
+        if first.boost is not None:
+            raise ConfigError(f"a {kind} model is fitted directly; remove the boost section", "boost")
+        chains, seeds = [], 1
+    else:
+        variables = tuple(target.variables)
+        model = cached_model(first.model, target.d, variables)
+        chains, seeds = check_chains(first, model, target.d, variables), len(configs)
+    datafile.check_model(first, target)
+    n_train, n_test = datafile.point_counts(target, first.data.train_points, first.data.test_points)
+    resources.check_run_memory(n_train, n_test, target.d, chains, seeds, max_memory)
     return target
 
 
@@ -255,7 +287,8 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
                                     fit.parts[s])
         summary = summarize(cfg, target, data, model.n_params, model.description, predict(data.x_train),
                             predict(data.x_test), fit.stages[s], wall / S,
-                            "diverged" if fit.diverged[s] else "complete", started_at=started_at)
+                            "diverged" if fit.diverged[s] else "complete", started_at=started_at,
+                            curve=fit.curves[s])
         if first.boost is not None:
             summary.boost = {"rounds": len(parts) - 1, "normalize": first.boost.normalize, "rows": fit.rows[s],
                              "N_total": int(sum(p.arrays["theta"].size for p in parts))}
@@ -374,12 +407,15 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
     (NaN where undefined, e.g. outside a triangulation's convex hull). The data
     are raw (interpolants work in the target's coordinates) and drawn from the
     key tree's ``data`` key, so a net with the same seed sees the same points.
-    The config has passed :func:`preflight`.
+    A data-file target has no function to sample, so its builders are
+    ``datafile.INTERPOLANTS`` (splines through a lookup table, least-squares
+    Chebyshev series). The config has passed :func:`preflight`.
     """
     start, started_at = time.perf_counter(), time.time()
     data = run_data(cfg, target, 0, standardize=False)
+    builders = approximators.INTERPOLANTS if target.data is None else datafile.INTERPOLANTS
     try:
-        interpolant = approximators.INTERPOLANTS[cfg.model.kind](cfg.model, target, data)
+        interpolant = builders[cfg.model.kind](cfg.model, target, data)
     except ConfigError:
         raise
     except ValueError as e:
@@ -403,17 +439,27 @@ def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
 
 def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: int, description: str,
               train_prediction, test_prediction, stages: list[dict], wall_seconds: float, status: str,
-              extra_metrics: Optional[dict] = None, started_at: Optional[float] = None) -> Summary:
+              extra_metrics: Optional[dict] = None, started_at: Optional[float] = None,
+              curve: Sequence[CurvePoint] = ()) -> Summary:
     """The run's summary: metrics, a row per stage, sizes, provenance (``started_at``: Unix time the run began;
-    None: now − ``wall_seconds``)."""
+    None: now − ``wall_seconds``).
+
+    ``min_test_rmse`` is the lowest test RMSE anywhere on the logged ``curve`` (every stage of every round) and
+    the reported model's own: the paper's Figs 3–4 titles quote it. ``test_rmse`` is the reported model's, the
+    one of lowest training loss. An interpolant has no curve, so the two are equal.
+    """
     train = error_metrics(train_prediction, data.y_train)
     test = error_metrics(test_prediction, data.y_test)
+    # The reported model's test RMSE is included: the curve's value at the same θ can differ in the last bits.
+    finite = [r for r in [p.test_rmse for p in curve] + [test["rmse"]] if np.isfinite(r)]
+    min_test = min(finite) if finite else test["rmse"]
     metrics = {
         "train_rmse": train["rmse"], "test_rmse": test["rmse"],
         "train_relative_rmse": train["relative_rmse"], "test_relative_rmse": test["relative_rmse"],
         "test_max_abs_error": test["max_abs_error"], "train_max_abs_error": train["max_abs_error"],
         # The reported θ is the lowest-training-loss one, so its test RMSE is the paper's headline figure.
         "test_rmse_at_best_train": test["rmse"],
+        "min_test_rmse": min_test,
         **(extra_metrics or {}),
     }
     return Summary(

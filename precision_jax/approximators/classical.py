@@ -4,8 +4,10 @@ These are fitted once, without an optimizer chain, and go through the same
 data protocol, metrics and store as networks. Sizes come from
 ``data.train_points`` (D):
 
-* ``simplex``: D random training points (the run's training set); N = D(d+1).
-* ``spline``: a regular grid of ``floor(D^(1/d))`` points per axis; N = D_grid.
+* ``simplex``: the run's D training points (random, or with ``data.sampling: grid`` a regular grid); N = D(d+1).
+* ``spline``: a regular grid of ``floor(D^(1/d))`` points per axis; N = D_grid. With ``data.sampling: grid``
+  (the way to ask for grid data) D is already a whole grid of ``round(D^(1/d))`` points per axis, and the
+  spline interpolates exactly the run's training points.
 * ``chebyshev``: ``degree`` per axis (default ``floor(D^(1/d)) − 1``); N = D = (degree+1)^d, its nodes
   (a ``train_points`` that disagrees with a set ``degree`` is refused).
 
