@@ -60,13 +60,24 @@ def prec_command() -> list[str]:
 def sbatch_script(spec_path: str | Path, results_dir: str | Path, tasks: int, options: SlurmOptions,
                   workdir: str | Path = ".", log_dir: str | Path | None = None,
                   sweep_args: tuple[str, ...] = ()) -> str:
-    """The text of an array job script whose task ``i`` (0-based) runs shard ``i/tasks``.
+    """The text of an array job script whose task ``i`` (0-based) runs ``prec sweep SPEC --shard i/tasks``.
 
     Paths are made absolute, so the script runs from any directory on a
     shared filesystem.
     """
-    _validate(options, tasks)
     spec_path, results_dir = Path(spec_path).resolve(), Path(results_dir).resolve()
+    return array_script(["sweep", str(spec_path), "--shard", SHARD, "--out", str(results_dir), "--no-progress",
+                         *sweep_args], results_dir, tasks, options, workdir, log_dir)
+
+
+SHARD = "{shard}"  # where an array script's command takes the task's shard I/N
+
+
+def array_script(prec_args: list[str], results_dir: str | Path, tasks: int, options: SlurmOptions,
+                 workdir: str | Path = ".", log_dir: str | Path | None = None) -> str:
+    """An array job script whose task ``i`` runs ``prec PREC_ARGS`` with :data:`SHARD` replaced by ``i/tasks``."""
+    _validate(options, tasks)
+    results_dir = Path(results_dir).resolve()
     workdir = Path(workdir).resolve()
     log_dir = Path(log_dir).resolve() if log_dir is not None else results_dir / "slurm-logs"
     array = f"0-{tasks - 1}" + (f"%{options.array_parallel}" if options.array_parallel else "")
@@ -82,13 +93,13 @@ def sbatch_script(spec_path: str | Path, results_dir: str | Path, tasks: int, op
     if options.mem:
         lines.append(f"#SBATCH --mem={options.mem}")
     lines += [f"#SBATCH {extra}" for extra in options.extra]
-    command = prec_command() + ["sweep", str(spec_path), "--shard", f"${{SLURM_ARRAY_TASK_ID}}/{tasks}",
-                                "--out", str(results_dir), "--no-progress", *sweep_args]
+    shard = f"${{SLURM_ARRAY_TASK_ID}}/{tasks}"
+    command = prec_command() + [shard if a == SHARD else a for a in prec_args]
     # Quote everything but the shard argument, which needs the variable expanded.
     quoted = " ".join(f'"{a}"' if "SLURM_ARRAY_TASK_ID" in a else shlex.quote(a) for a in command)
     lines += [
         "",
-        "# Task i runs the i-th of the sweep's disjoint shards against the shared results directory;",
+        "# Task i runs the i-th of the disjoint shards against the shared results directory;",
         "# re-running a task skips its runs that are already complete.",
         "set -euo pipefail",
         f"cd {shlex.quote(str(workdir))}",
