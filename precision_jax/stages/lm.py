@@ -30,6 +30,21 @@ only when 2‖a‖ ≤ ``geodesic_ratio``·‖δ‖: it lets steps follow the na
 curved valleys that otherwise force a large damping. The stage stops with
 ``no_progress`` after ``max_rejections`` consecutive failed dampings.
 
+``solver: cg`` never forms J or JᵀJ: each trial damping solves the same
+system by CGLS (:func:`precision_jax.krylov.damped_least_squares`) from
+Jacobian–vector and vector–Jacobian products of one linearization of r at θ,
+at most ``cg_maxiter`` iterations to a relative residual ``cg_tol``; μ₀ takes
+max λ from 20 Lanczos steps on JᵀJ, and the predicted decrease is
+‖J δ‖² + 2μ‖δ‖², which equals the eigenbasis formula for an exact solve and
+stays exact for a truncated one (CG's Galerkin condition). Memory is O(N + D)
+plus one forward pass's activations, instead of O(N²); each trial damping costs
+a new solve instead of one loss evaluation, and CG needs more iterations the
+smaller μ is relative to max λ (√cond). ``solver: auto`` takes ``qr`` up to
+``max_params`` parameters (0.8 GB of dense matrices at the default 4,000, and
+faster there) and ``cg`` above; the choice depends only on N and the config,
+so a run computes the same numbers on every machine. The damping and
+acceptance logic below is the same code for every solver.
+
 ``subsample: m`` fits m of the D training points (drawn once per stage, see
 :meth:`Problem.training_subset`; ``focus`` takes a fraction of them from the
 largest residuals): a step then costs O(m N²) instead of O(D N²). For a smooth
@@ -41,12 +56,14 @@ shows whether the subsample was enough.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, Optional
+import math
+from typing import Callable, Literal, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from precision_jax import krylov
 from precision_jax.hessian import DENSE_LIMIT, chunk_data, default_chunk
 from precision_jax.parse import ConfigError, checked, fraction, positive
 from precision_jax.registry import stage_config
@@ -58,11 +75,15 @@ from precision_jax.stages.base import (CONVERGED, FOCUS_DOC, MAX_STEPS, NO_PROGR
 class LMConfig:
     kind: Literal["lm"] = "lm"
     maxiter: int = checked(200, positive, doc="accepted steps at most")
-    solver: Literal["qr", "normal"] = checked("qr", doc="qr: SVD of the QR factor (accurate); normal: eigh of JᵀJ")
+    solver: Literal["qr", "normal", "cg", "auto"] = checked(
+        "qr", doc="qr: SVD of the QR factor (accurate); normal: eigh of JᵀJ; cg: matrix-free conjugate "
+        "gradients (O(N + D) memory); auto: qr up to max_params parameters, cg above")
     damping: float = checked(1e-9, positive, doc="τ in μ₀ = τ·max eig(JᵀJ)")
     max_rejections: int = checked(40, positive, doc="consecutive failed dampings before stopping")
     chunk_size: Optional[int] = checked(None, positive, doc="points per Jacobian chunk (null: by memory budget)")
     max_params: int = checked(DENSE_LIMIT, positive, doc="largest N for the dense N×N factorization")
+    cg_maxiter: int = checked(200, positive, doc="solver cg: CG iterations per linear solve at most")
+    cg_tol: float = checked(1e-10, positive, doc="solver cg: stop at ‖normal-equation residual‖ ≤ tol·‖Jᵀr‖")
     geodesic: bool = checked(True, doc="geodesic acceleration (Transtrum & Sethna)")
     geodesic_ratio: float = checked(0.75, positive, doc="accept only if 2‖a‖ ≤ ratio·‖δ‖")
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
@@ -76,7 +97,22 @@ def check_dense_size(n_params: int, limit: int, kind: str) -> None:
         raise ConfigError(
             f"the model has N = {n_params} parameters; a {kind} stage needs dense N×N matrices "
             f"({gib:.1f} GiB each, O(N³) factorizations) and is limited to N ≤ {limit} "
-            f"(raise max_params at your own risk, or use bfgs/lbfgs)", "max_params")
+            f"(raise max_params at your own risk, or take the matrix-free solver: solver: auto)", "max_params")
+
+
+MATRIX_FREE = ("cg", "lanczos")
+
+
+def choose_solver(requested: str, n_params: int, max_params: int, dense: str, matrix_free: str) -> str:
+    """The solver a stage runs: ``requested``, or for ``auto`` ``dense`` up to ``max_params`` and ``matrix_free`` above.
+
+    Only N and the config decide (not the machine's free memory), so a config
+    means the same computation everywhere; the run's memory check then refuses
+    a dense choice that cannot fit.
+    """
+    if requested != "auto":
+        return requested
+    return dense if n_params <= max_params else matrix_free
 
 
 class LMState(NamedTuple):
@@ -89,10 +125,33 @@ class LMState(NamedTuple):
     status: jax.Array
     x: jax.Array  # the points fitted (the training set or its subsample)
     y: jax.Array
+    krylov_iterations: jax.Array  # solver cg: CG iterations over all solves (0 for the dense solvers)
 
 
-def make_lm(cfg: LMConfig, predict, chunk: int):
-    """``(init, iterate)``: ``init(θ, x, y) -> LMState`` and one accepted step (or a stop) ``iterate(state)``."""
+class GaussNewtonSystem(NamedTuple):
+    """The damped Gauss–Newton system (JᵀJ + μI) δ = −Jᵀr at one θ, as the damping loop uses it.
+
+    ``step(μ) -> (δ, iterations)``: the LM step; ``accelerate(μ, v) -> (a, iterations)``:
+    −(JᵀJ + μI)⁻¹ Jᵀ v for a data-space vector v; ``predicted(μ, δ)``: the
+    decrease ‖r‖² − ‖r + Jδ‖² of the Gauss–Newton model for the step δ(μ);
+    ``largest()``: max eig JᵀJ; ``zero_gradient``: Jᵀr = 0.
+    """
+
+    step: Callable
+    accelerate: Callable
+    predicted: Callable
+    largest: Callable
+    zero_gradient: jax.Array
+
+
+# Lanczos steps for max eig JᵀJ (μ₀ of the matrix-free solver): the extreme Ritz value converges first.
+LARGEST_EIGENVALUE_STEPS = 20
+
+
+def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
+    """``(init, iterate, system)``: ``init(θ, x, y) -> LMState``, one accepted step (or a stop) ``iterate(state)``,
+    and ``system(θ, x, y) -> GaussNewtonSystem`` for the ``solver`` (default ``cfg.solver``; not ``auto``)."""
+    solver = solver or cfg.solver
 
     def sse(theta, x, y):
         r = predict(theta, x) - y
@@ -129,64 +188,121 @@ def make_lm(cfg: LMConfig, predict, chunk: int):
         u, s, vt = jnp.linalg.svd(r_fac)
         return s * s, vt.T, s * (u.T @ z)
 
+    def dense_system(theta, x, y) -> GaussNewtonSystem:
+        """In the eigenbasis of JᵀJ every damping is a diagonal solve."""
+        lam, vec, beta = eigensystem(theta, x, y)
+        no_iterations = jnp.zeros((), jnp.int64)
+
+        def accelerate(mu, v):
+            jt_v = jax.vjp(lambda t: predict(t, x), theta)[1](v)[0]
+            return -(vec @ ((vec.T @ jt_v) / (lam + mu))), no_iterations
+
+        return GaussNewtonSystem(
+            step=lambda mu: (-(vec @ (beta / (lam + mu))), no_iterations),
+            accelerate=accelerate,
+            predicted=lambda mu, delta: jnp.sum(beta * beta * (lam + 2 * mu) / (lam + mu) ** 2),
+            largest=lambda: jnp.max(lam),
+            zero_gradient=jnp.all(beta == 0))
+
+    def matrix_free_system(theta, x, y) -> GaussNewtonSystem:
+        """J only as products: one linearization of r at θ and its transpose (never D×N)."""
+        r, jvp = jax.linearize(lambda t: predict(t, x) - y, theta)
+        transpose = jax.linear_transpose(jvp, theta)
+        vjp = lambda u: transpose(u)[0]  # noqa: E731
+        gradient = vjp(r)  # Jᵀr
+        n = theta.shape[0]
+
+        def solve(mu, b, jtb=None):
+            found = krylov.damped_least_squares(jvp, vjp, b, mu, n, cfg.cg_tol, cfg.cg_maxiter, jtb)
+            return found.x, found.iterations
+
+        def predicted(mu, delta):
+            j_delta = jvp(delta)
+            return jnp.vdot(j_delta, j_delta) + 2 * mu * jnp.vdot(delta, delta)
+
+        k = min(LARGEST_EIGENVALUE_STEPS, n)
+        return GaussNewtonSystem(
+            step=lambda mu: solve(mu, -r, -gradient),
+            accelerate=lambda mu, v: solve(mu, -v),
+            predicted=predicted,
+            largest=lambda: krylov.largest_eigenvalue(lambda v: vjp(jvp(v)), gradient, k),
+            zero_gradient=jnp.all(gradient == 0))
+
+    system = matrix_free_system if solver == "cg" else dense_system
+
     def init(theta, x, y):
         value = sse(theta, x, y)
         zero = jnp.zeros((), jnp.int64)
         status = jnp.where(jnp.isfinite(value), RUNNING, NON_FINITE).astype(jnp.int64)
-        return LMState(theta, value, -jnp.ones(()), 2.0 * jnp.ones(()), zero, zero, status, x, y)
+        return LMState(theta, value, -jnp.ones(()), 2.0 * jnp.ones(()), zero, zero, status, x, y, zero)
 
     def iterate(state: LMState) -> LMState:
         x, y = state.x, state.y
-        lam, vec, beta = eigensystem(state.theta, x, y)
-        mu0 = jnp.where(state.mu < 0, cfg.damping * jnp.max(lam), state.mu)
+        gn = system(state.theta, x, y)
+        mu0 = jax.lax.cond(state.mu < 0, lambda: cfg.damping * gn.largest(), lambda: state.mu)
         mu0 = jnp.maximum(mu0, jnp.finfo(jnp.float64).tiny)
 
         def trial(carry):
-            mu, nu, rejections, _, _, _, evals = carry
-            delta = -(vec @ (beta / (lam + mu)))
+            mu, nu, rejections, _, _, _, evals, solves = carry
+            delta, iterations = gn.step(mu)
             step_ok = jnp.asarray(True)
+            predicted = gn.predicted(mu, delta)
             if cfg.geodesic:
                 # Geodesic acceleration: r'' = d²/dt² r(θ + tδ) at t=0 (forward-over-forward), then
                 # a = −(JᵀJ + μI)⁻¹ Jᵀ r'' and the step δ + a/2 follows the curved valley.
                 f = lambda t: predict(t, x)  # noqa: E731
                 rpp = jax.jvp(lambda t: jax.jvp(f, (t,), (delta,))[1], (state.theta,), (delta,))[1]
-                jt_rpp = jax.vjp(f, state.theta)[1](rpp)[0]
-                accel = -(vec @ ((vec.T @ jt_rpp) / (lam + mu)))
+                accel, more = gn.accelerate(mu, rpp)
+                iterations = iterations + more
                 step_ok = 2 * jnp.linalg.norm(accel) <= cfg.geodesic_ratio * jnp.linalg.norm(delta)
                 delta = delta + 0.5 * accel
             new_theta = state.theta + delta
             new_sse = sse(new_theta, x, y)
-            predicted = jnp.sum(beta * beta * (lam + 2 * mu) / (lam + mu) ** 2)
             rho = (state.sse - new_sse) / predicted
             ok = jnp.isfinite(new_sse) & (new_sse < state.sse) & (predicted > 0) & step_ok
             mu_ok = mu * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
             return (jnp.where(ok, mu_ok, mu * nu), jnp.where(ok, 2.0, 2.0 * nu),
-                    jnp.where(ok, rejections, rejections + 1), ok, new_theta, new_sse, evals + 1)
+                    jnp.where(ok, rejections, rejections + 1), ok, new_theta, new_sse, evals + 1,
+                    solves + iterations)
 
         def keep_trying(carry):
-            mu, _, rejections, ok, _, _, _ = carry
+            mu, _, rejections, ok, _, _, _, _ = carry
             return ~ok & (rejections < cfg.max_rejections) & jnp.isfinite(mu)
 
         carry = (mu0, state.nu, jnp.zeros((), jnp.int64), jnp.asarray(False), state.theta, state.sse,
-                 state.evaluations)
-        mu, nu, _, ok, new_theta, new_sse, evals = jax.lax.while_loop(keep_trying, trial, carry)
-        zero_gradient = jnp.all(beta == 0)
+                 state.evaluations, state.krylov_iterations)
+        mu, nu, _, ok, new_theta, new_sse, evals, solves = jax.lax.while_loop(keep_trying, trial, carry)
         iteration = state.iteration + ok.astype(jnp.int64)
         status = jnp.where(ok, jnp.where(iteration >= cfg.maxiter, MAX_STEPS, RUNNING),
-                           jnp.where(zero_gradient, CONVERGED, NO_PROGRESS))
+                           jnp.where(gn.zero_gradient, CONVERGED, NO_PROGRESS))
         return LMState(jnp.where(ok, new_theta, state.theta), jnp.where(ok, new_sse, state.sse),
                        jnp.maximum(mu, jnp.finfo(jnp.float64).tiny), nu,
-                       iteration, evals, status.astype(jnp.int64), x, y)
+                       iteration, evals, status.astype(jnp.int64), x, y, solves)
 
-    return init, iterate
+    return init, iterate, system
 
 
 class DenseStage(StageBase):
-    """A stage that factors dense N×N matrices (LM, LCS): N is capped by ``max_params``, data go in chunks."""
+    """A second-order stage (LM, LCS) that factors dense N×N matrices or, with its matrix-free ``solver``,
+    works from matrix–vector products only.
+
+    ``solver`` is the one the stage runs (``auto`` resolved by :func:`choose_solver`
+    between ``dense_solver`` and ``matrix_free_solver``). The dense solvers are
+    capped by ``max_params`` and process the data in chunks.
+    """
+
+    dense_solver = ""
+    matrix_free_solver = ""
 
     def __init__(self, cfg, predict, n_params: int, log_every: int):
-        check_dense_size(n_params, cfg.max_params, self.kind)
+        self.solver = choose_solver(cfg.solver, n_params, cfg.max_params, self.dense_solver, self.matrix_free_solver)
+        if not self.matrix_free:
+            check_dense_size(n_params, cfg.max_params, self.kind)
         self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
+
+    @property
+    def matrix_free(self) -> bool:
+        return self.solver in MATRIX_FREE
 
     def chunk(self, n_points: int) -> int:
         """Points per chunk of per-sample derivatives (``chunk_size``, or what the memory budget allows)."""
@@ -196,26 +312,38 @@ class DenseStage(StageBase):
 @register_builder("lm")
 class LevenbergMarquardt(DenseStage):
     kind = "lm"
+    dense_solver, matrix_free_solver = "qr", "cg"
+
+    def functions(self, n_points: int):
+        return make_lm(self.cfg, self.predict, self.chunk(n_points), self.solver)
 
     def init(self, problem: Problem, theta) -> LMState:
         x, y = training_subset(problem, self.cfg.subsample, self.predict, theta, self.cfg.focus)
-        return make_lm(self.cfg, self.predict, self.chunk(x.shape[0]))[0](theta, x, y)
+        return self.functions(x.shape[0])[0](theta, x, y)
 
     def step(self, state: LMState, problem: Problem) -> LMState:
-        iterate = make_lm(self.cfg, self.predict, self.chunk(state.x.shape[0]))[1]
+        iterate = self.functions(state.x.shape[0])[1]
         until = state.iteration + self.log_every
         return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), iterate, state)
 
     def memory_bytes(self, n_points: int) -> int:
         n, fit = self.n_params, min(n_points, self.cfg.subsample or n_points)
+        if self.matrix_free:
+            # CGLS's and Lanczos's vectors of N and D, and what autodiff keeps of a forward pass over the fitted
+            # points (its activations; ~√N per point for a dense net) for the linearization, its transpose and
+            # the geodesic second derivative.
+            return 8 * (4 * LARGEST_EIGENVALUE_STEPS * n + 20 * n + 16 * fit + 24 * fit * math.isqrt(n))
         # The (N+1)² QR factor, the SVD's U, S, Vᵀ and one chunk of per-sample gradients (with autodiff temporaries).
         return 8 * (6 * (n + 1) ** 2 + 3 * self.chunk(fit) * n + 6 * fit)
 
     def info(self, state: LMState) -> dict:
-        return {"damping_trials": state.evaluations, "final_damping": state.mu,
-                "chunk_size": jnp.asarray(self.chunk(state.x.shape[0])), "fitted_points": jnp.asarray(state.x.shape[0])}
+        info = {"damping_trials": state.evaluations, "final_damping": state.mu,
+                "fitted_points": jnp.asarray(state.x.shape[0])}
+        if self.matrix_free:
+            return {**info, "cg_iterations": state.krylov_iterations}
+        return {**info, "chunk_size": jnp.asarray(self.chunk(state.x.shape[0]))}
 
     def describe(self, info: dict) -> dict:
-        return {**super().describe(info), "solver": self.cfg.solver}
+        return {**super().describe(info), "solver": self.solver}
 
 
