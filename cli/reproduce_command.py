@@ -101,7 +101,10 @@ def reproduce(
         return
     out = out or default_out(profile)
     if table:
-        print(report.summary_table(out, figures), end="")
+        estimates = {f: _duration(runner.estimate_seconds(runner.plan_figure(spec.load_figure(f), profile,
+                                                                             store_root)))
+                     for f in figures if report.read_report(out, f) is None}
+        print(report.summary_table(out, figures, estimates), end="")
         return
     # Every figure is read and planned before anything runs: a bad spec is refused before any work.
     plans = [runner.plan_figure(spec.load_figure(f), profile, store_root) for f in figures]

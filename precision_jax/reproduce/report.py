@@ -66,7 +66,7 @@ def draw(plan: Plan, data: dict[str, RunSetData], folder: Path) -> tuple[list[Pa
                     transform=ax.transAxes, fontsize=8, wrap=True)
             drawn = {"error": f"{type(exc).__name__}: {exc}"}
         numbers.append({"panel": i, "kind": panel.kind, "title": panel.title, **drawn})
-    fig.suptitle(f"Fig. {spec.figure}: {spec.title}  [{plan.profile} profile]", fontsize=11)
+    fig.suptitle(f"Fig. {spec.figure}: {spec.title}\n[{plan.profile} profile]", fontsize=11 if cols > 1 else 10)
     fig.tight_layout()
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -172,22 +172,27 @@ def read_report(out: Path, figure: str) -> Optional[dict]:
     return data if isinstance(data, dict) and data.get("format") == REPORT_FORMAT else None
 
 
-def summary_table(out: Path, figures: list[str]) -> str:
+def summary_table(out: Path, figures: list[str], estimates: Optional[dict] = None) -> str:
     """A markdown table of the reports under ``out``: one row per figure (wall time, each claim's verdict).
 
-    This is the README's "Reproducing the paper" table; figures without a report say so.
+    This is the README's "Reproducing the paper" table; a figure without a report says so, with its
+    estimated cost from ``estimates`` (figure → text) when given.
     """
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|")
+
     lines = ["| fig | command | runs' wall time | claims: paper → ours (verdict) |", "|---|---|---|---|"]
     for figure in figures:
         rep = read_report(out, figure)
         if rep is None:
-            lines.append(f"| {figure} | `prec reproduce {figure} --profile …` | not run | — |")
+            estimate = f" (≈ {estimates[figure]} estimated)" if estimates and figure in estimates else ""
+            lines.append(f"| {figure} | `prec reproduce {figure} --profile reduced` | not run yet{estimate} | — |")
             continue
-        cells = "<br>".join(f"{c['text']}: {c['paper']} → {_fmt(c['ours'])} (**{c['verdict']}**)"
+        cells = "<br>".join(f"{cell(c['text'])}: {cell(c['paper'])} → {_fmt(c['ours'])} (**{c['verdict']}**)"
                             for c in rep["claims"])
         done = "" if rep["complete"] else " (incomplete)"
-        lines.append(f"| [{figure}]({figure}/report.md) | `prec reproduce {figure} --profile {rep['profile']}` | "
-                     f"{_minutes(rep['run_seconds'])}{done} | {cells} |")
+        lines.append(f"| [{figure}]({Path(out) / figure / 'report.md'}) | `prec reproduce {figure} --profile "
+                     f"{rep['profile']}` | {_minutes(rep['run_seconds'])}{done} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

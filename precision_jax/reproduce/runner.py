@@ -139,7 +139,8 @@ def estimate_seconds(plan: Plan) -> float:
         except ConfigError:
             return math.nan
         if cfg.model.kind in approximators.INTERPOLANTS:
-            total += seeds * (int(cfg.data.train_points) + cfg.data.test_points) * SECONDS_PER_INTERPOLATED_POINT
+            points = cfg.data.train_points if cfg.data.train_points != "auto" else cfg.data.test_points
+            total += seeds * (int(points) + cfg.data.test_points) * SECONDS_PER_INTERPOLATED_POINT
             continue
         n = parameter_count(cfg.model, target.d)
         d_train = resolve_train_points(cfg, n, target.d)
@@ -151,8 +152,10 @@ def estimate_seconds(plan: Plan) -> float:
                 per_iteration = n * points
                 if stage.kind in ("bfgs", "rescale"):
                     per_iteration += 2 * n * n
-                elif stage.kind in ("lm", "lcs"):
-                    per_iteration += n * n * min(points, 4 * n) / 50
+                elif stage.kind == "lm":  # the Jacobian's QR: D·N²
+                    per_iteration += n * n * points
+                elif stage.kind == "lcs":  # the Hessian by N Hessian-vector products, then its eigh
+                    per_iteration += 2.5 * n * n * points + 10 * n ** 3
                 work += _iterations(stage) * per_iteration
         total += SECONDS_PER_GROUP + seeds * work * SECONDS_PER_PARAM_POINT
     return total
