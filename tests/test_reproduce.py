@@ -187,3 +187,19 @@ def test_reproduce_all_smoke_draws_every_figure_and_judges_every_claim(tmp_path)
         assert "| claim | paper | ours | verdict |" in (folder / "report.md").read_text()
     again = subprocess.run(cmd[:4] + ["3"] + cmd[5:], capture_output=True, text=True, cwd=REPO)
     assert again.returncode == 0 and "done" not in again.stdout.replace("Fig. 3:", ""), again.stdout
+
+
+def test_families_are_compared_at_the_largest_size_both_reach():
+    """Modular nets that stop at N = 1,000 are not compared with dense nets at N = 4,000: both are read at
+    N = 1,000, the dense one interpolated log–log between its sizes."""
+    data = {"modular": claims.RunSetData([entry(n, 10.0 / n) for n in (100, 1000)]),
+            "dense": claims.RunSetData([entry(n, 1.0 / n ** 0.6) for n in (250, 4000)])}
+    q = {"metric": "test_rmse", "runs": "dense", "at": "common", "with": "modular"}
+    dense = claims.evaluate(q, data)
+    assert dense.reached and dense.value == pytest.approx(1000 ** -0.6, rel=1e-12)
+    result = claims.judge(claim(lhs={"metric": "test_rmse", "runs": "modular", "at": "common", "with": "dense"},
+                                op="<", rhs=q), data)
+    assert result.verdict == "confirmed" and result.ours == pytest.approx(1e-2)
+    at_max = claims.judge(claim(lhs={"metric": "test_rmse", "runs": "modular", "at": "max"}, op="<",
+                                rhs={"metric": "test_rmse", "runs": "dense", "at": "max"}), data)
+    assert at_max.verdict == "refuted"  # what comparing unequal sizes would have said

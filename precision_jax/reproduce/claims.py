@@ -4,8 +4,9 @@ A quantity is read from a figure's run sets (entries of :mod:`precision_jax.plot
 
 - ``{metric: M, runs: R}`` — metric ``M`` of the runs of set ``R`` (optionally ``where``-filtered), reduced
   over runs by ``reduce`` (median, the paper's summary over seeds). ``at: max`` keeps only the runs at the
-  largest ``x`` (``N`` or ``D``); ``group_by: KEY`` reduces each architecture separately and then across
-  them by ``across`` (default ``min``: "the best net").
+  largest ``x`` (``N`` or ``D``); ``at: common, with: R2`` interpolates the per-size medians (log–log) at
+  the largest size both R and R2 reach, so two families are compared at equal N; ``group_by: KEY``
+  reduces each architecture separately and then across them by ``across`` (default ``min``: "the best net").
 - ``{slope: R}`` — the exponent α of ``M ≈ A·x^α``, a least-squares line in log–log space through the
   median over seeds at each size; ``range: [lo, hi]`` bounds x; ``floor: F`` keeps the sizes before the first
   median below ``F`` (the float64 floor is not part of a power law); ``first``/``last: k`` keep k sizes.
@@ -90,8 +91,28 @@ def _x(entry: Entry, x: str) -> float:
     return entry.size(x)
 
 
-def _metric_quantity(q: dict, data: RunSetData) -> Quantity:
+def _at_common_size(q: dict, entries: list[Entry], other: RunSetData) -> Quantity:
+    """The median metric at the largest size both run sets reach: log–log interpolation between the
+    per-size medians of ``entries`` at x* = min(their largest size, the other set's largest size)."""
+    metric, x = q["metric"], q.get("x", "N")
+    sizes, medians = slope_points(entries, {"metric": metric, "x": x})
+    other_sizes = [_x(e, x) for e in select(other.entries, q.get("with_where", {}))]
+    if sizes.size == 0 or not other_sizes:
+        return Quantity(math.nan, False, "no complete runs")
+    target = min(float(sizes.max()), max(other_sizes))
+    value = float(np.exp(np.interp(np.log(target), np.log(sizes), np.log(medians))))
+    if target < sizes.min():  # no shared size: the number is this set's smallest, and the claim is not reached
+        return Quantity(value, False, f"the run sets share no {x} (this one starts at {sizes.min():.3g})")
+    return Quantity(value, math.isfinite(value) and other.missing == 0, f"at {x} = {target:.3g} (interpolated)")
+
+
+def _metric_quantity(q: dict, data: RunSetData, run_sets: Optional[dict] = None) -> Quantity:
     entries = select(data.entries, q.get("where", {}))
+    if q.get("at") == "common":
+        other = (run_sets or {}).get(q.get("with"), RunSetData([], 1))
+        quantity = _at_common_size(q, entries, other)
+        quantity.reached = quantity.reached and data.missing == 0
+        return quantity
     metric, x = q["metric"], q.get("x", "N")
     reduce, across = REDUCERS[q.get("reduce", "median")], REDUCERS[q.get("across", "min")]
     if not entries:
@@ -181,7 +202,7 @@ def evaluate(q: Any, run_sets: dict[str, RunSetData], min_points: int = 3) -> Qu
         return _slope_quantity(q, data, min_points)
     if kind == "measure":
         return _measure_quantity(q, data)
-    return _metric_quantity(q, data)
+    return _metric_quantity(q, data, run_sets)
 
 
 def judge(claim: ClaimSpec, run_sets: dict[str, RunSetData]) -> ClaimResult:

@@ -180,13 +180,16 @@ def _quantity(value: Any, key: str, run_sets: dict) -> Any:
     if not isinstance(runs, str) or runs not in run_sets:
         raise ConfigError(f"names no run set of this figure (have: {', '.join(run_sets)})",
                           f"{key}.{'slope' if kind == 'slope' else 'runs'}")
-    allowed = {"metric": ("metric", "runs", "where", "at", "x", "reduce", "across", "group_by"),
+    allowed = {"metric": ("metric", "runs", "where", "at", "x", "reduce", "across", "group_by", "with", "with_where"),
                "slope": ("slope", "where", "x", "metric", "range", "floor", "first", "last"),
                "measure": ("measure", "runs", "where", "options", "reduce")}[kind]
     _mapping(q, key, allowed=allowed)
     if "where" in q:
         _mapping(q["where"], f"{key}.where")
-    for name, choices in (("at", ("max", "min", "all")), ("reduce", ("median", "mean", "min", "max")),
+    if q.get("at") == "common" and q.get("with") not in run_sets:
+        raise ConfigError(f"`at: common` needs `with:` naming the other run set (have: {', '.join(run_sets)})",
+                          f"{key}.with")
+    for name, choices in (("at", ("max", "min", "all", "common")), ("reduce", ("median", "mean", "min", "max")),
                           ("across", ("median", "mean", "min", "max")), ("x", ("N", "D"))):
         if name in q and q[name] not in choices:
             raise ConfigError(f"expected one of {', '.join(choices)}, got {q[name]!r}", f"{key}.{name}")
