@@ -39,11 +39,12 @@ max λ from 20 Lanczos steps on JᵀJ, and the predicted decrease is
 stays exact for a truncated one (CG's Galerkin condition). Memory is O(N + D)
 plus one forward pass's activations, instead of O(N²); each trial damping costs
 a new solve instead of one loss evaluation, and CG needs more iterations the
-smaller μ is relative to max λ (√cond). ``solver: auto`` takes ``qr`` up to
-``max_params`` parameters (0.8 GB of dense matrices at the default 4,000, and
-faster there) and ``cg`` above; the choice depends only on N and the config,
-so a run computes the same numbers on every machine. The damping and
-acceptance logic below is the same code for every solver.
+smaller μ is relative to max λ (√cond), so ``cg_maxiter`` truncates the solve
+near the floor (the truncated step is still a descent step, judged by the same
+ρ). ``solver: auto`` takes ``qr`` up to ``max_params`` parameters (0.8 GB of
+dense matrices at the default 4,000) and ``cg`` above; the choice depends only
+on N and the config, so a run computes the same numbers on every machine. The
+damping and acceptance logic below is the same code for every solver.
 
 ``subsample: m`` fits m of the D training points (drawn once per stage, see
 :meth:`Problem.training_subset`; ``focus`` takes a fraction of them from the
