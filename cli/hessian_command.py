@@ -25,13 +25,10 @@ def hessian(
 
     Example: prec hessian results/teacher_student/7ce13e839837
     """
-    import jax.numpy as jnp
-    import numpy as np
-
     from precision_jax import store
     from precision_jax.config import ConfigError
-    from precision_jax.hessian import DENSE_LIMIT, hessian_spectrum, spectrum_summary
-    from precision_jax.training import resolve_target, run_data
+    from precision_jax.hessian import DENSE_LIMIT, spectrum_summary
+    from precision_jax.training import run_round_spectrum
 
     try:
         record = store.read_run(run_dir, extra=False)
@@ -46,14 +43,7 @@ def hessian(
              f"it has no parameters to differentiate")
     if part.n_params > DENSE_LIMIT:
         raise ConfigError(f"N = {part.n_params} is beyond the dense Hessian limit N ≤ {DENSE_LIMIT}", "model")
-    # The run's own training set, in the model's (standardized) input space; D follows the main model's N.
-    cfg = record.config
-    data = run_data(cfg, resolve_target(cfg), int(record.parts[0].arrays["theta"].size))
-    x, y = np.asarray(data.x_train), np.asarray(data.y_train)
-    if round_ > 0:
-        y = (y - model.predict_standardized(x, parts=round_)) / model.coefficients[round_]
-    theta = jnp.asarray(record.parts[round_].arrays["theta"])
-    spectrum = hessian_spectrum(part.apply, theta, jnp.asarray(x), jnp.asarray(y))
+    spectrum = run_round_spectrum(record, model, round_)
     summary = {**spectrum_summary(spectrum, tau), "round": round_, "run_dir": str(run_dir)}
     store.atomic_write_npz(run_dir / "hessian.npz", {
         "eigenvalues": spectrum.eigenvalues, "eigenvectors": spectrum.eigenvectors,

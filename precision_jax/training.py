@@ -472,3 +472,23 @@ def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: in
                   "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
         versions=package_versions(),
         provenance=provenance.collect(started_at if started_at is not None else time.time() - wall_seconds))
+
+
+def run_round_spectrum(record, model, round_: int):
+    """The spectrum of boosting round ``round_`` of a stored run at its own training set.
+
+    ``record`` is a :class:`precision_jax.store.RunRecord`, ``model`` its
+    :func:`~precision_jax.store.load_model`. The training set is regenerated in
+    the model's (standardized) input space with D following the main model's N;
+    round k > 0 fits the scaled residual of rounds 0..k−1, as it was trained.
+    The caller checks that the round has parameters and N ≤ :data:`precision_jax.hessian.DENSE_LIMIT`.
+    """
+    from precision_jax.hessian import hessian_spectrum
+
+    cfg = record.config
+    data = run_data(cfg, resolve_target(cfg), int(record.parts[0].arrays["theta"].size))
+    x, y = np.asarray(data.x_train), np.asarray(data.y_train)
+    if round_ > 0:
+        y = (y - model.predict_standardized(x, parts=round_)) / model.coefficients[round_]
+    theta = jnp.asarray(record.parts[round_].arrays["theta"])
+    return hessian_spectrum(model.models[round_].apply, theta, jnp.asarray(x), jnp.asarray(y))

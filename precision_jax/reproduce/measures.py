@@ -97,10 +97,8 @@ def _spectrum_cached(path: str, stamp: int, round_: int) -> Spectrum | MeasureEr
 
 
 def _compute_spectrum(path: str, round_: int) -> Spectrum:
-    import jax.numpy as jnp
-
-    from precision_jax.hessian import DENSE_LIMIT, hessian_spectrum
-    from precision_jax.training import resolve_target, run_data
+    from precision_jax.hessian import DENSE_LIMIT
+    from precision_jax.training import run_round_spectrum
 
     run = Path(path)
     stored = _stored_spectrum(run, round_)
@@ -121,14 +119,7 @@ def _compute_spectrum(path: str, round_: int) -> Spectrum:
         raise MeasureError(f"{run}: N = {part.n_params} is beyond the dense Hessian limit {DENSE_LIMIT}")
     if not all(np.all(np.isfinite(p.arrays["theta"])) for p in record.parts[:round_ + 1]):
         raise MeasureError(f"{run}: the parameters are not finite (a diverged run)")
-    cfg = record.config
-    # The run's own training set in the model's input space; D follows the main model's N (as `prec hessian`).
-    data = run_data(cfg, resolve_target(cfg), int(record.parts[0].arrays["theta"].size))
-    x, y = np.asarray(data.x_train), np.asarray(data.y_train)
-    if round_ > 0:
-        y = (y - model.predict_standardized(x, parts=round_)) / model.coefficients[round_]
-    theta = jnp.asarray(record.parts[round_].arrays["theta"])
-    s = hessian_spectrum(part.apply, theta, jnp.asarray(x), jnp.asarray(y))
+    s = run_round_spectrum(record, model, round_)
     if not (np.all(np.isfinite(s.eigenvalues)) and np.all(np.isfinite(s.projections))):
         raise MeasureError(f"{run}: the Hessian is not finite at the run's parameters")
     return Spectrum(np.asarray(s.eigenvalues, np.float64), np.asarray(s.projections, np.float64), s.loss, round_)
