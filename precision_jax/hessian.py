@@ -114,4 +114,3 @@ def spectrum_summary(spectrum: Spectrum, tau: float = 1e-15) -> dict:
         "gradient_norm": float(np.linalg.norm(spectrum.gradient)),
         "gradient_fraction_below_tau": float(np.sum(proj[low] ** 2) / total) if total > 0 else 0.0,
     }
-
