@@ -79,23 +79,79 @@ def test_cli_writes_the_script(tmp_path):
     assert "#SBATCH --array=0-2%2" in script.read_text()  # one task per seed group
 
 
+def wait_for_job(job: str, timeout: float) -> None:
+    """Poll squeue until every task of ``job`` has left the queue (no sacct: the test cluster keeps no accounting)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        done = subprocess.run(["squeue", "-h", "-j", job, "-o", "%i %T"], capture_output=True, text=True)
+        # A finished job stays known to the controller for MinJobAge (300 s) but squeue lists it no more;
+        # after that squeue answers "Invalid job id", which also means finished.
+        if done.returncode != 0 and "invalid job id" not in done.stderr.lower():
+            pytest.fail(f"squeue failed: {done.stderr.strip()}")
+        if done.returncode != 0 or not done.stdout.strip():
+            return
+        time.sleep(2)
+    pytest.fail(f"job {job} still queued after {timeout:.0f} s:\n{done.stdout}")
+
+
+def task_states(job: str) -> dict[str, tuple[str, str]]:
+    """``{task id: (JobState, ExitCode)}`` from ``scontrol show job``, one line per array task."""
+    lines = subprocess.run(["scontrol", "-o", "show", "job", job], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    fields = [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in lines if line.strip()]
+    return {f["ArrayTaskId"]: (f["JobState"], f["ExitCode"]) for f in fields}
+
+
+def sweep_counts(log: str) -> tuple[int, int, int]:
+    """(done, skipped, failed) from the summary line ``arr: D done, S skipped, … F failed …`` of a task's log."""
+    match = re.search(r"^arr: (\d+) done, (\d+) skipped, \d+ diverged, (\d+) failed", log, re.MULTILINE)
+    assert match, log
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def store_files(results: Path) -> dict[str, int]:
+    """Every file of the store (the SLURM logs aside) with its modification time in ns."""
+    return {str(p.relative_to(results)): p.stat().st_mtime_ns for p in results.rglob("*")
+            if p.is_file() and "slurm-logs" not in p.relative_to(results).parts}
+
+
 @pytest.mark.slurm
 def test_array_job_on_a_real_cluster_completes_the_sweep(tmp_path):
-    """Submit the array to a running SLURM controller and wait for every run to land in the store."""
+    """Submit the array to a running SLURM controller and wait for every run to land in the store;
+    submit it again and check that the second job finds every run complete and writes nothing.
+
+    A one-node cluster on this machine: ``bash scripts/slurm_single_node.sh``.
+    """
     assert shutil.which("sbatch") and shutil.which("squeue"), "sbatch/squeue not on PATH"
     shared = Path(os.environ.get("PREC_SLURM_SHARED", tmp_path))
     spec_file = write_spec(shared / "arr.yaml")
     results = shared / "results"
     text = slurm.sbatch_script(spec_file, results, 3, slurm.SlurmOptions(time="00:20:00", cpus_per_task=1),
                                workdir=REPO)
-    job = slurm.submit(slurm.write_script(text, shared / "arr.sbatch"))
-    deadline = time.time() + 900
-    while time.time() < deadline:
-        queue = subprocess.run(["squeue", "-h", "-j", job], capture_output=True, text=True).stdout.strip()
-        if not queue:
-            break
-        time.sleep(2)
-    logs = "\n".join(p.read_text() for p in (results / "slurm-logs").glob("*.out"))
+    script = slurm.write_script(text, shared / "arr.sbatch")
     expected = sorted(r.run_id for r in sw.expand(sw.load_sweep(spec_file)))
+
+    def logs_of(job: str) -> list[str]:
+        return [p.read_text() for p in sorted((results / "slurm-logs").glob(f"*-{job}_*.out"))]
+
+    job = slurm.submit(script)
+    wait_for_job(job, 900)
+    logs = "\n".join(p.read_text() for p in (results / "slurm-logs").glob("*.out"))
     assert sorted(p.name for p in store.iter_runs(results)) == expected, logs
-    assert len(list((results / "slurm-logs").glob(f"*{job}_*.out"))) == 3, logs
+    assert len(logs_of(job)) == 3, logs
+    assert task_states(job) == {str(i): ("COMPLETED", "0:0") for i in range(3)}, logs
+    counts = [sweep_counts(log) for log in logs_of(job)]
+    assert sum(c[0] for c in counts) == len(expected) and all(c[2] == 0 for c in counts), logs
+
+    # The same array again: every task finds its runs complete, trains nothing, touches no file of the store.
+    before = store_files(results)
+    again = slurm.submit(script)
+    assert again != job
+    wait_for_job(again, 900)
+    logs = "\n".join(logs_of(again))
+    assert len(logs_of(again)) == 3, logs
+    assert task_states(again) == {str(i): ("COMPLETED", "0:0") for i in range(3)}, logs
+    counts = [sweep_counts(log) for log in logs_of(again)]
+    assert [c[0] for c in counts] == [0, 0, 0] and sum(c[1] for c in counts) == len(expected), logs
+    assert store_files(results) == before
+    assert sorted(p.name for p in store.iter_runs(results)) == expected
