@@ -36,17 +36,25 @@ class Progress:
             self.live.__exit__(*exc)
 
     def __call__(self, point) -> None:
+        from precision_jax.driver import Compiling
+
+        if isinstance(point, Compiling):
+            self._show(f"compiling {point.label()}…", always=True)
+            return
         where = f"round {point.round} " if point.round else ""
         interrupts.set_where(f"{self.name + ': ' if self.name else ''}{where}stage {point.stage} {point.kind} "
                              f"step {point.step}")
+        self._show(f"{where}stage {point.stage} {point.kind:<6} step {point.step:>7}  "
+                   f"train RMSE {point.train_rmse:.3e}  test RMSE {point.test_rmse:.3e}", always=point.step == 0)
+
+    def _show(self, text: str, always: bool) -> None:
         if self.quiet:
             return
         elapsed = time.perf_counter() - self.t0
-        line = (f"{where}stage {point.stage} {point.kind:<6} step {point.step:>7}  "
-                f"train RMSE {point.train_rmse:.3e}  test RMSE {point.test_rmse:.3e}  {elapsed:7.1f} s")
+        line = f"{text}  {elapsed:7.1f} s"
         if self.live is not None:
             self.live.update(line)
-        elif elapsed - self.last_print >= 5 or point.step == 0:
+        elif always or elapsed - self.last_print >= 5:
             self.last_print = elapsed
             print(line, flush=True)
 
@@ -92,6 +100,17 @@ def already_complete(root: Path, cfg, quiet: bool) -> bool:
     return True
 
 
+def _persistent_compilation_cache() -> None:
+    """A second run of similar shapes skips most compiling (PREC_JAX_CACHE names the folder); a cache folder
+    that cannot be made only costs that saving."""
+    from precision_jax.sweep import enable_compilation_cache
+
+    try:
+        enable_compilation_cache()
+    except OSError as e:
+        err_console.print(f"prec: warning: no persistent compilation cache ({e})", markup=False, soft_wrap=True)
+
+
 @app.command("run")
 @clean_errors
 def run(
@@ -128,6 +147,7 @@ def run(
     except ConfigError as e:  # found only once the target is known (sizes, stages for this model, memory)
         raise e.located(e.source or str(config)) from None
     store.check_writable(root)  # a file, a read-only or full folder: refused before any data are drawn
+    _persistent_compilation_cache()
     interrupts.set_where(cfg.name)
     checkpoint = for_runs(root, [cfg])
     if max_time is not None:

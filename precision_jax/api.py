@@ -49,6 +49,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from precision_jax import export, store
+from precision_jax.driver import Compiling
 from precision_jax.parse import ConfigError, apply_override, read_yaml
 
 __all__ = ["DEFAULT_CONFIG", "Model", "fit", "load"]
@@ -291,7 +292,9 @@ def _progress(name: str):
 
     def on_log(point) -> None:
         now = time.perf_counter() - start
-        if now - last[0] >= 5 or point.step == 0:
+        if isinstance(point, Compiling):
+            print(f"{name}: compiling {point.label()}…", flush=True)
+        elif now - last[0] >= 5 or point.step == 0:
             last[0] = now
             where = f"round {point.round} " if point.round else ""
             print(f"{name}: {where}stage {point.stage} {point.kind} step {point.step}  train RMSE "

@@ -19,12 +19,18 @@ decides which seeds still run; a seed that has stopped is passed over by a
 ``lax.cond`` while the others continue.
 
 Compiled programs are cached per (stage config, model function, N,
-``log_every``), so boosting rounds, seed groups and sweeps reuse them.
+``log_every``) and, within that, per argument shapes, so boosting rounds, seed
+groups and sweeps reuse them. Each stage is compiled ahead of its first step
+(``jit(...).lower(...).compile()``), so that its compile time is measured on
+its own and reported (a stage row's ``compile_seconds``; a :class:`Compiling`
+event for the progress display) instead of hiding in the first chunk's time.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, Sequence
 
@@ -35,6 +41,18 @@ import numpy as np
 from precision_jax.keys import stage_key
 from precision_jax.parse import ConfigError
 from precision_jax.stages.base import NON_FINITE, REASONS, CurvePoint, Predict, Problem, Stage, build_stage, mse
+
+
+@dataclass(frozen=True)
+class Compiling:
+    """Event for ``on_log``: the programs of stage ``stage`` of round ``round`` are about to be compiled."""
+
+    round: int
+    stage: int
+    kind: str
+
+    def label(self) -> str:
+        return f"{'train' if self.round == 0 else f'boost.{self.round}'}.{self.stage} ({self.kind})"
 
 
 @dataclass
@@ -53,9 +71,21 @@ class Programs:
     """A stage and its compiled batch programs (leading axis: seeds)."""
 
     stage: Stage
-    start: Callable  # (problems, θ) -> (state, report)
-    advance: Callable  # (state, problems, running) -> (state, report)
-    result: Callable  # state -> StageOutput, batched
+    start: "SeedProgram"  # (problems, θ) -> (state, report)
+    advance: "SeedProgram"  # (state, problems, running) -> (state, report)
+    result: "SeedProgram"  # state -> StageOutput, batched
+
+    def compiled(self, problems: Problem, theta: jax.Array) -> bool:
+        """Whether the programs for these argument shapes are compiled already."""
+        return self.start.compiled(problems, theta)
+
+    def compile(self, problems: Problem, theta: jax.Array) -> float:
+        """Compile the three programs for these shapes (if not yet); the seconds it took."""
+        seconds = self.start.compile(problems, theta)
+        state = self.start.shapes(problems, theta)[0]
+        running = jax.ShapeDtypeStruct((theta.shape[0],), jnp.bool_)
+        seconds += self.advance.compile(state, problems, running)
+        return seconds + self.result.compile(state)
 
 
 _PROGRAMS: dict[tuple, Programs] = {}
@@ -108,30 +138,80 @@ def _compile(stage: Stage, predict: Predict) -> Programs:
 
     return Programs(
         stage,
-        _over_seeds(start_one),
-        _over_seeds(advance_one, advance_alone),
-        _over_seeds(stage.result),
+        SeedProgram(start_one),
+        SeedProgram(advance_one, advance_alone),
+        SeedProgram(stage.result),
     )
 
 
-def _over_seeds(one: Callable, alone: Optional[Callable] = None) -> Callable:
+class SeedProgram:
     """``one`` (a function of one seed's pytree of arguments) over the leading seed axis, jitted.
 
     Several seeds go through ``lax.map``; a batch of one calls ``alone`` (default
     ``one``) directly: the same per-seed computation without the loop and the
     ``lax.cond`` around it (~5 % per dense-BFGS iteration on the quickstart, 1.48
     vs 1.56 ms). ``tests/test_driver.py`` checks both give the same bits.
+    Executables are kept per argument shapes; :meth:`compile` builds one ahead
+    of its first call (arguments may be ``jax.ShapeDtypeStruct``s).
     """
-    mapped = jax.jit(lambda *args: jax.lax.map(one, args if len(args) > 1 else args[0]))
-    single_fn = alone or one
-    single = jax.jit(lambda *args: jax.tree.map(lambda v: v[None], single_fn(
-        jax.tree.map(lambda v: v[0], args if len(args) > 1 else args[0]))))
 
-    def call(*args):
-        seeds = jax.tree.leaves(args)[0].shape[0]
-        return single(*args) if seeds == 1 else mapped(*args)
+    def __init__(self, one: Callable, alone: Optional[Callable] = None):
+        self._mapped = jax.jit(lambda *args: jax.lax.map(one, args if len(args) > 1 else args[0]))
+        single_fn = alone or one
+        self._single = jax.jit(lambda *args: jax.tree.map(lambda v: v[None], single_fn(
+            jax.tree.map(lambda v: v[0], args if len(args) > 1 else args[0]))))
+        self._executables: dict[tuple, Callable] = {}
+        self._lock = threading.Lock()  # the chain's compiler thread and the caller may ask for the same program
 
-    return call
+    @staticmethod
+    def _signature(args) -> tuple:
+        leaves, tree = jax.tree.flatten(args)
+        return tree, tuple((tuple(v.shape), str(v.dtype)) for v in leaves)
+
+    def _jitted(self, args) -> Callable:
+        return self._single if jax.tree.leaves(args)[0].shape[0] == 1 else self._mapped
+
+    def compiled(self, *args) -> bool:
+        return self._signature(args) in self._executables
+
+    def shapes(self, *args):
+        """The outputs' shapes and dtypes (``jax.eval_shape``), compiling nothing."""
+        return jax.eval_shape(self._jitted(args), *args)
+
+    def compile(self, *args) -> float:
+        signature = self._signature(args)
+        with self._lock:
+            if signature in self._executables:
+                return 0.0
+            t0 = time.perf_counter()
+            self._executables[signature] = self._jitted(args).lower(*args).compile()
+            return time.perf_counter() - t0
+
+    def __call__(self, *args):
+        signature = self._signature(args)
+        if signature not in self._executables:
+            self.compile(*args)
+        return self._executables[signature](*args)
+
+
+def _compile_ahead(jobs: list[tuple[int, Programs, Problem, jax.ShapeDtypeStruct]]) -> dict[int, Future]:
+    """Compile later stages' programs in a background thread while the first one runs: {stage index: Future
+    of its compile seconds}. XLA compiles outside the GIL, so on a machine with a core to spare the next
+    stage is ready when the current one ends instead of compiling then (the daemon thread never holds up exit).
+    """
+    futures = {index: Future() for index, *_ in jobs}
+
+    def work():
+        for index, progs, problems, theta in jobs:
+            if futures[index].set_running_or_notify_cancel():
+                try:
+                    futures[index].set_result(progs.compile(problems, theta))
+                except BaseException as e:  # handed to the stage that needs it, which raises it there
+                    futures[index].set_exception(e)
+
+    if jobs:
+        threading.Thread(target=work, name="prec-compile-ahead", daemon=True).start()
+    return futures
 
 
 def _stage_problems(problems: Problem, subsets: jax.Array, index: int) -> Problem:
@@ -144,7 +224,7 @@ Offer = Callable[[Callable[[], dict], str, bool], None]
 
 def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: Problem, theta: jax.Array,
               log_every: int, *, active: Optional[np.ndarray] = None, round_index: int = 0,
-              units: Optional[np.ndarray] = None, on_log: Optional[Callable[[CurvePoint], None]] = None,
+              units: Optional[np.ndarray] = None, on_log: Optional[Callable[[CurvePoint | Compiling], None]] = None,
               resume: Optional[dict] = None, offer: Optional[Offer] = None) -> list[Optional[ChainOutcome]]:
     """Run the stages for every seed; one :class:`ChainOutcome` per seed (``None`` for inactive seeds).
 
@@ -152,7 +232,8 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
     ``problems.key`` holds each seed's subsets key (:class:`precision_jax.keys.RunKeys`).
     Curve RMSEs are multiplied by ``units`` (per seed; a boosting round's
     residual scale, so the curve reads in the fitted model's units).
-    ``on_log`` sees the first active seed's points as they come.
+    ``on_log`` sees the first active seed's points as they come, and a
+    :class:`Compiling` event before a stage whose programs must be compiled.
 
     Checkpoints: at every chunk boundary ``offer(snapshot, position, force)``
     is called with a function that builds this chain's snapshot (a dict of
@@ -179,6 +260,10 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
         first_stage = int(resume["stage"])
     watched = int(np.flatnonzero(active)[0]) if active.any() else -1
     subsets = problems.key
+    theta_shape = jax.ShapeDtypeStruct(theta_host.shape, theta_host.dtype)
+    ahead = _compile_ahead([(i, programs(stage_cfgs[i], predict, n_params, log_every),
+                             _stage_problems(problems, subsets, i), theta_shape)
+                            for i in range(first_stage + 1, len(stages))])
     for index in range(first_stage, len(stages)):
         cfg, stage = stage_cfgs[index], stages[index]
         if not active.any():
@@ -226,11 +311,15 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
                                  "points": [list(p) for p in points], "reasons": reasons.copy(),
                                  "steps": steps.copy(), "seconds": time.perf_counter() - t0}}
 
+        theta_now = jnp.asarray(theta_host)
+        if on_log is not None and not progs.compiled(stage_problems, theta_now):
+            on_log(Compiling(round_index, index, stage.kind))
+        compile_seconds = ahead[index].result() if index in ahead else progs.compile(stage_problems, theta_now)
         if inner is None:
-            state, report = progs.start(stage_problems, jnp.asarray(theta_host))
+            state, report = progs.start(stage_problems, theta_now)
             running = active & ~log(report, active)
         else:
-            shapes = jax.eval_shape(progs.start, stage_problems, jnp.asarray(theta_host))[0]
+            shapes = progs.start.shapes(stage_problems, theta_now)[0]
             state = jax.tree.unflatten(jax.tree.structure(shapes), [jnp.asarray(a) for a in inner["state"]])
             running = np.asarray(inner["running"], bool).copy()
         position = f"{'train' if round_index == 0 else f'boost round {round_index}'} stage {index} ({stage.kind})"
@@ -261,6 +350,7 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
             outcome.stages.append({
                 "round": round_index, "stage": index, "kind": stage.kind, "steps": int(steps[s]),
                 "stop_reason": REASONS.get(int(reasons[s]), "max_steps"), "seconds": seconds,
+                "compile_seconds": compile_seconds,
                 "train_rmse": min(finite_train) if finite_train else float("nan"),
                 "test_rmse_end": curve[-1].test_rmse if curve else float("nan"),
                 **({"diverged": f"ended above {DIVERGED_FACTOR:g}× its starting RMSE"} if rose else {}),
