@@ -202,13 +202,17 @@ class ExperimentConfig:
     target: TargetConfig = checked(doc="the function to fit: one of equation, formula (+ variables), teacher, "
                                        "data")
     model: Any = model_field(doc="the approximator, by kind (see the model kinds)")
-    train: tuple[Any, ...] = stages_field(doc="optimizer stages, run in order, each from the previous one's best θ")
+    train: Union[tuple[Any, ...], str] = stages_field(
+        doc="optimizer stages, run in order, each from the previous one's best θ; auto: the chain that "
+            "precision_jax/auto_chain.py sizes from d, D and N (boosting included)", allow_auto=True)
     boost: Optional[BoostConfig] = checked(None, doc="boosting rounds after `train`; null: none")
     data: DataConfig = checked(DataConfig(), doc="training and test points")
     output: OutputConfig = checked(OutputConfig(), doc="where the run is written")
     seed: int = checked(0, non_negative, doc="seed of data sampling, initialisation and batching")
 
     def __post_init__(self):
+        _fail_unless(self.train != "auto" or self.boost is None,
+                     "train: auto chooses the boosting rounds itself; remove the boost section", "boost")
         model = self.model
         # On a data file chebyshev is a least-squares series (no nodes of its own): any D ≥ (degree+1)^d goes.
         if getattr(model, "kind", None) == "chebyshev" and model.degree is not None \

@@ -122,6 +122,16 @@ def model_field(default=dataclasses.MISSING, *, doc: str = "", optional: bool = 
     return parsed_field(parse, default, type="model | null" if optional else "model", doc=doc)
 
 
-def stages_field(default=(), *, doc: str = ""):
-    """A dataclass field holding a ``train:`` list of stage configs."""
-    return parsed_field(parse_stages, default, type="list[stage]", doc=doc)
+def stages_field(default=(), *, doc: str = "", allow_auto: bool = False):
+    """A dataclass field holding a ``train:`` list of stage configs (``allow_auto``: or the word ``auto``)."""
+    if not allow_auto:
+        return parsed_field(parse_stages, default, type="list[stage]", doc=doc)
+    return parsed_field(_parse_stages_or_auto, default, type="list[stage] | 'auto'", doc=doc)
+
+
+def _parse_stages_or_auto(data: Any, key: str):
+    if data == "auto":
+        return "auto"
+    if not isinstance(data, (list, tuple)):
+        raise ConfigError(f"expected a list of stages or 'auto', got {data!r}", key)
+    return parse_stages(data, key)

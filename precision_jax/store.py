@@ -146,6 +146,7 @@ class Summary:
     versions: dict
     boost: Optional[dict] = None  # {"rounds": accepted rounds, "rows": [...]}
     batch: Optional[dict] = None  # {"seeds": S, "group_wall_seconds": t}
+    chain: Optional[dict] = None  # train: auto: {"train": [stage, ...], "boost": {...}}, the chain that ran
     provenance: dict = field(default_factory=dict)  # when, where, by which command and code (provenance.collect)
     run_id: str = ""  # filled by write_run
     format_version: int = FORMAT_VERSION
@@ -184,6 +185,7 @@ class Summary:
             numerics=_expect(data["numerics"], dict, "numerics"), versions=_expect(data["versions"], dict, "versions"),
             boost=_expect(data.get("boost"), (dict, type(None)), "boost"),
             batch=_expect(data.get("batch"), (dict, type(None)), "batch"),
+            chain=_expect(data.get("chain"), (dict, type(None)), "chain"),
             provenance=_expect(data.get("provenance", {}), dict, "provenance"),
             run_id=_expect(data.get("run_id", ""), str, "run_id"),
             format_version=_expect(data.get("format_version", FORMAT_VERSION), int, "format_version"),

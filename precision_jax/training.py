@@ -18,6 +18,7 @@ without a chain, from the same training points a net with the same seed gets.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import platform
 import time
@@ -28,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax import approximators, datafile, driver, provenance, resources, scaling
+from precision_jax import approximators, auto_chain, datafile, driver, provenance, resources, scaling
 from precision_jax.checkpoint import Checkpointer
 from precision_jax.config import BoostConfig, ExperimentConfig
 from precision_jax.data import Dataset, check_sampling, make_dataset
@@ -127,6 +128,18 @@ def _same_but_seed(configs: Sequence[ExperimentConfig]) -> bool:
     return all(strip(c) == first for c in configs[1:])
 
 
+def with_chain(cfg: ExperimentConfig, d: int, D: int, n_params: int) -> ExperimentConfig:
+    """``cfg`` with ``train: auto`` written out (:func:`precision_jax.auto_chain.plan`); other configs as they are.
+
+    Only training sees the planned chain: the run keeps the config as written (its id, its config.yaml), and
+    its summary's ``chain`` records what ran.
+    """
+    if cfg.train != auto_chain.AUTO:
+        return cfg
+    train, boost = auto_chain.plan(d, D, n_params)
+    return dataclasses.replace(cfg, train=train, boost=boost)
+
+
 def check_chains(cfg: ExperimentConfig, model: approximators.TrainableModel, d: int, variables) -> list:
     """Build every stage of the main chain and the boosting chain: settings and sizes fail here, before any data.
 
@@ -186,11 +199,10 @@ def preflight(configs: Sequence[ExperimentConfig], max_memory: Optional[int] = N
     else:
         variables = tuple(target.variables)
         model = cached_model(first.model, target.d, variables)
-        chains = check_chains(first, model, target.d, variables)
-        resources.check_run_memory(resolve_train_points(first, model.n_params, target.d), first.data.test_points,
-                                   target.d, chains, len(configs), max_memory)
-        check_sampling(first.data.sampling, resolve_train_points(first, model.n_params, target.d), target.d,
-                       first.model.kind)
+        n_train = resolve_train_points(first, model.n_params, target.d)
+        chains = check_chains(with_chain(first, target.d, n_train, model.n_params), model, target.d, variables)
+        resources.check_run_memory(n_train, first.data.test_points, target.d, chains, len(configs), max_memory)
+        check_sampling(first.data.sampling, n_train, target.d, first.model.kind)
     check_target(target)
     return target
 
@@ -209,7 +221,9 @@ def _preflight_data(configs: Sequence[ExperimentConfig], target: Target, max_mem
     else:
         variables = tuple(target.variables)
         model = cached_model(first.model, target.d, variables)
-        chains, seeds = check_chains(first, model, target.d, variables), len(configs)
+        n_train, _ = datafile.point_counts(target, first.data.train_points, first.data.test_points)
+        chains = check_chains(with_chain(first, target.d, n_train, model.n_params), model, target.d, variables)
+        seeds = len(configs)
     datafile.check_model(first, target)
     n_train, n_test = datafile.point_counts(target, first.data.train_points, first.data.test_points)
     resources.check_run_memory(n_train, n_test, target.d, chains, seeds, max_memory)
@@ -250,6 +264,8 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
     model = cached_model(first.model, target.d, variables)
     keys = [run_keys(cfg.seed, getattr(cfg.model, "init_seed", None)) for cfg in configs]
     datasets = [run_data(cfg, target, model.n_params, k) for cfg, k in zip(configs, keys)]
+    planned = first.train == auto_chain.AUTO
+    first = with_chain(first, target.d, datasets[0].n_train, model.n_params)
     S = len(configs)
     round_model_cfg = first.boost.model or first.model if first.boost is not None else None
     round_model = cached_model(round_model_cfg, target.d, variables) if round_model_cfg is not None else None
@@ -294,6 +310,8 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
                              "N_total": int(sum(p.arrays["theta"].size for p in parts))}
         if S > 1:
             summary.batch = {"seeds": S, "group_wall_seconds": wall}
+        if planned:
+            summary.chain = {"train": [to_dict(c) for c in first.train], "boost": to_dict(first.boost)}
         records.append(RunRecord(cfg, summary, fit.curves[s], parts, data.input_shift, data.input_scale))
     return records
 

@@ -127,7 +127,7 @@ def parameter_count(model_cfg, d: int) -> int:
 def estimate_seconds(plan: Plan) -> float:
     """A rough wall-time estimate of running the whole plan on 2 cores (see the constants above)."""
     from precision_jax import approximators
-    from precision_jax.training import resolve_target, resolve_train_points
+    from precision_jax.training import resolve_target, resolve_train_points, with_chain
 
     total = 0.0
     groups = sw.group_runs(plan.runs)
@@ -144,6 +144,7 @@ def estimate_seconds(plan: Plan) -> float:
             continue
         n = parameter_count(cfg.model, target.d)
         d_train = resolve_train_points(cfg, n, target.d)
+        cfg = with_chain(cfg, target.d, d_train, n)
         chains = [cfg.train] + ([cfg.boost.train] * cfg.boost.rounds if cfg.boost is not None else [])
         work = 0.0
         for chain in chains:

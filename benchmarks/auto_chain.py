@@ -1,0 +1,130 @@
+"""The `train: auto` chain on the issue-14 tasks: final test RMSE against each task's goal, and the wall time.
+
+Each task is a shipped config in ``configs/precision/auto/`` whose ``train``
+is ``auto`` (:mod:`precision_jax.auto_chain` sizes the chain from d, D and
+N). Each runs as a user runs it, ``prec run CONFIG --out OUT --force`` in a
+fresh process, so the wall time includes start-up and compilation (with the
+persistent compilation cache as ``prec run`` leaves it; ``--cold`` points it at
+an empty folder first). The goal is met when the run's test RMSE (the model of
+lowest training loss, 10k test points) is at or below it; the time to the goal
+is the first curve point at or below it, counted from the start of training.
+
+Prints a markdown table (the README's "One chain for every task" table) and
+writes ``OUT/auto_chain.json`` with the numbers, thread settings, host and
+versions.
+
+Run:  python benchmarks/auto_chain.py [--tasks teacher_student,xy] [--out results/benchmarks/auto_chain] [--cold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs" / "precision" / "auto"
+# task -> (config file, goal test RMSE from issue 14, what it is)
+TASKS = {
+    "teacher_student": ("teacher_student.yaml", 5e-16, "1-D teacher–student, 1-20-20-1 tanh"),
+    "xy": ("xy.yaml", 1e-13, "x·y on [−1, 1]², 2-20-20-1 tanh"),
+    "exp_sin": ("exp_sin.yaml", 1e-12, "exp(sin πx + y²) on [−1, 1]², 2-20-20-1 tanh"),
+    "I.11.19_modular": ("I.11.19_modular.yaml", 1e-10, "I.11.19 (d = 6), modular tanh net"),
+    "I.11.19_dense": ("I.11.19_dense.yaml", 1e-8, "I.11.19 (d = 6), dense 6-20-20-1 tanh"),
+}
+
+
+def run_task(name: str, out: Path, env: dict) -> dict:
+    config, goal, what = TASKS[name]
+    t0 = time.perf_counter()
+    proc = subprocess.run(["prec", "run", str(CONFIGS / config), "--out", str(out), "--force", "--quiet"],
+                          capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"task": name, "what": what, "goal": goal, "error": (proc.stderr or proc.stdout).strip()[-500:],
+                "wall_seconds": wall}
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rmse = summary["metrics"]["test_rmse"]
+    to_goal = None
+    elapsed = 0.0
+    for row, stage in _stage_spans(summary["stages"]):
+        for point in _curve(run_dir, row):
+            if point["test_rmse"] is not None and point["test_rmse"] <= goal:
+                to_goal = elapsed + point["seconds"]
+                break
+        if to_goal is not None:
+            break
+        elapsed += stage["seconds"]
+    compile_seconds = sum(s.get("compile_seconds", 0.0) for s in summary["stages"])
+    return {"task": name, "what": what, "goal": goal, "test_rmse": rmse, "met": bool(rmse <= goal),
+            "seconds_to_goal": to_goal, "wall_seconds": wall, "training_seconds": summary["wall_seconds"],
+            "compile_seconds": compile_seconds, "N": summary["N"], "D": summary["D"],
+            "boost_rounds": (summary.get("boost") or {}).get("rounds"), "chain": summary.get("chain"),
+            "run_dir": str(run_dir)}
+
+
+def _stage_spans(stages: list[dict]):
+    return [((s["round"], s["stage"]), s) for s in stages]
+
+
+def _curve(run_dir: Path, key: tuple[int, int]) -> list[dict]:
+    import csv
+
+    with open(run_dir / "curve.csv") as f:
+        rows = [r for r in csv.DictReader(f) if (int(r["round"]), int(r["stage"])) == key]
+    return [{"seconds": float(r["seconds"]),
+             "test_rmse": float(r["test_rmse"]) if r["test_rmse"] not in ("", "nan") else None} for r in rows]
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| task | goal | test RMSE | met | time to goal | wall time (compile) |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['what']} | {r['goal']:.0e} | failed: {r['error'][:80]} | — | — | "
+                         f"{r['wall_seconds']:.0f} s |")
+            continue
+        to_goal = f"{r['seconds_to_goal']:.0f} s" if r["seconds_to_goal"] is not None else "—"
+        lines.append(f"| {r['what']} | {r['goal']:.0e} | {r['test_rmse']:.2e} | {'yes' if r['met'] else 'no'} | "
+                     f"{to_goal} | {r['wall_seconds']:.0f} s ({r['compile_seconds']:.0f} s) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated, of: " + ", ".join(TASKS))
+    parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks" / "auto_chain"))
+    parser.add_argument("--cold", action="store_true", help="start from an empty compilation cache")
+    args = parser.parse_args()
+    names = [t for t in args.tasks.split(",") if t]
+    unknown = [t for t in names if t not in TASKS]
+    if unknown:
+        sys.exit(f"auto_chain.py: unknown task(s) {', '.join(unknown)}; known: {', '.join(TASKS)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if args.cold:
+        env["PREC_JAX_CACHE"] = tempfile.mkdtemp(prefix="prec-cold-cache-")
+    results = []
+    for name in names:
+        print(f"running {name} …", flush=True)
+        results.append(run_task(name, out, env))
+        print(table(results[-1:]).splitlines()[-1], flush=True)
+    print()
+    print(table(results))
+    threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    (out / "auto_chain.json").write_text(json.dumps(
+        {"results": results, "host": platform.node(), "cpus": os.cpu_count(), "threads": threads,
+         "python": platform.python_version(), "cold_cache": args.cold,
+         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
