@@ -6,13 +6,13 @@ hand-tuned configs in ``configs/precision/`` converged on, with each size a
 rule instead of a number:
 
 - **Subsample** m = min(D, max(3N, m_d), max(3N, F/N²)), m_1 = 1,500 and
-  m_d = 2,000·d for d ≥ 2, F = 4·10⁹. Levenberg–Marquardt fits m of the D
+  m_d = 2,000·d for d ≥ 2, F = 2·10⁹. Levenberg–Marquardt fits m of the D
   points per stage (a fresh draw each stage): a step costs O(m N²) instead of
   O(D N²). At least 3N points keep the Gauss–Newton system overdetermined; a
   smooth target in d dimensions needs more points to be pinned down between
   them (1,500 suffice in 1-D; in 2-D 4,000 were 50× better than 1,500, as a
   uniform subsample leaves the box's edges thin); F/N² caps a step near
-  4 GFlop so that a large net still takes hundreds of steps in minutes.
+  2 GFlop so that a large net still takes hundreds of steps in minutes.
 - **Main chain**: LM (geodesic acceleration, QR solver; matrix-free CG above
   the dense limit) for up to 800 steps on a uniform subsample; for d ≥ 2 then
   4 stages of 200 steps, each on a new subsample of which 30 % are the points
@@ -22,8 +22,12 @@ rule instead of a number:
   fitted to the residual scaled to unit RMS; a round that does not lower the
   training RMSE ends the boosting), each with LM for 300 steps on a subsample
   (plus one focused stage of 200 for d ≥ 2), then 4 LM steps on all D points
-  when a full step is affordable (D N² ≤ F·25): they fix what a subsample
+  when a full step is affordable (D N² ≤ 10¹¹): they fix what a subsample
   leaves, e.g. the error near the ends of a 1-D interval.
+
+- **Budget**: when the planned steps would cost more than B = 2.5·10¹² flops
+  (Σ steps · m N², ~6 minutes of QR work on one 2-core machine), every
+  stage's step count is scaled down by the same factor (at least 50 steps).
 
 Every LM stage stops early when it stops making progress, so the step counts
 are ceilings. The plan is a pure function of (d, D, N): a config with
@@ -38,8 +42,10 @@ from precision_jax.config import BoostConfig
 from precision_jax.stages.lm import LMConfig
 
 AUTO = "auto"
-STEP_FLOPS = 4e9  # F: the target cost of one subsampled LM step (m·N² multiply–adds)
-FULL_STEP_FACTOR = 25  # a full-data polishing step may cost up to 25 F
+STEP_FLOPS = 2e9  # F: the target cost of one subsampled LM step (m·N² multiply–adds)
+FULL_STEP_FLOPS = 1e11  # a full-data polishing step may cost up to this (D·N²)
+BUDGET_FLOPS = 2.5e12  # B: all subsampled steps together
+MIN_STEPS = 50
 FOCUS = 0.3
 
 
@@ -55,13 +61,19 @@ def plan(d: int, D: int, N: int) -> tuple[tuple[LMConfig, ...], BoostConfig]:
     """The main chain and the boosting section for a d-input target, D training points, N parameters."""
     m = subsample_size(d, D, N)
     sub = None if m >= D else m  # a "subsample" of every point is just the full set
-    main = [LMConfig(maxiter=800, subsample=sub, solver="auto")]
-    if d >= 2 and sub is not None:
-        main += [LMConfig(maxiter=200, subsample=sub, focus=FOCUS, solver="auto")] * 4
-    round_chain = [LMConfig(maxiter=300, subsample=sub, solver="auto")]
-    if d >= 2 and sub is not None:
-        round_chain.append(LMConfig(maxiter=200, subsample=sub, focus=FOCUS, solver="auto"))
-    if sub is not None and D * N * N <= FULL_STEP_FACTOR * STEP_FLOPS:
+    focused = d >= 2 and sub is not None
+    rounds = 3 if d == 1 else 2
+    main_steps = [800] + ([200] * 4 if focused else [])
+    round_steps = [300] + ([200] if focused else [])
+    planned = sum(main_steps) + rounds * sum(round_steps)
+    scale = min(1.0, BUDGET_FLOPS / (planned * m * N * N))
+
+    def lm(steps: int, focus: float = 0.0) -> LMConfig:
+        return LMConfig(maxiter=max(MIN_STEPS, int(steps * scale)), subsample=sub, focus=focus, solver="auto")
+
+    main = [lm(main_steps[0])] + [lm(n, FOCUS) for n in main_steps[1:]]
+    round_chain = [lm(round_steps[0])] + [lm(n, FOCUS) for n in round_steps[1:]]
+    if sub is not None and D * N * N <= FULL_STEP_FLOPS:
         round_chain.append(LMConfig(maxiter=4, solver="auto"))
-    boost = BoostConfig(rounds=3 if d == 1 else 2, normalize="rms", train=tuple(round_chain))
+    boost = BoostConfig(rounds=rounds, normalize="rms", train=tuple(round_chain))
     return tuple(main), boost

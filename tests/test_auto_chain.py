@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_subsample_follows_dimension_and_size():
     assert auto_chain.subsample_size(1, 100_000, 481) == 1500  # the hand-tuned 1-D chain's 1,500
     assert auto_chain.subsample_size(2, 100_000, 501) == 4000  # 2-D: 4,000 beat 1,500 by 50x
-    assert auto_chain.subsample_size(6, 100_000, 1015) == int(4e9 // 1015**2)  # capped by the step's cost
+    assert auto_chain.subsample_size(6, 100_000, 581) == int(2e9 // 581**2)  # capped by the step's cost
     assert auto_chain.subsample_size(1, 100_000, 2000) == 6000  # never under 3N
     assert auto_chain.subsample_size(2, 900, 501) == 900  # never more than D
 
@@ -39,6 +39,16 @@ def test_higher_dimensions_get_focused_stages_and_small_d_full_data_polish():
     assert boost.rounds == 2 and boost.train[-1].subsample is None  # 4 steps on all points
     train, boost = auto_chain.plan(6, 100_000, 1015)
     assert all(s.subsample is not None for s in boost.train)  # a full step is too dear at D·N² = 1e11
+
+
+def test_a_costly_plan_is_scaled_to_the_budget():
+    cheap_train, cheap_boost = auto_chain.plan(1, 100_000, 481)
+    train, boost = auto_chain.plan(6, 100_000, 581)  # m N² = 2e9 a step: 2,612 steps would be 5.2e12 flops
+    m = auto_chain.subsample_size(6, 100_000, 581)
+    steps = sum(s.maxiter for s in train) + boost.rounds * sum(s.maxiter for s in boost.train if s.subsample)
+    assert steps * m * 581**2 <= 1.05 * auto_chain.BUDGET_FLOPS
+    assert min(s.maxiter for s in train) >= auto_chain.MIN_STEPS
+    assert cheap_train[0].maxiter == 800  # within budget: not scaled
 
 
 def test_plan_is_pure():
