@@ -89,6 +89,15 @@ def test_a_slope_on_too_few_sizes_is_not_reached():
     assert result.verdict == "not reached" and math.isfinite(result.ours)
 
 
+def test_first_and_last_slopes_on_the_same_sizes_are_not_reached():
+    bent = power_law(-1.0, sizes=(100, 200, 400)) + power_law(-1.0, sizes=(800, 1600, 3200), seeds=(5,))
+    few = {"s": claims.RunSetData(power_law(-1.0, sizes=(100, 200, 400)))}
+    flatter = claim(lhs={"slope": "s", "last": 3}, op=">", rhs={"slope": "s", "first": 3})
+    result = claims.judge(flatter, few)
+    assert result.verdict == "not reached" and "same sizes" in result.detail
+    assert claims.judge(flatter, {"s": claims.RunSetData(bent)}).verdict in ("confirmed", "refuted")
+
+
 def test_closer_and_ratio():
     data = {"s": claims.RunSetData(power_law(-0.9)), "a": claims.RunSetData([entry(1, 1e-8)]),
             "b": claims.RunSetData([entry(1, 1e-13)])}

@@ -50,6 +50,7 @@ class Quantity:
     value: float
     reached: bool  # computed from complete runs, finite, with enough points
     detail: str = ""
+    sizes: tuple[float, ...] = ()  # a slope's fitted sizes
 
 
 @dataclass
@@ -169,7 +170,7 @@ def _slope_quantity(q: dict, data: RunSetData, min_points: int) -> Quantity:
     detail = f"fit on {fit.n_points} sizes {fit.size_range[0]:.3g}…{fit.size_range[1]:.3g}"
     if fit.n_points < min_points:
         detail += f" (fewer than {min_points})"
-    return Quantity(fit.exponent, reached, detail)
+    return Quantity(fit.exponent, reached, detail, tuple(float(v) for v in sizes[finite]))
 
 
 def _measure_quantity(q: dict, data: RunSetData) -> Quantity:
@@ -195,7 +196,8 @@ def evaluate(q: Any, run_sets: dict[str, RunSetData], min_points: int = 3) -> Qu
         a, b = (evaluate(p, run_sets, min_points) for p in q["ratio"])
         with np.errstate(divide="ignore", invalid="ignore"):
             value = float(np.float64(a.value) / np.float64(b.value))
-        return Quantity(value, a.reached and b.reached and math.isfinite(value), f"({a.detail}) / ({b.detail})")
+        detail = f"({a.detail}) / ({b.detail})" if a.detail or b.detail else ""
+        return Quantity(value, a.reached and b.reached and math.isfinite(value), detail)
     name = q["slope"] if kind == "slope" else q["runs"]
     data = run_sets.get(name, RunSetData([], 1))
     if kind == "slope":
@@ -211,7 +213,11 @@ def judge(claim: ClaimSpec, run_sets: dict[str, RunSetData]) -> ClaimResult:
     rhs = evaluate(claim.rhs, run_sets, claim.min_points)
     than = evaluate(claim.than, run_sets, claim.min_points) if claim.than is not None else None
     against = rhs.value * claim.factor
-    parts = [p for p in (lhs.detail, rhs.detail) if p]
+    parts = list(dict.fromkeys(p for p in (lhs.detail, rhs.detail) if p))
+    # Two slopes of one curve compared on the same sizes (too few sizes for first/last to differ) test nothing.
+    same_sizes = bool(lhs.sizes) and lhs.sizes == rhs.sizes
+    if same_sizes:
+        parts.append("both slopes are fitted on the same sizes")
     if claim.op == "within":
         holds = abs(lhs.value - rhs.value) <= claim.tol
         relation = f"{lhs.value:.4g} vs {rhs.value:.4g} ± {claim.tol:g}"
@@ -224,7 +230,7 @@ def judge(claim: ClaimSpec, run_sets: dict[str, RunSetData]) -> ClaimResult:
                  ">": lhs.value > against, ">=": lhs.value >= against}[claim.op]
         scale = f"{claim.factor:g}·" if claim.factor != 1.0 else ""
         relation = f"{lhs.value:.4g} {claim.op} {scale}{rhs.value:.4g}"
-    reached = lhs.reached and rhs.reached and (than is None or than.reached)
+    reached = lhs.reached and rhs.reached and (than is None or than.reached) and not same_sizes
     verdict = ("confirmed" if holds else "refuted") if reached else "not reached"
     return ClaimResult(claim.id, claim.text, claim.paper, lhs.value, against if claim.op not in ("within", "closer")
                        else rhs.value, verdict, "; ".join([relation] + parts))
