@@ -29,21 +29,27 @@ cannot resolve it with prec; it imports and runs on jax 0.10.2):
   each two squares). Auto-saving is off. A grid whose B-spline tensors would need more than half of
   the available memory (estimated as 12 × n_train × Σ fan-in × (G + k) × 8 bytes: pykan evaluates
   every basis function at every training point) is not started; the run then ends there.
-- **prec**: the shipped config run in-process as ``prec run`` runs it (``run_experiment``, nothing
-  written to the store); its curve's test RMSE is of the whole ensemble. Its milestones are read
-  from the curve (``output.log_every``) and from the final model.
+- **prec**: the task's config run in-process as ``prec run`` runs it (``run_experiment``; nothing
+  written to the store, and without the persistent compilation cache ``prec run`` turns on, so its
+  compilation is cold like the others'); its curve's test RMSE is of the whole ensemble.
 
-Tasks (the training and test sets are drawn once, by ``precision_jax.training.run_data`` with the
-config's seed — the function and key ``prec run`` itself uses — and written raw, unstandardized, to
-``<data-dir>/<task>.npz``; the peers load that file; prec redraws the same arrays from the same
-key, standardizing inputs where its config says so):
+Tasks. ``--chains tuned`` (default) takes the hand-tuned configs; ``--chains auto`` the same tasks'
+configs in configs/precision/auto/ (``train: auto``: the chain sized from d, D and N); the data
+follow the config:
 
-- ``teacher``: configs/precision/teacher_student_best.yaml (teacher 1-3-3-1 tanh, seed 0, on
-  [−1, 1]; 100k training / 10k test points);
-- ``xy``: configs/precision/xy.yaml (x·y, Feynman Z.008, on the registry's box [1, 5]²);
-- ``expsin``: exp(sin(πx) + y²) on [−1, 1]² — no shipped config, so xy.yaml's chain with the target
-  replaced by overrides (``target.equation=null target.formula=... target.variables=...``);
-- ``I.11.19``: configs/precision/I.11.19.yaml (x1·y1 + x2·y2 + x3·y3 on [1, 5]⁶).
+- ``teacher``: configs/precision/teacher_student_best.yaml (auto: auto/teacher_student.yaml) —
+  teacher 1-3-3-1 tanh (seed 0) on [−1, 1], 100k training / 10k test points, as all tasks;
+- ``xy``: configs/precision/xy.yaml — x·y (Feynman Z.008) on the registry's box [1, 5]²
+  (auto: auto/xy.yaml, x·y on [−1, 1]²);
+- ``expsin``: configs/precision/auto/exp_sin.yaml (both modes; the only config of it) —
+  exp(sin(πx) + y²) on [−1, 1]², the KAN paper's example;
+- ``I.11.19``: configs/precision/I.11.19.yaml (auto: auto/I.11.19_modular.yaml) —
+  x1·y1 + x2·y2 + x3·y3 on [1, 5]⁶, prec's modular net.
+
+The training and test sets are drawn once per task by ``precision_jax.training.run_data`` with the
+config's seed — the function and key ``prec run`` itself uses — and written raw (unstandardized) to
+``<data-dir>/<task>.npz``; the peers load that file; prec redraws the same arrays from the same key,
+standardizing inputs where its config says so.
 
 Timing: wall time from the start of each tool's fit (prec: the call to ``run_experiment``, which
 also draws its data; peers: building the first model), **compilation included** for every tool
@@ -66,14 +72,15 @@ same number; the settings, host, CPU, commit and versions go into the JSON (``--
 curve. The peers' logs and scratch files go to a temporary folder, named in the first line.
 
 Run:  python benchmarks/peers.py [--budget 600] [--tasks teacher,xy,expsin,I.11.19]
-                                 [--tools prec,multistage,pykan] [--cpus N] [--data-dir DIR]
-                                 [--out results/benchmarks/peers.json]
+                                 [--tools prec,multistage,pykan] [--chains tuned|auto] [--cpus N]
+                                 [--data-dir DIR] [--out results/benchmarks/peers.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -95,28 +102,24 @@ MS_CALLBACK_EVERY = 100  # its internal _train calls the callback every 1,000 st
 KAN_GRIDS = (3, 5, 10, 20, 50, 100, 200, 500, 1000)
 KAN_STEPS, KAN_STOP_GRID_UPDATE, KAN_K, KAN_SEED = 50, 30, 3, 1
 KAN_MEMORY_FACTOR = 12  # bytes of a fit step ≈ 12 × n × Σ fan-in × (G + k) × 8, measured on pykan 0.2.8
-EXPSIN = "exp(sin(pi*x) + y**2)"
 
 
 @dataclass(frozen=True)
 class Task:
     name: str
-    config: str  # relative to ROOT
-    overrides: tuple[str, ...]
+    config: str  # relative to ROOT: the hand-tuned chain (--chains tuned)
+    auto_config: str  # the same task with train: auto (--chains auto)
     kan_width: tuple[int, ...]
-    description: str
 
 
 TASKS = {t.name: t for t in (
-    Task("teacher", "configs/precision/teacher_student_best.yaml", (), (1, 1),
-         "1-D teacher 1-3-3-1 tanh on [-1, 1]"),
-    Task("xy", "configs/precision/xy.yaml", (), (2, 2, 1), "x*y on [1, 5]^2 (Z.008)"),
-    Task("expsin", "configs/precision/xy.yaml",
-         ("name=expsin", "target.equation=null", f"target.formula={EXPSIN}",
-          "target.variables={x: [-1, 1], y: [-1, 1]}"),
-         (2, 1, 1), f"{EXPSIN} on [-1, 1]^2 (xy.yaml's chain)"),
-    Task("I.11.19", "configs/precision/I.11.19.yaml", (), (6, 6, 1), "x1*y1 + x2*y2 + x3*y3 on [1, 5]^6"),
+    Task("teacher", "configs/precision/teacher_student_best.yaml", "configs/precision/auto/teacher_student.yaml",
+         (1, 1)),
+    Task("xy", "configs/precision/xy.yaml", "configs/precision/auto/xy.yaml", (2, 2, 1)),
+    Task("expsin", "configs/precision/auto/exp_sin.yaml", "configs/precision/auto/exp_sin.yaml", (2, 1, 1)),
+    Task("I.11.19", "configs/precision/I.11.19.yaml", "configs/precision/auto/I.11.19_modular.yaml", (6, 6, 1)),
 )}
+CHAINS = ("tuned", "auto")
 
 
 class OutOfBudget(Exception):
@@ -191,7 +194,7 @@ def pin_threads(cpus: int | None) -> dict:
 def task_config(task: Task):
     from precision_jax.config import load_config
 
-    return load_config(os.path.join(ROOT, task.config), list(task.overrides))
+    return load_config(os.path.join(ROOT, task.config))
 
 
 def export_data(task: Task, data_dir: str) -> dict:
@@ -211,8 +214,8 @@ def export_data(task: Task, data_dir: str) -> dict:
     np.savez(path, **arrays, lows=np.asarray(target.lows), highs=np.asarray(target.highs))
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    return {"file": path, "sha256": digest, "config": task.config, "overrides": list(task.overrides),
-            "target": target.name, "d": target.d, "box": [list(target.lows), list(target.highs)],
+    box = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(target.lows, target.highs))
+    return {"file": path, "sha256": digest, "config": task.config, "target": target.name, "box_text": box, "d": target.d, "box": [list(target.lows), list(target.highs)],
             "n_train": data.n_train, "n_test": data.n_test, "prec_standardizes_inputs": cfg.data.standardize}
 
 
@@ -502,6 +505,8 @@ def main():
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per tool and task (default 600)")
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated subset of {', '.join(TASKS)}")
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {', '.join(TOOLS)}")
+    parser.add_argument("--chains", choices=CHAINS, default="tuned",
+                        help="prec's configs: the hand-tuned ones (default) or configs/precision/auto/ (train: auto)")
     parser.add_argument("--cpus", type=int, default=None, help="CPUs to pin the process to (default: all usable)")
     parser.add_argument("--data-dir", default=None, help="where the shared .npz data sets go (default: a new "
                                                          "temporary folder, which also holds the peers' logs)")
@@ -545,10 +550,12 @@ def main():
     data_info = {}
     for name in tasks:
         task = TASKS[name]
-        data_info[name] = export_data(task, data_dir)
-        data = load_data(data_info[name]["file"])
-        print(f"\n{name}: {task.description}; {data_info[name]['n_train']} training / {data_info[name]['n_test']} "
-              f"test points -> {data_info[name]['file']}", flush=True)
+        if args.chains == "auto":
+            task = dataclasses.replace(task, config=task.auto_config)
+        info = data_info[name] = export_data(task, data_dir)
+        data = load_data(info["file"])
+        print(f"\n{name}: {info['target']} on {info['box_text']}, prec chain {task.config}; {info['n_train']} "
+              f"training / {info['n_test']} test points -> {info['file']}", flush=True)
         results[name] = {}
         for tool in tools:
             if tool in missing:
@@ -571,12 +578,13 @@ def main():
           "'> T': the budget ran out first, after T s; '—': the run ended without reaching it.")
 
     report = {
-        "benchmark": "benchmarks/peers.py", "budget_s": args.budget, "milestones": list(MILESTONES),
+        "benchmark": "benchmarks/peers.py", "budget_s": args.budget, "chains": args.chains, "milestones": list(MILESTONES),
         "timing": "wall seconds from the start of each tool's fit, compilation included, test evaluation of the "
                   "peers off the clock; tools run one after the other in one process",
         "threads": threads, "provenance": provenance.collect(started), "versions": versions(),
         "recipes": {
-            "prec": "the shipped config via run_experiment (as prec run)",
+            "prec": {"how": "run_experiment, as prec run (without its persistent compilation cache)",
+                     "configs": {t: data_info[t]["config"] for t in data_info}},
             "multistage": {"optimizer": "optax.lbfgs", "steps_per_stage": MS_STEPS, "n_stages": MS_STAGES,
                            "stage1": {"width_size": MS_WIDTH, "depth": MS_DEPTH},
                            "later_stages": {"width_size": MS_STAGE2_WIDTH, "depth": MS_STAGE2_DEPTH},
