@@ -215,8 +215,9 @@ def export_data(task: Task, data_dir: str) -> dict:
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     box = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(target.lows, target.highs))
-    return {"file": path, "sha256": digest, "config": task.config, "target": target.name, "box_text": box, "d": target.d, "box": [list(target.lows), list(target.highs)],
-            "n_train": data.n_train, "n_test": data.n_test, "prec_standardizes_inputs": cfg.data.standardize}
+    return {"file": path, "sha256": digest, "config": task.config, "target": target.name, "box_text": box,
+            "d": target.d, "box": [list(target.lows), list(target.highs)], "n_train": data.n_train,
+            "n_test": data.n_test, "prec_standardizes_inputs": cfg.data.standardize}
 
 
 def load_data(path: str) -> dict:
@@ -578,7 +579,8 @@ def main():
           "'> T': the budget ran out first, after T s; '—': the run ended without reaching it.")
 
     report = {
-        "benchmark": "benchmarks/peers.py", "budget_s": args.budget, "chains": args.chains, "milestones": list(MILESTONES),
+        "benchmark": "benchmarks/peers.py", "budget_s": args.budget, "chains": args.chains,
+        "milestones": list(MILESTONES),
         "timing": "wall seconds from the start of each tool's fit, compilation included, test evaluation of the "
                   "peers off the clock; tools run one after the other in one process",
         "threads": threads, "provenance": provenance.collect(started), "versions": versions(),
