@@ -238,16 +238,17 @@ def rmse(prediction, y) -> float:
 
 
 def run_prec(task: Task, budget: float, data: dict, workdir: str) -> Outcome:
-    from precision_jax.stages.base import CurvePoint
     from precision_jax.training import run_experiment
 
+    import dataclasses
+
     cfg = task_config(task)
+    if PREC_LOG_EVERY is not None:  # finer curve records: milestone times to within a few steps
+        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, log_every=PREC_LOG_EVERY))
     out = Outcome()
     start = time.perf_counter()
 
     def on_log(point):
-        if not isinstance(point, CurvePoint):  # a "compiling" event
-            return
         out.record(time.perf_counter() - start, point.test_rmse)
         if time.perf_counter() - start > budget:
             raise OutOfBudget
@@ -326,20 +327,10 @@ def run_multistage(task: Task, budget: float, data: dict, workdir: str) -> Outco
     return out
 
 
-def memory_available() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 * 2**30
-
-
 def run_pykan(task: Task, budget: float, data: dict, workdir: str) -> Outcome:
     import torch
     from kan import KAN
+    from precision_jax.resources import available_bytes
 
     torch.set_default_dtype(torch.float64)
     dataset = {"train_input": torch.from_numpy(data["x_train"]),
@@ -388,7 +379,7 @@ def run_pykan(task: Task, budget: float, data: dict, workdir: str) -> Outcome:
                     probe()  # the initial model, as the other tools' first records
                 else:
                     need = KAN_MEMORY_FACTOR * n_train * fan_in * (grid + KAN_K) * 8
-                    if need > memory_available() / 2:
+                    if need > available_bytes() / 2:
                         out.notes.append(f"grid {grid} not started: ~{need / 2**30:.0f} GiB of B-spline tensors "
                                          f"for {n_train} points, over half the available memory")
                         break
@@ -405,6 +396,7 @@ def run_pykan(task: Task, budget: float, data: dict, workdir: str) -> Outcome:
     return out
 
 
+PREC_LOG_EVERY: int | None = None  # --prec-log-every
 RUNNERS = {"prec": run_prec, "multistage": run_multistage, "pykan": run_pykan}
 
 
@@ -508,12 +500,17 @@ def main():
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {', '.join(TOOLS)}")
     parser.add_argument("--chains", choices=CHAINS, default="tuned",
                         help="prec's configs: the hand-tuned ones (default) or configs/precision/auto/ (train: auto)")
+    parser.add_argument("--prec-log-every", type=int, default=None,
+                        help="record prec's curve every N steps instead of its config's output.log_every (the "
+                             "milestone resolution; the steps themselves are the same)")
     parser.add_argument("--cpus", type=int, default=None, help="CPUs to pin the process to (default: all usable)")
     parser.add_argument("--data-dir", default=None, help="where the shared .npz data sets go (default: a new "
                                                          "temporary folder, which also holds the peers' logs)")
     parser.add_argument("--out", default=os.path.join(ROOT, "results", "benchmarks", "peers.json"),
                         help="JSON file for the results (default results/benchmarks/peers.json)")
     args = parser.parse_args()
+    global PREC_LOG_EVERY
+    PREC_LOG_EVERY = args.prec_log_every
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     for name, known, what in ((tasks, TASKS, "task"), (tools, TOOLS, "tool")):
@@ -586,7 +583,7 @@ def main():
         "threads": threads, "provenance": provenance.collect(started), "versions": versions(),
         "recipes": {
             "prec": {"how": "run_experiment, as prec run (without its persistent compilation cache)",
-                     "configs": {t: data_info[t]["config"] for t in data_info}},
+                     "log_every_override": args.prec_log_every, "configs": {t: data_info[t]["config"] for t in data_info}},
             "multistage": {"optimizer": "optax.lbfgs", "steps_per_stage": MS_STEPS, "n_stages": MS_STAGES,
                            "stage1": {"width_size": MS_WIDTH, "depth": MS_DEPTH},
                            "later_stages": {"width_size": MS_STAGE2_WIDTH, "depth": MS_STAGE2_DEPTH},

@@ -35,12 +35,10 @@ class Progress:
         if self.live is not None:
             self.live.__exit__(*exc)
 
-    def __call__(self, point) -> None:
-        from precision_jax.driver import Compiling
+    def compiling(self, event) -> None:
+        self._show(f"compiling {event.label()}…", always=True)
 
-        if isinstance(point, Compiling):
-            self._show(f"compiling {point.label()}…", always=True)
-            return
+    def __call__(self, point) -> None:
         where = f"round {point.round} " if point.round else ""
         interrupts.set_where(f"{self.name + ': ' if self.name else ''}{where}stage {point.stage} {point.kind} "
                              f"step {point.step}")
@@ -160,7 +158,7 @@ def run(
             console.print(f"resuming from {checkpoint.path}")
         with Progress(quiet, cfg.name) as progress:
             try:
-                result = run_experiment(cfg, on_log=progress, checkpoint=checkpoint,
+                result = run_experiment(cfg, on_log=progress, on_compile=progress.compiling, checkpoint=checkpoint,
                                         max_memory=None if max_memory is None else int(max_memory * 2**30))
             except ConfigError as e:  # found only once the target is known (sizes, orders, graph inputs)
                 raise e.located(e.source or str(config)) from None

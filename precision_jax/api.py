@@ -49,7 +49,6 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from precision_jax import export, store
-from precision_jax.driver import Compiling
 from precision_jax.parse import ConfigError, apply_override, read_yaml
 
 __all__ = ["DEFAULT_CONFIG", "Model", "fit", "load"]
@@ -280,7 +279,9 @@ def fit(x, y, config: Union[None, str, os.PathLike, Mapping] = None, *, inputs: 
     if not lock.acquire():
         raise store.StoreError(path, "this run is being trained by another process")
     try:
-        record = run_experiment(cfg, on_log=_progress(cfg.name) if verbose else None)
+        record = run_experiment(cfg, on_log=_progress(cfg.name) if verbose else None,
+                                on_compile=(lambda e: print(f"{cfg.name}: compiling {e.label()}…", flush=True))
+                                if verbose else None)
         written = store.write_run(root, record)
     finally:
         lock.release()
@@ -292,9 +293,7 @@ def _progress(name: str):
 
     def on_log(point) -> None:
         now = time.perf_counter() - start
-        if isinstance(point, Compiling):
-            print(f"{name}: compiling {point.label()}…", flush=True)
-        elif now - last[0] >= 5 or point.step == 0:
+        if now - last[0] >= 5 or point.step == 0:
             last[0] = now
             where = f"round {point.round} " if point.round else ""
             print(f"{name}: {where}stage {point.stage} {point.kind} step {point.step}  train RMSE "

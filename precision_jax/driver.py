@@ -45,7 +45,7 @@ from precision_jax.stages.base import NON_FINITE, REASONS, CurvePoint, Predict, 
 
 @dataclass(frozen=True)
 class Compiling:
-    """Event for ``on_log``: the programs of stage ``stage`` of round ``round`` are about to be compiled."""
+    """Event for ``on_compile``: the programs of stage ``stage`` of round ``round`` are about to be compiled."""
 
     round: int
     stage: int
@@ -224,7 +224,8 @@ Offer = Callable[[Callable[[], dict], str, bool], None]
 
 def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: Problem, theta: jax.Array,
               log_every: int, *, active: Optional[np.ndarray] = None, round_index: int = 0,
-              units: Optional[np.ndarray] = None, on_log: Optional[Callable[[CurvePoint | Compiling], None]] = None,
+              units: Optional[np.ndarray] = None, on_log: Optional[Callable[[CurvePoint], None]] = None,
+              on_compile: Optional[Callable[[Compiling], None]] = None,
               resume: Optional[dict] = None, offer: Optional[Offer] = None) -> list[Optional[ChainOutcome]]:
     """Run the stages for every seed; one :class:`ChainOutcome` per seed (``None`` for inactive seeds).
 
@@ -232,8 +233,9 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
     ``problems.key`` holds each seed's subsets key (:class:`precision_jax.keys.RunKeys`).
     Curve RMSEs are multiplied by ``units`` (per seed; a boosting round's
     residual scale, so the curve reads in the fitted model's units).
-    ``on_log`` sees the first active seed's points as they come, and a
-    :class:`Compiling` event before a stage whose programs must be compiled.
+    ``on_log`` sees the first active seed's points as they come;
+    ``on_compile`` a :class:`Compiling` event before a stage whose programs
+    must still be compiled (the caller waits for that).
 
     Checkpoints: at every chunk boundary ``offer(snapshot, position, force)``
     is called with a function that builds this chain's snapshot (a dict of
@@ -312,8 +314,8 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
                                  "steps": steps.copy(), "seconds": time.perf_counter() - t0}}
 
         theta_now = jnp.asarray(theta_host)
-        if on_log is not None and not progs.compiled(stage_problems, theta_now):
-            on_log(Compiling(round_index, index, stage.kind))
+        if on_compile is not None and not progs.compiled(stage_problems, theta_now):
+            on_compile(Compiling(round_index, index, stage.kind))
         compile_seconds = ahead[index].result() if index in ahead else progs.compile(stage_problems, theta_now)
         if inner is None:
             state, report = progs.start(stage_problems, theta_now)

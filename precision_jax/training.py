@@ -231,13 +231,15 @@ def _preflight_data(configs: Sequence[ExperimentConfig], target: Target, max_mem
 
 
 def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None,
-                   max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None) -> RunRecord:
+                   max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None,
+                   on_compile: Optional[Callable[[driver.Compiling], None]] = None) -> RunRecord:
     """Train (or fit) the configured approximator and measure it; deterministic for a given config."""
-    return run_seed_group([cfg], on_log, max_memory, checkpoint)[0]
+    return run_seed_group([cfg], on_log, max_memory, checkpoint, on_compile)[0]
 
 
 def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callable[[CurvePoint], None]] = None,
-                   max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None) -> list[RunRecord]:
+                   max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None,
+                   on_compile: Optional[Callable[[driver.Compiling], None]] = None) -> list[RunRecord]:
     """Train configs that differ only in their seed as one batch; one :class:`RunRecord` per config.
 
     Each record equals what a group of one would give (bit for bit on one
@@ -285,13 +287,13 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
         problems = _stack_problems(datasets, [k.subsets for k in keys])
         theta0 = jnp.stack([model.init(k.init) for k in keys])
         chains = driver.run_chain(first.train, model.apply, model.n_params, problems, theta0, first.output.log_every,
-                                  on_log=on_log, resume=resume_for(0), offer=offer_for(0))
+                                  on_log=on_log, on_compile=on_compile, resume=resume_for(0), offer=offer_for(0))
         fit.finish_main(chains)
     if first.boost is not None:
         applies = [model.apply] + [round_model.apply] * first.boost.rounds
         while fit.round <= first.boost.rounds and fit.active.any():
             _boost_round(first.boost, first.output.log_every, round_model, keys, datasets, applies, fit,
-                         on_log, resume_for(fit.round), offer_for(fit.round))
+                         on_log, on_compile, resume_for(fit.round), offer_for(fit.round))
 
     wall = time.perf_counter() - start
     records = []
@@ -371,7 +373,7 @@ def _predict_sum(applies, parts: Sequence[tuple], x) -> jax.Array:
 
 
 def _boost_round(boost: BoostConfig, log_every: int, model: approximators.TrainableModel, keys: Sequence[RunKeys],
-                 datasets: Sequence[Dataset], applies, fit: _GroupFit, on_log, resume, offer) -> None:
+                 datasets: Sequence[Dataset], applies, fit: _GroupFit, on_log, on_compile, resume, offer) -> None:
     """Boosting round ``fit.round`` for every seed still active; a seed whose round does not help stops."""
     k, S = fit.round, len(datasets)
     active = fit.active.copy()
@@ -394,7 +396,8 @@ def _boost_round(boost: BoostConfig, log_every: int, model: approximators.Traina
         problems = _stack_problems(datasets, [kk.round_subsets(k) for kk in keys], residuals, residuals_test)
         theta0 = jnp.stack([model.init(kk.round_init(k)) for kk in keys])
         chains = driver.run_chain(boost.train, model.apply, model.n_params, problems, theta0, log_every,
-                                  active=active, round_index=k, units=scales, on_log=on_log, resume=resume,
+                                  active=active, round_index=k, units=scales, on_log=on_log,
+                                  on_compile=on_compile, resume=resume,
                                   offer=offer)
         for s in np.flatnonzero(active):
             data, chain = datasets[s], chains[s]

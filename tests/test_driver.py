@@ -131,7 +131,7 @@ def test_each_stage_is_compiled_before_its_first_step_and_says_so():
     # A learning rate no other test uses, so the programs are not in the process's cache yet.
     chain = [{"kind": "adam", "lr": 0.0123, "steps": 14}, {"kind": "lm", "maxiter": 5, "damping": 1.23e-7}]
     events = []
-    record = run_experiment(config(chain, output={"log_every": 7}), on_log=events.append)
+    record = run_experiment(config(chain, output={"log_every": 7}), on_log=events.append, on_compile=events.append)
     compiling = [e for e in events if isinstance(e, driver.Compiling)]
     assert compiling[0] == driver.Compiling(0, 0, "adam") and compiling[0].label() == "train.0 (adam)"
     first_point = next(i for i, e in enumerate(events) if not isinstance(e, driver.Compiling))
@@ -142,5 +142,5 @@ def test_each_stage_is_compiled_before_its_first_step_and_says_so():
     assert rows[0]["compile_seconds"] > 0 and rows[1]["compile_seconds"] > 0
     # Run again: everything is compiled, nothing is announced.
     again = []
-    run_experiment(config(chain, output={"log_every": 7}), on_log=again.append)
+    run_experiment(config(chain, output={"log_every": 7}), on_log=again.append, on_compile=again.append)
     assert not any(isinstance(e, driver.Compiling) for e in again)
