@@ -30,10 +30,11 @@ rule instead of a number:
   stage's step count is scaled down by the same factor (at least 50 steps).
 
 Every LM stage stops early when it stops making progress, so the step counts
-are ceilings. The plan is a pure function of (d, D, N): a config with
-``train: auto`` means the same computation everywhere, its run id is that of
-the config as written, and the run's summary records the chain it ran
-(``summary.chain``).
+are ceilings. The plan is a pure function of (d, D, N) and of :data:`VERSION`:
+a config with ``train: auto`` means the same computation everywhere, its run
+id is that of the config as written plus the rule's version (bump it whenever
+a constant or rule here changes), and the run's summary records the chain it
+ran (``summary.chain``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from precision_jax.config import BoostConfig
 from precision_jax.stages.lm import LMConfig
 
 AUTO = "auto"
+VERSION = 1  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
 STEP_FLOPS = 2e9  # F: the target cost of one subsampled LM step (m·N² multiply–adds)
 FULL_STEP_FLOPS = 1e11  # a full-data polishing step may cost up to this (D·N²)
 BUDGET_FLOPS = 2.5e12  # B: all subsampled steps together

@@ -62,6 +62,7 @@ from typing import IO, Any, Callable, Iterator, Optional, Union
 import numpy as np
 import yaml
 
+from precision_jax import auto_chain
 from precision_jax.config import NAME_PATTERN, NAME_RANGE, ExperimentConfig, build_config
 from precision_jax.parse import ConfigError, read_yaml, to_dict
 from precision_jax.stages.base import CurvePoint
@@ -289,6 +290,8 @@ def run_id(cfg: ExperimentConfig) -> str:
     """A stable 12-hex-digit id of everything in ``cfg`` that changes the numbers."""
     resolved = to_dict(cfg)
     resolved.pop("output", None)
+    if resolved.get("train") == auto_chain.AUTO:  # the planned chain changes with the planning rule
+        resolved["train"] = f"{auto_chain.AUTO}/v{auto_chain.VERSION}"
     target = resolved.get("target")
     if isinstance(target, dict):
         for key in DATA_PATH_KEYS:

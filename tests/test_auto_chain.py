@@ -51,6 +51,13 @@ def test_a_costly_plan_is_scaled_to_the_budget():
     assert cheap_train[0].maxiter == 800  # within budget: not scaled
 
 
+def test_the_rule_version_is_part_of_an_auto_run_id(tmp_path, monkeypatch):
+    cfg = build_config(_tiny_auto_config(tmp_path))
+    before = store.run_id(cfg)
+    monkeypatch.setattr(auto_chain, "VERSION", auto_chain.VERSION + 1)
+    assert store.run_id(cfg) != before
+
+
 def test_plan_is_pure():
     assert auto_chain.plan(3, 50_000, 700) == auto_chain.plan(3, 50_000, 700)
 
