@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from precision_jax import store
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "precision" / "auto"
 # task -> (config file, goal test RMSE from issue 14, what it is)
@@ -50,37 +52,19 @@ def run_task(name: str, out: Path, env: dict) -> dict:
         return {"task": name, "what": what, "goal": goal, "error": (proc.stderr or proc.stdout).strip()[-500:],
                 "wall_seconds": wall}
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
-    summary = json.loads((run_dir / "summary.json").read_text())
-    rmse = summary["metrics"]["test_rmse"]
-    to_goal = None
-    elapsed = 0.0
-    for row, stage in _stage_spans(summary["stages"]):
-        for point in _curve(run_dir, row):
-            if point["test_rmse"] is not None and point["test_rmse"] <= goal:
-                to_goal = elapsed + point["seconds"]
-                break
-        if to_goal is not None:
-            break
-        elapsed += stage["seconds"]
-    compile_seconds = sum(s.get("compile_seconds", 0.0) for s in summary["stages"])
+    summary, curve = store.read_summary(run_dir), store.read_curve(run_dir)
+    rmse = summary.metrics["test_rmse"]
+    # A curve point's seconds count from its stage's start; the stages before it add up to the stage's offset.
+    offsets, elapsed = {}, 0.0
+    for row in summary.stages:
+        offsets[(row["round"], row["stage"])] = elapsed
+        elapsed += row["seconds"]
+    to_goal = next((offsets[(p.round, p.stage)] + p.seconds for p in curve if p.test_rmse <= goal), None)
+    compile_seconds = sum(row.get("compile_seconds", 0.0) for row in summary.stages)
     return {"task": name, "what": what, "goal": goal, "test_rmse": rmse, "met": bool(rmse <= goal),
-            "seconds_to_goal": to_goal, "wall_seconds": wall, "training_seconds": summary["wall_seconds"],
-            "compile_seconds": compile_seconds, "N": summary["N"], "D": summary["D"],
-            "boost_rounds": (summary.get("boost") or {}).get("rounds"), "chain": summary.get("chain"),
-            "run_dir": str(run_dir)}
-
-
-def _stage_spans(stages: list[dict]):
-    return [((s["round"], s["stage"]), s) for s in stages]
-
-
-def _curve(run_dir: Path, key: tuple[int, int]) -> list[dict]:
-    import csv
-
-    with open(run_dir / "curve.csv") as f:
-        rows = [r for r in csv.DictReader(f) if (int(r["round"]), int(r["stage"])) == key]
-    return [{"seconds": float(r["seconds"]),
-             "test_rmse": float(r["test_rmse"]) if r["test_rmse"] not in ("", "nan") else None} for r in rows]
+            "seconds_to_goal": to_goal, "wall_seconds": wall, "training_seconds": summary.wall_seconds,
+            "compile_seconds": compile_seconds, "N": summary.N, "D": summary.D,
+            "boost_rounds": (summary.boost or {}).get("rounds"), "chain": summary.chain, "run_dir": str(run_dir)}
 
 
 def table(results: list[dict]) -> str:
