@@ -212,6 +212,7 @@ def _preflight_data(configs: Sequence[ExperimentConfig], target: Target, max_mem
     the sizes: the stages, what the model needs of the rows (:func:`datafile.check_model`) and memory."""
     first = configs[0]
     kind = first.model.kind
+    n_train, n_test = datafile.point_counts(target, first.data.train_points, first.data.test_points)
     if kind in approximators.INTERPOLANTS:
         if first.train:
             raise ConfigError(f"a {kind} model is fitted directly; remove the optimizer stages", "train")
@@ -221,11 +222,9 @@ def _preflight_data(configs: Sequence[ExperimentConfig], target: Target, max_mem
     else:
         variables = tuple(target.variables)
         model = cached_model(first.model, target.d, variables)
-        n_train, _ = datafile.point_counts(target, first.data.train_points, first.data.test_points)
         chains = check_chains(with_chain(first, target.d, n_train, model.n_params), model, target.d, variables)
         seeds = len(configs)
     datafile.check_model(first, target)
-    n_train, n_test = datafile.point_counts(target, first.data.train_points, first.data.test_points)
     resources.check_run_memory(n_train, n_test, target.d, chains, seeds, max_memory)
     return target
 
