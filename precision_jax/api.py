@@ -43,6 +43,7 @@ import hashlib
 import os
 import secrets
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -268,8 +269,8 @@ def fit(x, y, config: Union[None, str, os.PathLike, Mapping] = None, *, inputs: 
     if not force and store.is_complete(path):
         try:
             return Model(path)
-        except store.StoreError:
-            pass  # unreadable: train it again, as prec run does
+        except store.StoreError as e:  # unreadable: say so and train it again, as prec run does
+            warnings.warn(f"{e}; training the run again", stacklevel=2)
     try:
         preflight([cfg])
     except ConfigError as e:

@@ -74,6 +74,10 @@ def test_fit_load_and_call(tmp_path):
     assert same_metrics(loaded.metrics, model.metrics) and np.array_equal(loaded(inside), y_hat)
     again = pj.fit(x, y, SIMPLEX, out=tmp_path)  # the same run: read back, not trained again
     assert again.run_dir == model.run_dir
+    (model.run_dir / "summary.json").write_text("{")  # complete but unreadable: said, then trained again
+    with pytest.warns(UserWarning, match="training the run again"):
+        retrained = pj.fit(x, y, SIMPLEX, out=tmp_path)
+    assert retrained.run_dir == model.run_dir and same_metrics(retrained.metrics, model.metrics)
     reseeded = pj.fit(x, y, SIMPLEX, out=tmp_path, seed=1)
     assert reseeded.run_dir != model.run_dir and reseeded.config.seed == 1
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
