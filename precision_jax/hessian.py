@@ -29,8 +29,14 @@ DENSE_LIMIT = 4000
 
 
 def default_chunk(n_params: int, n_points: int, budget: int = 2**21) -> int:
-    """Points per chunk so that one chunk's (points × N) intermediates hold ≈ ``budget`` numbers."""
-    return int(max(16, min(n_points, budget // max(n_params, 1))))
+    """Points per chunk so that one chunk's (points × N) intermediates hold at most ≈ ``budget`` numbers.
+
+    The points are split into as few chunks as the budget allows, of equal size, so that the last
+    one is not mostly padding.
+    """
+    limit = max(16, budget // max(n_params, 1))
+    chunks = -(-n_points // limit)
+    return int(max(1, min(n_points, -(-n_points // max(chunks, 1)))))
 
 
 def chunk_data(x: jax.Array, y: jax.Array, chunk: int):

@@ -38,19 +38,20 @@ def small_net():
     return model.apply, theta, x, y
 
 
-def test_cg_levenberg_marquardt_step_equals_the_dense_step(small_net):
+@pytest.mark.parametrize("dense_solver", ["qr", "normal"])
+def test_cg_levenberg_marquardt_step_equals_the_dense_step(small_net, dense_solver):
     predict, theta, x, y = small_net
     cfg = LMConfig(cg_tol=1e-15, cg_maxiter=5000)
-    dense, free = (make_lm(cfg, predict, 64, solver)[2] for solver in ("qr", "cg"))
+    dense, free = (make_lm(cfg, predict, 64, solver)[2] for solver in (dense_solver, "cg"))
 
     @jax.jit
     def compare(t, relative_mu):
         gd, gf = dense(t, x, y), free(t, x, y)
         mu = relative_mu * gd.largest()
-        step_d, _ = gd.step(mu)
-        step_f, iterations = gf.step(mu)
+        solved_d, solved_f = gd.damped(mu), gf.damped(mu)
+        step_d, step_f, iterations = solved_d.step, solved_f.step, solved_f.iterations
         rpp = jnp.sin(jnp.arange(x.shape[0]))  # any data-space vector for the acceleration solve
-        return (step_d, step_f, iterations, gd.accelerate(mu, rpp)[0], gf.accelerate(mu, rpp)[0],
+        return (step_d, step_f, iterations, solved_d.accelerate(rpp)[0], solved_f.accelerate(rpp)[0],
                 gd.predicted(mu, step_d), gf.predicted(mu, step_f), gd.largest(), gf.largest())
 
     for relative_mu in (1e-2, 1e-5):

@@ -10,19 +10,25 @@ points (per-sample gradients, ``vmap(grad)``) and folded either into
 
 - ``solver: qr`` (default) — an incremental QR of the augmented matrix
   [J | r]: T ← R-factor of [T; J_c | r_c], so that at the end
-  JᵀJ = RᵀR and Jᵀr = Rᵀz with R = T[:N, :N], z = T[:N, N]. The SVD
-  R = U S Vᵀ then gives the eigen-pairs λ = S² of JᵀJ *without squaring its
-  condition number*, which is what keeps the tiny singular values accurate
-  near the float64 floor; or
+  JᵀJ = RᵀR and Jᵀr = Rᵀz with R = T[:N, :N], z = T[:N, N]. Each trial
+  damping μ then takes one QR of [[R, z], [√μ I, 0]], whose R-factor
+  [[R_μ, w], [0, ρ]] gives δ(μ) = −R_μ⁻¹ w, the least-squares solution of
+  min ‖[R; √μ I] δ + [z; 0]‖ (Moré's MINPACK step). Neither JᵀJ nor its
+  condition number's square is ever formed, which is what keeps the tiny
+  singular directions accurate near the float64 floor, and the ~3N³ flops
+  per trial are a fraction of an SVD of R (a trial is ~1.1 per accepted
+  step); or
 - ``solver: normal`` — JᵀJ and Jᵀr accumulated directly and ``eigh``-ed
-  (half the flops, squared condition number).
+  (half the flops, squared condition number). In the eigenbasis (λ_i, v_i)
+  with β = Vᵀ Jᵀ r every trial damping is a diagonal solve,
+  δ(μ) = −V β/(λ+μ).
 
-In the eigenbasis (λ_i, v_i) with β = Vᵀ Jᵀ r every trial damping costs one
-loss evaluation: δ(μ) = −V β/(λ+μ), and the model's predicted decrease is
-Σ β_i² (λ_i + 2μ)/(λ_i + μ)², free of cancellation. Nielsen's rule: with
+The model's predicted decrease for the exact step is ‖Jδ‖² + 2μ‖δ‖²
+(= ‖R δ‖² + 2μ‖δ‖², or Σ β_i² (λ_i + 2μ)/(λ_i + μ)² in the eigenbasis), free
+of the cancellation in ‖r‖² − ‖r + Jδ‖². Nielsen's rule: with
 ρ = actual/predicted decrease, accept when ρ > 0 and set
 μ ← μ·max(1/3, 1 − (2ρ − 1)³), ν ← 2; otherwise μ ← μ·ν, ν ← 2ν and retry
-with the same factorization. μ₀ = τ·max λ. With ``geodesic: true``
+with the same Jacobian. μ₀ = τ·max λ(JᵀJ). With ``geodesic: true``
 (Transtrum & Sethna's geodesic acceleration) the step is δ + a/2 with
 a = −(JᵀJ + μI)⁻¹ Jᵀ r'', r'' the second directional derivative of r along δ
 (one forward-over-forward pass and one vector–Jacobian product), accepted
@@ -34,11 +40,9 @@ curved valleys that otherwise force a large damping. The stage stops with
 system by CGLS (:func:`precision_jax.krylov.damped_least_squares`) from
 Jacobian–vector and vector–Jacobian products of one linearization of r at θ,
 at most ``cg_maxiter`` iterations to a relative residual ``cg_tol``; μ₀ takes
-max λ from 20 Lanczos steps on JᵀJ, and the predicted decrease is
-‖J δ‖² + 2μ‖δ‖², which equals the eigenbasis formula for an exact solve and
-stays exact for a truncated one (CG's Galerkin condition). Memory is O(N + D)
-plus one forward pass's activations, instead of O(N²); each trial damping costs
-a new solve instead of one loss evaluation, and CG needs more iterations the
+max λ from 20 Lanczos steps on JᵀJ, and the predicted decrease
+‖J δ‖² + 2μ‖δ‖² stays exact for a truncated solve (CG's Galerkin condition).
+Memory is O(N + D) plus one forward pass's activations, instead of O(N²); CG needs more iterations the
 smaller μ is relative to max λ (√cond), so ``cg_maxiter`` truncates the solve
 near the floor (the truncated step is still a descent step, judged by the same
 ρ). ``solver: auto`` takes ``qr`` up to ``max_params`` parameters (0.8 GB of
@@ -57,6 +61,7 @@ shows whether the subsample was enough.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, Literal, NamedTuple, Optional
 
@@ -129,21 +134,30 @@ class LMState(NamedTuple):
     krylov_iterations: jax.Array  # solver cg: CG iterations over all solves (0 for the dense solvers)
 
 
+class DampedSolve(NamedTuple):
+    """The system (JᵀJ + μI) δ = −Jᵀr at one damping μ: the step, and the same matrix's solve for the
+    acceleration, ``accelerate(v) -> (−(JᵀJ + μI)⁻¹ Jᵀ v, iterations)`` for a data-space vector v."""
+
+    step: jax.Array
+    iterations: jax.Array  # Krylov iterations of the step's solve (0 for the dense solvers)
+    accelerate: Callable
+
+
 class GaussNewtonSystem(NamedTuple):
     """The damped Gauss–Newton system (JᵀJ + μI) δ = −Jᵀr at one θ, as the damping loop uses it.
 
-    ``step(μ) -> (δ, iterations)``: the LM step; ``accelerate(μ, v) -> (a, iterations)``:
-    −(JᵀJ + μI)⁻¹ Jᵀ v for a data-space vector v; ``predicted(μ, δ)``: the
-    decrease ‖r‖² − ‖r + Jδ‖² of the Gauss–Newton model for the step δ(μ);
-    ``largest()``: max eig JᵀJ; ``zero_gradient``: Jᵀr = 0.
+    ``damped(μ) -> DampedSolve``: the LM step at μ (one factorization per μ, shared with the
+    acceleration); ``predicted(μ, δ)``: the decrease ‖r‖² − ‖r + Jδ‖² of the Gauss–Newton model for
+    the step δ(μ); ``largest()``: max eig JᵀJ; ``zero_gradient``: Jᵀr = 0.
     """
 
-    step: Callable
-    accelerate: Callable
+    damped: Callable
     predicted: Callable
     largest: Callable
     zero_gradient: jax.Array
 
+
+LM_CHUNK_NUMBERS = 2**23  # per-sample gradient entries per chunk (the dense solvers)
 
 # Lanczos steps for max eig JᵀJ (μ₀ of the matrix-free solver): the extreme Ritz value converges first.
 LARGEST_EIGENVALUE_STEPS = 20
@@ -158,8 +172,11 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
         r = predict(theta, x) - y
         return jnp.sum(r * r)
 
-    def eigensystem(theta, x, y):
-        """(λ ascending-free, V, β = Vᵀ Jᵀ r) of JᵀJ at θ, built chunk by chunk."""
+    def factors(theta, x, y):
+        """``solver: normal``: (λ, V, β = Vᵀ Jᵀr) of JᵀJ; ``solver: qr``: (R, z) with JᵀJ = RᵀR, Jᵀr = Rᵀz.
+
+        Built chunk by chunk from per-sample gradients.
+        """
         xs, ys, ws = chunk_data(x, y, chunk)
         n = theta.shape[0]
         per_sample = jax.vmap(jax.grad(lambda t, xi: predict(t, xi[None])[0]), in_axes=(None, 0))
@@ -169,7 +186,7 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
             r = (predict(theta, xc) - yc) * wc
             return jac, r
 
-        if cfg.solver == "normal":
+        if solver == "normal":
             def body(carry, batch):
                 a, b = carry
                 jac, r = rows(*batch)
@@ -185,25 +202,61 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
             return jnp.linalg.qr(stacked, mode="r")[: n + 1], None
 
         t, _ = jax.lax.scan(body, jnp.zeros((n + 1, n + 1)), (xs, ys, ws))
-        r_fac, z = t[:n, :n], t[:n, n]
-        u, s, vt = jnp.linalg.svd(r_fac)
-        return s * s, vt.T, s * (u.T @ z)
+        return t[:n, :n], t[:n, n]
 
-    def dense_system(theta, x, y) -> GaussNewtonSystem:
-        """In the eigenbasis of JᵀJ every damping is a diagonal solve."""
-        lam, vec, beta = eigensystem(theta, x, y)
+    def vjp_at(theta, x):
+        return lambda v: jax.vjp(lambda t: predict(t, x), theta)[1](v)[0]
+
+    def eigenbasis_system(theta, x, y) -> GaussNewtonSystem:
+        """``solver: normal``: in the eigenbasis of JᵀJ every damping is a diagonal solve."""
+        lam, vec, beta = factors(theta, x, y)
         no_iterations = jnp.zeros((), jnp.int64)
+        jt = vjp_at(theta, x)
 
-        def accelerate(mu, v):
-            jt_v = jax.vjp(lambda t: predict(t, x), theta)[1](v)[0]
-            return -(vec @ ((vec.T @ jt_v) / (lam + mu))), no_iterations
+        def damped(mu):
+            return DampedSolve(-(vec @ (beta / (lam + mu))), no_iterations,
+                               lambda v: (-(vec @ ((vec.T @ jt(v)) / (lam + mu))), no_iterations))
 
         return GaussNewtonSystem(
-            step=lambda mu: (-(vec @ (beta / (lam + mu))), no_iterations),
-            accelerate=accelerate,
+            damped=damped,
             predicted=lambda mu, delta: jnp.sum(beta * beta * (lam + 2 * mu) / (lam + mu) ** 2),
             largest=lambda: jnp.max(lam),
             zero_gradient=jnp.all(beta == 0))
+
+    def triangular_system(theta, x, y) -> GaussNewtonSystem:
+        """``solver: qr``: each damping μ is one QR of the (2N+… )×(N+1) matrix [[R, z], [√μ I, 0]].
+
+        Its R-factor [[R_μ, w], [0, ρ]] gives the least-squares step δ = −R_μ⁻¹ w of
+        min ‖[R; √μ I] δ + [z; 0]‖ (backward stable, no squared condition number),
+        and R_μᵀR_μ = RᵀR + μI serves the acceleration's second solve.
+        """
+        r_fac, z = factors(theta, x, y)
+        n = r_fac.shape[0]
+        no_iterations = jnp.zeros((), jnp.int64)
+        jt = vjp_at(theta, x)
+        solve_upper = functools.partial(jax.scipy.linalg.solve_triangular, lower=False)
+
+        def damped(mu):
+            augmented = jnp.concatenate([jnp.concatenate([r_fac, z[:, None]], axis=1),
+                                         jnp.concatenate([jnp.sqrt(mu) * jnp.eye(n), jnp.zeros((n, 1))], axis=1)])
+            t = jnp.linalg.qr(augmented, mode="r")
+            r_mu, w = t[:n, :n], t[:n, n]
+
+            def accelerate(v):
+                return -solve_upper(r_mu, solve_upper(r_mu, jt(v), trans="T")), no_iterations
+
+            return DampedSolve(-solve_upper(r_mu, w), no_iterations, accelerate)
+
+        def predicted(mu, delta):
+            # ‖z‖² − ‖z + Rδ‖² for the exact step, written without the cancellation.
+            r_delta = r_fac @ delta
+            return jnp.vdot(r_delta, r_delta) + 2 * mu * jnp.vdot(delta, delta)
+
+        return GaussNewtonSystem(
+            damped=damped,
+            predicted=predicted,
+            largest=lambda: jnp.linalg.svd(r_fac, compute_uv=False)[0] ** 2,
+            zero_gradient=jnp.all(r_fac.T @ z == 0))
 
     def matrix_free_system(theta, x, y) -> GaussNewtonSystem:
         """J only as products: one linearization of r at θ and its transpose (never D×N)."""
@@ -217,19 +270,22 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
             found = krylov.damped_least_squares(jvp, vjp, b, mu, n, cfg.cg_tol, cfg.cg_maxiter, jtb)
             return found.x, found.iterations
 
+        def damped(mu):
+            step, iterations = solve(mu, -r, -gradient)
+            return DampedSolve(step, iterations, lambda v: solve(mu, -v))
+
         def predicted(mu, delta):
             j_delta = jvp(delta)
             return jnp.vdot(j_delta, j_delta) + 2 * mu * jnp.vdot(delta, delta)
 
         k = min(LARGEST_EIGENVALUE_STEPS, n)
         return GaussNewtonSystem(
-            step=lambda mu: solve(mu, -r, -gradient),
-            accelerate=lambda mu, v: solve(mu, -v),
+            damped=damped,
             predicted=predicted,
             largest=lambda: krylov.largest_eigenvalue(lambda v: vjp(jvp(v)), gradient, k),
             zero_gradient=jnp.all(gradient == 0))
 
-    system = matrix_free_system if solver == "cg" else dense_system
+    system = {"cg": matrix_free_system, "normal": eigenbasis_system, "qr": triangular_system}[solver]
 
     def init(theta, x, y):
         value = sse(theta, x, y)
@@ -245,7 +301,8 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
 
         def trial(carry):
             mu, nu, rejections, _, _, _, evals, solves = carry
-            delta, iterations = gn.step(mu)
+            solved = gn.damped(mu)
+            delta, iterations = solved.step, solved.iterations
             step_ok = jnp.asarray(True)
             predicted = gn.predicted(mu, delta)
             if cfg.geodesic:
@@ -253,7 +310,7 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
                 # a = −(JᵀJ + μI)⁻¹ Jᵀ r'' and the step δ + a/2 follows the curved valley.
                 f = lambda t: predict(t, x)  # noqa: E731
                 rpp = jax.jvp(lambda t: jax.jvp(f, (t,), (delta,))[1], (state.theta,), (delta,))[1]
-                accel, more = gn.accelerate(mu, rpp)
+                accel, more = solved.accelerate(rpp)
                 iterations = iterations + more
                 step_ok = 2 * jnp.linalg.norm(accel) <= cfg.geodesic_ratio * jnp.linalg.norm(delta)
                 delta = delta + 0.5 * accel
@@ -314,6 +371,11 @@ class DenseStage(StageBase):
 class LevenbergMarquardt(DenseStage):
     kind = "lm"
     dense_solver, matrix_free_solver = "qr", "cg"
+
+    def chunk(self, n_points: int) -> int:
+        # Each chunk re-factors the (N+1)² triangle with its rows (see ``solver: qr``), so LM takes the
+        # fewest chunks that memory allows: 64 MB of per-sample gradients instead of the default 16.
+        return self.cfg.chunk_size or default_chunk(self.n_params, n_points, LM_CHUNK_NUMBERS)
 
     def functions(self, n_points: int):
         return make_lm(self.cfg, self.predict, self.chunk(n_points), self.solver)
