@@ -25,9 +25,12 @@ rule instead of a number:
   when a full step is affordable (D N² ≤ 10¹¹): they fix what a subsample
   leaves, e.g. the error near the ends of a 1-D interval.
 
-- **Budget**: when the planned steps would cost more than B = 2.5·10¹² flops
-  (Σ steps · m N², ~6 minutes of QR work on one 2-core machine), every
-  stage's step count is scaled down by the same factor (at least 50 steps).
+- **Budget**: a subsampled LM step costs c(m, N) = 2(m + N)N² + 4N³ flops
+  (the QR of the m×(N+1) matrix [J | r] onto the (N+1)² triangle, and ~1.2
+  trial dampings of ~3.3N³ each: see :mod:`precision_jax.stages.lm`). When
+  the planned steps would cost more than B = 1.2·10¹³ flops (Σ steps · c,
+  ~6–7 minutes of LM on one 2-core machine), every stage's step count is
+  scaled down by the same factor (at least 50 steps).
 
 Every LM stage stops early when it stops making progress, so the step counts
 are ceilings. The plan is a pure function of (d, D, N) and of :data:`VERSION`:
@@ -43,10 +46,10 @@ from precision_jax.config import BoostConfig
 from precision_jax.stages.lm import LMConfig
 
 AUTO = "auto"
-VERSION = 1  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
+VERSION = 2  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
 STEP_FLOPS = 2e9  # F: the target cost of one subsampled LM step (m·N² multiply–adds)
 FULL_STEP_FLOPS = 1e11  # a full-data polishing step may cost up to this (D·N²)
-BUDGET_FLOPS = 2.5e12  # B: all subsampled steps together
+BUDGET_FLOPS = 1.2e13  # B: all subsampled steps together, in units of step_flops
 MIN_STEPS = 50
 FOCUS = 0.3
 
@@ -59,6 +62,11 @@ def subsample_size(d: int, D: int, N: int) -> int:
     return int(min(D, wanted, affordable))
 
 
+def step_flops(m: int, N: int) -> float:
+    """c(m, N): the flops of one subsampled LM step (``solver: qr``) on m points with N parameters."""
+    return 2.0 * (m + N) * N * N + 4.0 * N**3
+
+
 def plan(d: int, D: int, N: int) -> tuple[tuple[LMConfig, ...], BoostConfig]:
     """The main chain and the boosting section for a d-input target, D training points, N parameters."""
     m = subsample_size(d, D, N)
@@ -68,7 +76,7 @@ def plan(d: int, D: int, N: int) -> tuple[tuple[LMConfig, ...], BoostConfig]:
     main_steps = [800] + ([200] * 4 if focused else [])
     round_steps = [300] + ([200] if focused else [])
     planned = sum(main_steps) + rounds * sum(round_steps)
-    scale = min(1.0, BUDGET_FLOPS / (planned * m * N * N))
+    scale = min(1.0, BUDGET_FLOPS / (planned * step_flops(m, N)))
 
     def lm(steps: int, focus: float = 0.0) -> LMConfig:
         return LMConfig(maxiter=max(MIN_STEPS, int(steps * scale)), subsample=sub, focus=focus, solver="auto")
