@@ -268,7 +268,9 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
                             for i in range(first_stage + 1, len(stages))])
     for index in range(first_stage, len(stages)):
         cfg, stage = stage_cfgs[index], stages[index]
-        if not active.any():
+        if not active.any():  # every seed diverged: the stages still waiting to be compiled never will run
+            for future in ahead.values():
+                future.cancel()
             break
         progs = programs(cfg, predict, n_params, log_every)
         stage_problems = _stage_problems(problems, subsets, index)
