@@ -74,6 +74,7 @@ curve. The peers' logs and scratch files go to a temporary folder, named in the 
 Run:  python benchmarks/peers.py [--budget 600] [--tasks teacher,xy,expsin,I.11.19]
                                  [--tools prec,multistage,pykan] [--chains tuned|auto] [--cpus N]
                                  [--data-dir DIR] [--out results/benchmarks/peers.json]
+      python benchmarks/peers.py --markdown results/benchmarks/peers.json   (the README table of a run)
 """
 
 from __future__ import annotations
@@ -493,7 +494,52 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def times(ratio: float) -> str:
+    """A ratio as "125×" or, from 1,000 up, "1.2e5×"."""
+    if ratio < 1000:
+        return f"{ratio:.3g}×"
+    mantissa, exponent = f"{ratio:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}×"
+
+
+def markdown(report: dict) -> str:
+    """The README's "Against the peers" table from a report this script wrote: final test RMSE and time to
+    each milestone, the peers' with their ratio to prec's; the fastest time at each milestone in bold."""
+    head = ["task", "tool", "final test RMSE (peer / prec)"] + [f"time to {m:g}" for m in MILESTONES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    configs = report["recipes"]["prec"]["configs"]
+    for task, by_tool in report["results"].items():
+        reached = [t for o in by_tool.values() for t in [o["time_to"]] if t]
+        fastest = {m: min((t[m] for t in reached if t.get(m) is not None), default=None) for m in
+                   (f"{m:g}" for m in MILESTONES)}
+        for i, (tool, o) in enumerate(by_tool.items()):
+            if o["final_test_rmse"] is None:
+                lines.append(f"| {task if i == 0 else ''} | {tool} | {o['status']} |" + " |" * len(MILESTONES))
+                continue
+            r = report["ratios_vs_prec"].get(task, {}).get(tool)
+            name = f"prec (`{os.path.splitext(os.path.relpath(configs[task], 'configs/precision'))[0]}`)" \
+                if tool == "prec" else tool
+            final = f"{o['final_test_rmse']:.3g}" + (f" ({times(r['rmse'])})" if r and r["rmse"] else "")
+            cells = []
+            for m in (f"{m:g}" for m in MILESTONES):
+                t = o["time_to"].get(m)
+                ratio = r["time"].get(m) if r else None
+                if t is None:
+                    cell = f"> {o['wall_s']:.0f} s" if o["status"] == "budget" else "—"
+                    cell += f" ({ratio}×)" if isinstance(ratio, str) else ""
+                else:
+                    cell = f"{t:.1f} s" + (f" ({ratio:.3g}×)" if isinstance(ratio, float) else "")
+                    cell = f"**{cell}**" if t == fastest[m] else cell
+                cells.append(cell)
+            lines.append(f"| {task if i == 0 else ''} | {name} | {final} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":  # print the README table of an earlier run's JSON
+        with open(sys.argv[2]) as f:
+            print(markdown(json.load(f)))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per tool and task (default 600)")
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated subset of {', '.join(TASKS)}")
