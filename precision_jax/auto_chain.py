@@ -22,8 +22,9 @@ rule instead of a number:
   fitted to the residual scaled to unit RMS; a round that does not lower the
   training RMSE ends the boosting), each with LM for 300 steps on a subsample
   (plus one focused stage of 200 for d ≥ 2), then 4 LM steps on all D points
-  when a full step is affordable (D N² ≤ 10¹¹): they fix what a subsample
-  leaves, e.g. the error near the ends of a 1-D interval.
+  when a full step is affordable (D N² ≤ 2.5·10¹¹, ~10 s on 2 cores): they
+  fix what a subsample leaves, e.g. the error near the ends of a 1-D interval,
+  or a residual net's overfit of 3N points in 6-D.
 
 - **Budget**: a subsampled LM step costs c(m, N) = 2(m + N)N² + 4N³ flops
   (the QR of the m×(N+1) matrix [J | r] onto the (N+1)² triangle, and ~1.2
@@ -46,9 +47,9 @@ from precision_jax.config import BoostConfig
 from precision_jax.stages.lm import LMConfig
 
 AUTO = "auto"
-VERSION = 2  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
+VERSION = 3  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
 STEP_FLOPS = 2e9  # F: the target cost of one subsampled LM step (m·N² multiply–adds)
-FULL_STEP_FLOPS = 1e11  # a full-data polishing step may cost up to this (D·N²)
+FULL_STEP_FLOPS = 2.5e11  # a full-data polishing step may cost up to this (D·N²)
 BUDGET_FLOPS = 1.2e13  # B: all subsampled steps together, in units of step_flops
 MIN_STEPS = 50
 FOCUS = 0.3

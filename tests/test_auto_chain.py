@@ -38,7 +38,9 @@ def test_higher_dimensions_get_focused_stages_and_small_d_full_data_polish():
     assert [s.focus for s in train] == [0.0] + [auto_chain.FOCUS] * 4
     assert boost.rounds == 2 and boost.train[-1].subsample is None  # 4 steps on all points
     train, boost = auto_chain.plan(6, 100_000, 1015)
-    assert all(s.subsample is not None for s in boost.train)  # a full step is too dear at D·N² = 1e11
+    assert boost.train[-1].subsample is None  # D·N² = 1e11: a full step is affordable
+    train, boost = auto_chain.plan(6, 100_000, 2000)
+    assert all(s.subsample is not None for s in boost.train)  # a full step is too dear at D·N² = 4e11
 
 
 def test_a_costly_plan_is_scaled_to_the_budget():
