@@ -1,0 +1,106 @@
+"""What one boosting round can fit: a fresh net trained on the residual of a run's main net, on a subsample.
+
+A boosting round (``precision_jax/training.py``) fits a new net to the
+residual r = y − c₀ f₀(x) of the main net f₀, scaled to unit RMS, with LM on
+a subsample of m points. This script repeats that fit outside the chain for a
+few round-net designs and reports, for each, the relative RMSE
+‖f_round − r/‖r‖_rms‖ on the m fitted points (what the net can represent) and
+on all D training points (what the subsample pins down). The product of the
+second with ‖r‖_rms is the training RMSE the round would leave.
+
+Designs: ``tanh`` nets 2-w-w-1 (the round net of ``train: auto``), and
+multistage's suggestion for high-frequency residuals (Wang & Lai): a first
+layer sin(κ(Wx + b)), κ scaling the default U(±1/√fan_in) initialization,
+then tanh layers.
+
+Run:  python benchmarks/boost_round_fit.py RUN_DIR [--steps 300] [--designs tanh:1:20,sin:3:20]
+                                          [--points 4000]
+RUN_DIR is any run of a 2-input MLP target in the store, e.g. the output of
+``prec run configs/precision/auto/exp_sin.yaml``; its part 0 is the main net.
+One LM stage (``solver: qr``, the stage's defaults) of ``--steps`` steps per
+design, one design at a time; prints one line each and the thread settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+jax.config.update("jax_enable_x64", True)
+
+from precision_jax import provenance, store, training  # noqa: E402
+from precision_jax.approximators.mlp import init_mlp  # noqa: E402
+from precision_jax.stages.base import RUNNING  # noqa: E402
+from precision_jax.stages.lm import LMConfig, make_lm  # noqa: E402
+
+FIRST_LAYER = {"tanh": jnp.tanh, "sin": jnp.sin}
+
+
+def round_net(first: str, kappa: float, width: int, d: int):
+    """``(init, apply)`` of a d-width-width-1 net with first-layer activation ``first`` and its weights × κ."""
+    widths = [d, width, width, 1]
+    unflatten = ravel_pytree(init_mlp(jax.random.PRNGKey(0), widths))[1]
+
+    def init(key):
+        params = init_mlp(key, widths)
+        w, b = params[0]
+        params[0] = (w * kappa, b * kappa)
+        return ravel_pytree(params)[0]
+
+    def apply(theta, x):
+        params, h = unflatten(theta), x
+        for i, (w, b) in enumerate(params[:-1]):
+            h = (FIRST_LAYER[first] if i == 0 else jnp.tanh)(h @ w + b)
+        w, b = params[-1]
+        return (h @ w + b)[:, 0]
+
+    return init, apply
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--points", default="4000", help="comma-separated subsample sizes m")
+    parser.add_argument("--designs", default="tanh:1:20,sin:1:20,sin:3:20,sin:6:20",
+                        help="comma-separated first-layer:kappa:width")
+    args = parser.parse_args()
+
+    record = store.read_run(args.run_dir, extra=False)
+    cfg = record.config
+    target = training.resolve_target(cfg)
+    model = training.cached_model(cfg.model, target.d, tuple(target.variables))
+    data = training.run_data(cfg, target, model.n_params)
+    main_part = record.parts[0]
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    residual = y - main_part.coefficient * model.apply(jnp.asarray(main_part.arrays["theta"]), x)
+    scale = float(jnp.sqrt(jnp.mean(residual ** 2)))
+    t = residual / scale
+    print(f"{args.run_dir}: main net's training RMSE {scale:.3e} on D = {x.shape[0]} points; "
+          f"threads {provenance.thread_settings()}, CPUs {provenance.machine()['cpus_usable']}", flush=True)
+
+    for m in (int(p) for p in args.points.split(",")):
+        fitted = np.random.default_rng(1).choice(x.shape[0], m, replace=False)
+        xs, ts = x[fitted], t[fitted]
+        for design in args.designs.split(","):
+            first, kappa, width = design.split(":")
+            init, apply = round_net(first, float(kappa), int(width), target.d)
+            start, iterate, _ = make_lm(LMConfig(maxiter=args.steps), apply, m, "qr")
+            steps = args.steps
+            fit = jax.jit(lambda theta: jax.lax.while_loop(
+                lambda s: (s.iteration < steps) & (s.status == RUNNING), iterate, start(theta, xs, ts)))
+            t0 = time.perf_counter()
+            state = jax.block_until_ready(fit(init(jax.random.PRNGKey(7))))
+            on_all = float(jnp.sqrt(jnp.mean((apply(state.theta, x) - t) ** 2)))
+            print(f"m = {m:6d}  {first:4s} κ = {float(kappa):g}  2-{width}-{width}-1  {int(state.iteration)} steps: "
+                  f"relative RMSE {float(jnp.sqrt(state.sse / m)):.3f} on its points, {on_all:.3f} on all "
+                  f"-> training RMSE {on_all * scale:.3e}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
