@@ -29,9 +29,10 @@ rule instead of a number:
 - **Budget**: a subsampled LM step costs c(m, N) = 2(m + N)N² + 4N³ flops
   (the QR of the m×(N+1) matrix [J | r] onto the (N+1)² triangle, and ~1.2
   trial dampings of ~3.3N³ each: see :mod:`precision_jax.stages.lm`). When
-  the planned steps would cost more than B = 1.2·10¹³ flops (Σ steps · c,
-  ~6–7 minutes of LM on one 2-core machine), every stage's step count is
-  scaled down by the same factor (at least 50 steps).
+  the planned steps would cost more than B = 1.2·10¹³ flops (Σ steps · c;
+  8–11 minutes of LM at the 18–25 GFlop/s that the 6-D nets' steps ran at on
+  the 2-core development machine), every stage's step count is scaled down
+  by the same factor (at least 50 steps).
 
 Every LM stage stops early when it stops making progress, so the step counts
 are ceilings. The plan is a pure function of (d, D, N) and of :data:`VERSION`:
