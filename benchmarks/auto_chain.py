@@ -14,6 +14,7 @@ writes ``OUT/auto_chain.json`` with the numbers, thread settings, host and
 versions.
 
 Run:  python benchmarks/auto_chain.py [--tasks teacher_student,xy] [--out results/benchmarks/auto_chain] [--cold]
+      python benchmarks/auto_chain.py --table   (the table again, from OUT/auto_chain.json and its runs)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from precision_jax import store
+from precision_jax import auto_chain, store
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "precision" / "auto"
@@ -67,17 +68,29 @@ def run_task(name: str, out: Path, env: dict) -> dict:
             "boost_rounds": (summary.boost or {}).get("rounds"), "chain": summary.chain, "run_dir": str(run_dir)}
 
 
+def lm_throughput(run_dir: Path) -> float | None:
+    """GFlop/s of the run's subsampled LM stages in the budget's units: Σ steps · c(m, N) / Σ seconds
+    (``auto_chain.step_flops``; trial dampings beyond its ~1.2 per step make the real rate higher)."""
+    summary = store.read_summary(run_dir)
+    rows = [r for r in summary.stages if r["kind"] == "lm" and r.get("fitted_points", summary.D) < summary.D]
+    seconds = sum(r["seconds"] for r in rows)
+    flops = sum(r["steps"] * auto_chain.step_flops(int(r["fitted_points"]), summary.N) for r in rows)
+    return flops / seconds / 1e9 if seconds > 0 else None
+
+
 def table(results: list[dict]) -> str:
-    lines = ["| task | goal | test RMSE | met | time to goal | wall time (compile) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| task | goal | test RMSE | met | time to goal | wall time (compile) | LM GFlop/s |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['what']} | {r['goal']:.0e} | failed: {r['error'][:80]} | — | — | "
                          f"{r['wall_seconds']:.0f} s |")
             continue
         to_goal = f"{r['seconds_to_goal']:.0f} s" if r["seconds_to_goal"] is not None else "—"
+        rate = lm_throughput(Path(r["run_dir"]))
         lines.append(f"| {r['what']} | {r['goal']:.0e} | {r['test_rmse']:.2e} | {'yes' if r['met'] else 'no'} | "
-                     f"{to_goal} | {r['wall_seconds']:.0f} s ({r['compile_seconds']:.0f} s) |")
+                     f"{to_goal} | {r['wall_seconds']:.0f} s ({r['compile_seconds']:.0f} s) | "
+                     f"{'—' if rate is None else f'{rate:.1f}'} |")
     return "\n".join(lines)
 
 
@@ -86,7 +99,12 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated, of: " + ", ".join(TASKS))
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks" / "auto_chain"))
     parser.add_argument("--cold", action="store_true", help="start from an empty compilation cache")
+    parser.add_argument("--table", action="store_true", help="print the table of the runs in OUT/auto_chain.json "
+                                                              "(their run folders must still be there), run nothing")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads((Path(args.out) / "auto_chain.json").read_text())["results"]))
+        return
     names = [t for t in args.tasks.split(",") if t]
     unknown = [t for t in names if t not in TASKS]
     if unknown:

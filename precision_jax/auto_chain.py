@@ -30,7 +30,7 @@ rule instead of a number:
   (the QR of the m×(N+1) matrix [J | r] onto the (N+1)² triangle, and ~1.2
   trial dampings of ~3.3N³ each: see :mod:`precision_jax.stages.lm`). When
   the planned steps would cost more than B = 1.2·10¹³ flops (Σ steps · c;
-  8–11 minutes of LM at the 18–25 GFlop/s that the 6-D nets' steps ran at on
+  9–11 minutes of LM at the 18–22 GFlop/s that the 6-D nets' steps ran at on
   the 2-core development machine), every stage's step count is scaled down
   by the same factor (at least 50 steps).
 
