@@ -82,8 +82,8 @@ class LMConfig:
     kind: Literal["lm"] = "lm"
     maxiter: int = checked(200, positive, doc="accepted steps at most")
     solver: Literal["qr", "normal", "cg", "auto"] = checked(
-        "qr", doc="qr: SVD of the QR factor (accurate); normal: eigh of JᵀJ; cg: matrix-free conjugate "
-        "gradients (O(N + D) memory); auto: qr up to max_params parameters, cg above")
+        "qr", doc="qr: QR of [J | r], then one QR of [R; √μI] per trial damping (accurate); normal: eigh of "
+        "JᵀJ; cg: matrix-free conjugate gradients (O(N + D) memory); auto: qr up to max_params parameters, cg above")
     damping: float = checked(1e-9, positive, doc="τ in μ₀ = τ·max eig(JᵀJ)")
     max_rejections: int = checked(40, positive, doc="consecutive failed dampings before stopping")
     chunk_size: Optional[int] = checked(None, positive, doc="points per Jacobian chunk (null: by memory budget)")
