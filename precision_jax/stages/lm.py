@@ -16,8 +16,8 @@ points (per-sample gradients, ``vmap(grad)``) and folded either into
   min ‖[R; √μ I] δ + [z; 0]‖ (Moré's MINPACK step). Neither JᵀJ nor its
   condition number's square is ever formed, which is what keeps the tiny
   singular directions accurate near the float64 floor, and the ~3N³ flops
-  per trial are a fraction of an SVD of R (a trial is ~1.1 per accepted
-  step); or
+  per trial are a fraction of an SVD of R (~1.2 trials per accepted step in
+  the runs of ``benchmarks/auto_chain.py``); or
 - ``solver: normal`` — JᵀJ and Jᵀr accumulated directly and ``eigh``-ed
   (half the flops, squared condition number). In the eigenbasis (λ_i, v_i)
   with β = Vᵀ Jᵀ r every trial damping is a diagonal solve,
@@ -42,10 +42,10 @@ Jacobian–vector and vector–Jacobian products of one linearization of r at θ
 at most ``cg_maxiter`` iterations to a relative residual ``cg_tol``; μ₀ takes
 max λ from 20 Lanczos steps on JᵀJ, and the predicted decrease
 ‖J δ‖² + 2μ‖δ‖² stays exact for a truncated solve (CG's Galerkin condition).
-Memory is O(N + D) plus one forward pass's activations, instead of O(N²); CG needs more iterations the
-smaller μ is relative to max λ (√cond), so ``cg_maxiter`` truncates the solve
-near the floor (the truncated step is still a descent step, judged by the same
-ρ). ``solver: auto`` takes ``qr`` up to ``max_params`` parameters (0.8 GB of
+Memory is O(N + D) plus one forward pass's activations, instead of O(N²); CG
+needs more iterations the smaller μ is relative to max λ (√cond), so
+``cg_maxiter`` truncates the solve near the floor (the truncated step is still
+a descent step, judged by the same ρ). ``solver: auto`` takes ``qr`` up to ``max_params`` parameters (0.8 GB of
 dense matrices at the default 4,000) and ``cg`` above; the choice depends only
 on N and the config, so a run computes the same numbers on every machine. The
 damping and acceptance logic below is the same code for every solver.
@@ -157,7 +157,12 @@ class GaussNewtonSystem(NamedTuple):
     zero_gradient: jax.Array
 
 
-LM_CHUNK_NUMBERS = 2**23  # per-sample gradient entries per chunk (the dense solvers)
+def galerkin_decrease(j_delta: jax.Array, mu, delta: jax.Array) -> jax.Array:
+    """‖Jδ‖² + 2μ‖δ‖²: the Gauss–Newton model's decrease ‖r‖² − ‖r + Jδ‖² for a step δ that solves
+    (JᵀJ + μI) δ = −Jᵀr exactly or in CG's Galerkin sense, without the cancellation (``j_delta`` = Jδ,
+    or Rδ with JᵀJ = RᵀR)."""
+    return jnp.vdot(j_delta, j_delta) + 2 * mu * jnp.vdot(delta, delta)
+
 
 # Lanczos steps for max eig JᵀJ (μ₀ of the matrix-free solver): the extreme Ritz value converges first.
 LARGEST_EIGENVALUE_STEPS = 20
@@ -224,7 +229,7 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
             zero_gradient=jnp.all(beta == 0))
 
     def triangular_system(theta, x, y) -> GaussNewtonSystem:
-        """``solver: qr``: each damping μ is one QR of the (2N+… )×(N+1) matrix [[R, z], [√μ I, 0]].
+        """``solver: qr``: each damping μ is one QR of the 2N×(N+1) matrix [[R, z], [√μ I, 0]].
 
         Its R-factor [[R_μ, w], [0, ρ]] gives the least-squares step δ = −R_μ⁻¹ w of
         min ‖[R; √μ I] δ + [z; 0]‖ (backward stable, no squared condition number),
@@ -247,14 +252,9 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
 
             return DampedSolve(-solve_upper(r_mu, w), no_iterations, accelerate)
 
-        def predicted(mu, delta):
-            # ‖z‖² − ‖z + Rδ‖² for the exact step, written without the cancellation.
-            r_delta = r_fac @ delta
-            return jnp.vdot(r_delta, r_delta) + 2 * mu * jnp.vdot(delta, delta)
-
         return GaussNewtonSystem(
             damped=damped,
-            predicted=predicted,
+            predicted=lambda mu, delta: galerkin_decrease(r_fac @ delta, mu, delta),
             largest=lambda: jnp.linalg.svd(r_fac, compute_uv=False)[0] ** 2,
             zero_gradient=jnp.all(r_fac.T @ z == 0))
 
@@ -274,14 +274,10 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
             step, iterations = solve(mu, -r, -gradient)
             return DampedSolve(step, iterations, lambda v: solve(mu, -v))
 
-        def predicted(mu, delta):
-            j_delta = jvp(delta)
-            return jnp.vdot(j_delta, j_delta) + 2 * mu * jnp.vdot(delta, delta)
-
         k = min(LARGEST_EIGENVALUE_STEPS, n)
         return GaussNewtonSystem(
             damped=damped,
-            predicted=predicted,
+            predicted=lambda mu, delta: galerkin_decrease(jvp(delta), mu, delta),
             largest=lambda: krylov.largest_eigenvalue(lambda v: vjp(jvp(v)), gradient, k),
             zero_gradient=jnp.all(gradient == 0))
 
@@ -362,9 +358,11 @@ class DenseStage(StageBase):
     def matrix_free(self) -> bool:
         return self.solver in MATRIX_FREE
 
+    chunk_numbers = 2**21  # per-sample derivative entries per chunk (the memory budget)
+
     def chunk(self, n_points: int) -> int:
         """Points per chunk of per-sample derivatives (``chunk_size``, or what the memory budget allows)."""
-        return self.cfg.chunk_size or default_chunk(self.n_params, n_points)
+        return self.cfg.chunk_size or default_chunk(self.n_params, n_points, self.chunk_numbers)
 
 
 @register_builder("lm")
@@ -372,10 +370,9 @@ class LevenbergMarquardt(DenseStage):
     kind = "lm"
     dense_solver, matrix_free_solver = "qr", "cg"
 
-    def chunk(self, n_points: int) -> int:
-        # Each chunk re-factors the (N+1)² triangle with its rows (see ``solver: qr``), so LM takes the
-        # fewest chunks that memory allows: 64 MB of per-sample gradients instead of the default 16.
-        return self.cfg.chunk_size or default_chunk(self.n_params, n_points, LM_CHUNK_NUMBERS)
+    # Each chunk re-factors the (N+1)² triangle with its rows (see ``solver: qr``), so LM takes the
+    # fewest chunks that memory allows: 64 MB of per-sample gradients instead of the default 16.
+    chunk_numbers = 2**23
 
     def functions(self, n_points: int):
         return make_lm(self.cfg, self.predict, self.chunk(n_points), self.solver)
