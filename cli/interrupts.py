@@ -104,6 +104,7 @@ def exit_interrupted() -> None:
             pass
     if _state.worker:
         os._exit(EXIT_STATUS)
+    _release_semaphores()
     text = message() + "\n"
     try:
         if os.isatty(2):
@@ -115,6 +116,18 @@ def exit_interrupted() -> None:
     except OSError:
         pass
     os._exit(EXIT_STATUS)
+
+
+def _release_semaphores() -> None:
+    # A process pool's queues hold named POSIX semaphores, which multiprocessing unlinks in its exit-time
+    # finalizers; os._exit skips those, and the resource tracker would then unlink them itself with a "leaked
+    # semaphore objects" warning on stderr. Run them now (they unlink names and close queues; nothing waits).
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        try:
+            util._run_finalizers(0)
+        except Exception:  # clean-up only: never stop the exit
+            pass
 
 
 @contextlib.contextmanager

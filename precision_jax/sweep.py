@@ -36,10 +36,13 @@ so several invocations may share one store.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
 import os
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -494,9 +497,37 @@ def enable_compilation_cache(directory: str | Path | None = None) -> Path:
 def _worker_init(cache_dir: Optional[str], setup: Optional[Callable[[], None]] = None) -> None:
     if setup is not None:  # first: e.g. the command line's Ctrl-C handling (cli.interrupts.install_worker)
         setup()
+    _unblock_sigint()  # a Ctrl-C that came while this process started is delivered now, to setup's handler
     import precision_jax  # noqa: F401  (float64)
 
     enable_compilation_cache(cache_dir)
+
+
+@contextlib.contextmanager
+def _sigint_blocked_in_new_workers():
+    """Spawn worker processes with SIGINT blocked (a blocked signal stays pending across fork and exec).
+
+    A spawned worker spends its first seconds unpickling its initializer and
+    importing jax, with Python's default handler: a Ctrl-C there (the terminal
+    sends it to the whole process group) would print a traceback from
+    ``spawn_main``. Blocked, it waits until :func:`_worker_init` has run the
+    caller's ``setup`` (which installs the handler that ends an idle worker
+    quietly) and unblocks it. The parent's own Ctrl-C is delayed, not lost: it
+    is delivered when the mask is restored.
+    """
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _unblock_sigint() -> None:
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _worker_run_group(root: str, group: list[SweepRun], batch: bool, retry_failed: bool) -> list[Outcome]:
@@ -555,7 +586,8 @@ def run_sweep(runs: list[SweepRun], root: str | Path, jobs: int = 1, batch: bool
                 group = queue.pop(0)
                 if on_start is not None:
                     on_start(group)
-                futures[pool.submit(_worker_run_group, str(root), group, batch, retry_failed)] = group
+                with _sigint_blocked_in_new_workers():  # submit spawns the worker it needs
+                    futures[pool.submit(_worker_run_group, str(root), group, batch, retry_failed)] = group
             finished, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in finished:
                 group = futures.pop(future)

@@ -333,14 +333,18 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path, moment):
     assert [p for p in store.iter_runs(out)] == [kept]  # and the interrupted one never looks complete
 
 
-def test_ctrl_c_to_a_parallel_sweep_stops_its_workers(tmp_path):
+@pytest.mark.parametrize("moment", ["workers starting", "training"])
+def test_ctrl_c_to_a_parallel_sweep_stops_its_workers(tmp_path, moment):
+    """Ctrl-C in the terminal (SIGINT to the whole process group) while the spawned workers are still importing,
+    or ``kill -INT`` to the parent alone while they train (the parent forwards it): one line, status 130."""
     base = write_yaml(tmp_path / "long.yaml", with_changes(TINY, train=[{"kind": "adam", "steps": 10_000_000}],
                                                           output={"log_every": 2000}))
     spec = write_yaml(tmp_path / "s.yaml", {"base": str(base), "grid": {"model.width": [4, 6]}})
     process = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "cli", "sweep", str(spec), "--out",
                                 str(tmp_path / "store"),
                                 "--jobs", "2", "--no-progress"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                               stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               start_new_session=True)  # its own process group, as a terminal would give it
     workers: list[int] = []
     deadline = time.monotonic() + 120
     while len(workers) < 2 and time.monotonic() < deadline:  # the two spawned workers (and a resource tracker)
@@ -351,8 +355,11 @@ def test_ctrl_c_to_a_parallel_sweep_stops_its_workers(tmp_path):
         process.kill()
         process.communicate()
         pytest.skip("no /proc/<pid>/task/<tid>/children to find the workers by")
-    time.sleep(3)
-    process.send_signal(signal.SIGINT)  # to the parent alone (kill -INT), not to the terminal's process group
+    if moment == "training":
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)  # to the parent alone (kill -INT), not to the terminal's process group
+    else:
+        os.killpg(process.pid, signal.SIGINT)  # the workers have just been spawned: still unpickling, importing
     try:
         stdout, stderr = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
