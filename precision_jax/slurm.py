@@ -84,7 +84,9 @@ def array_script(prec_args: list[str], results_dir: str | Path, tasks: int, opti
     lines = ["#!/bin/bash",
              f"#SBATCH --job-name={options.job_name}",
              f"#SBATCH --array={array}",
-             f"#SBATCH --output={log_dir}/%x-%A_%a.out",
+             # sbatch splits #SBATCH lines like a shell (quotes group, '#' starts a comment): a log path with a
+             # space or '#' must be quoted.
+             f"#SBATCH --output={shlex.quote(f'{log_dir}/%x-%A_%a.out')}",
              f"#SBATCH --cpus-per-task={options.cpus_per_task}"]
     if options.partition:
         lines.append(f"#SBATCH --partition={options.partition}")
@@ -116,9 +118,9 @@ def write_script(text: str, path: str | Path) -> Path:
     path.write_text(text)
     path.chmod(0o755)
     # The log directory must exist before SLURM opens the task's output file.
-    match = re.search(r"^#SBATCH --output=(.*)/[^/]*$", text, re.MULTILINE)
+    match = re.search(r"^#SBATCH --output=(.*)$", text, re.MULTILINE)
     if match:
-        Path(match.group(1)).mkdir(parents=True, exist_ok=True)
+        Path(shlex.split(match.group(1))[0]).parent.mkdir(parents=True, exist_ok=True)
     return path
 
 

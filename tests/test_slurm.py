@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -55,6 +56,17 @@ def test_sbatch_script_is_valid_and_tasks_map_to_shards(tmp_path, monkeypatch):
         index, count = sw.parse_shard(out[out.index("--shard") + 1])
         covered += [r.run_id for g in sw.shard(groups, index, count) for r in g]
     assert sorted(covered) == sorted(r.run_id for g in groups for r in g)
+
+
+def test_a_log_folder_with_a_space_or_hash_is_quoted_for_sbatch(tmp_path):
+    """sbatch reads #SBATCH lines as a shell would (quotes group, an unquoted '#' starts a comment)."""
+    logs = tmp_path / "my logs #1"
+    text = slurm.sbatch_script(write_spec(tmp_path / "arr.yaml"), tmp_path / "res", 2, slurm.SlurmOptions(),
+                               log_dir=logs)
+    line = re.search(r"^#SBATCH --output=(.*)$", text, re.MULTILINE).group(1)
+    assert shlex.split(line) == [f"{logs}/%x-%A_%a.out"]
+    slurm.write_script(text, tmp_path / "job.sbatch")
+    assert logs.is_dir()
 
 
 def test_bad_slurm_options_are_config_errors(tmp_path):
