@@ -49,7 +49,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from precision_jax import export, store
+from precision_jax import export, export_runtime, store
 from precision_jax.parse import ConfigError, apply_override, read_yaml
 
 __all__ = ["DEFAULT_CONFIG", "Model", "fit", "load"]
@@ -105,13 +105,7 @@ class Model:
                 raise ValueError(f"no column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; the model's "
                                  f"inputs are {', '.join(self.variables)}")
             return np.column_stack([np.asarray(x[v], np.float64).reshape(-1) for v in self.variables])
-        x = np.asarray(x, np.float64)
-        if x.ndim == 1:
-            x = x[:, None] if self.d == 1 else x[None, :]
-        if x.ndim != 2 or x.shape[1] != self.d:
-            raise ValueError(f"x must have shape (n, {self.d}) (columns {', '.join(self.variables)}), "
-                             f"got {np.shape(x)}")
-        return x
+        return export_runtime.as_points(x, self.variables)
 
     def __call__(self, x) -> np.ndarray:
         """Predictions (n,) float64 at raw inputs x; interpolants give NaN outside the box they were fitted on."""

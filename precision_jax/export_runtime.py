@@ -510,13 +510,7 @@ class Model:
 
     def inputs(self, x) -> np.ndarray:
         """x as an (n, d) float64 array; (d,) is one point, (n,) is n points when d = 1."""
-        x = np.asarray(x, _F8)
-        if x.ndim == 1:
-            x = x[:, None] if self.d == 1 else x[None, :]
-        if x.ndim != 2 or x.shape[1] != self.d:
-            raise ValueError(f"x must have shape (n, {self.d}) (columns {', '.join(self.variables)}), "
-                             f"got {np.shape(x)}")
-        return x
+        return as_points(x, self.variables)
 
     def standardize(self, x) -> np.ndarray:
         if self.shift is None:
@@ -530,6 +524,18 @@ class Model:
             term = c * PARTS[kind](arrays, z, self.variables)
             out = term if out is None else out + term
         return out
+
+
+def as_points(x, variables) -> np.ndarray:
+    """x as an (n, d) float64 array for inputs named ``variables`` (d of them): (d,) is one point, (n,) is n
+    points when d = 1; any other shape is a ValueError that names the columns."""
+    d = len(variables)
+    x = np.asarray(x, _F8)
+    if x.ndim == 1:
+        x = x[:, None] if d == 1 else x[None, :]
+    if x.ndim != 2 or x.shape[1] != d:
+        raise ValueError(f"x must have shape (n, {d}) (columns {', '.join(variables)}), got {np.shape(x)}")
+    return x
 
 
 def load_npz(path) -> Model:
