@@ -14,6 +14,7 @@ writes ``OUT/auto_chain.json`` with the numbers, thread settings, host and
 versions.
 
 Run:  python benchmarks/auto_chain.py [--tasks teacher_student,xy] [--out results/benchmarks/auto_chain] [--cold]
+      python benchmarks/auto_chain.py --tasks I.11.19_dense --merge   (rerun one task, keep the others' rows)
       python benchmarks/auto_chain.py --table   (the table again, from OUT/auto_chain.json and its runs)
 """
 
@@ -65,12 +66,14 @@ def run_task(name: str, out: Path, env: dict) -> dict:
     return {"task": name, "what": what, "goal": goal, "test_rmse": rmse, "met": bool(rmse <= goal),
             "seconds_to_goal": to_goal, "wall_seconds": wall, "training_seconds": summary.wall_seconds,
             "compile_seconds": compile_seconds, "N": summary.N, "D": summary.D,
-            "boost_rounds": (summary.boost or {}).get("rounds"), "chain": summary.chain, "run_dir": str(run_dir)}
+            "boost_rounds": (summary.boost or {}).get("rounds"), "chain": summary.chain, "run_dir": str(run_dir),
+            "rule_version": auto_chain.VERSION, "git": summary.provenance.get("git"),
+            "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
 def lm_throughput(run_dir: Path) -> float | None:
-    """GFlop/s of the run's subsampled LM stages in the budget's units: Σ steps · c(m, N) / Σ seconds
-    (``auto_chain.step_flops``; trial dampings beyond its ~1.2 per step make the real rate higher)."""
+    """GFlop/s of the run's subsampled LM stages: Σ steps · F(m, N) / Σ seconds (``auto_chain.step_flops``,
+    which counts ~1.2 trial dampings per step; a stage that rejects more does more flops than this counts)."""
     summary = store.read_summary(run_dir)
     rows = [r for r in summary.stages if r["kind"] == "lm" and r.get("fitted_points", summary.D) < summary.D]
     seconds = sum(r["seconds"] for r in rows)
@@ -99,6 +102,8 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated, of: " + ", ".join(TASKS))
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks" / "auto_chain"))
     parser.add_argument("--cold", action="store_true", help="start from an empty compilation cache")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other tasks' results in OUT/auto_chain.json (replace only the tasks run)")
     parser.add_argument("--table", action="store_true", help="print the table of the runs in OUT/auto_chain.json "
                                                               "(their run folders must still be there), run nothing")
     args = parser.parse_args()
@@ -119,6 +124,11 @@ def main() -> None:
         print(f"running {name} …", flush=True)
         results.append(run_task(name, out, env))
         print(table(results[-1:]).splitlines()[-1], flush=True)
+    stored = out / "auto_chain.json"
+    if args.merge and stored.exists():
+        kept = {r["task"]: r for r in json.loads(stored.read_text())["results"]}
+        kept.update({r["task"]: r for r in results})
+        results = [kept[t] for t in TASKS if t in kept]
     print()
     print(table(results))
     threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}

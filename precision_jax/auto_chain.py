@@ -26,15 +26,19 @@ rule instead of a number:
   fix what a subsample leaves, e.g. the error near the ends of a 1-D interval,
   or a residual net's overfit of 3N points in 6-D.
 
-- **Budget**: a subsampled LM step costs c(m, N) = 2mN² + 4N³ flops (the QR
+- **Budget**: a subsampled LM step does F(m, N) = 2mN² + 4N³ flops (the QR
   of the m×(N+1) matrix [J | r], and ~1.2 trial dampings of ~3.3N³ each: see
-  :mod:`precision_jax.stages.lm`). When the planned steps would cost more
-  than B = 8.5·10¹² flops (Σ steps · c), every stage's step count is scaled
-  down by the same factor (at least 50 steps). B is sized so that the
-  costliest plans, I.11.19's 6-D nets (N = 581 and 1,015), take ~7–8.5
-  minutes of LM at the 18–22 GFlop/s (in these units) that their steps ran
-  at on the 2-core development machine, leaving room in 10 minutes for
-  compiling and the full-data steps; the 1-D and 2-D plans are not scaled.
+  :mod:`precision_jax.stages.lm`), and LAPACK's QR runs these flops slower
+  the narrower the matrix, so a step is priced at c(m, N) = F(m, N)·(1 + N₀/N)
+  with N₀ = 800 (fitted to the 6-D nets' steps on the 2-core development
+  machine: 16.5 GFlop/s at N = 581, 22 at N = 1,015, ~14 at N ≈ 500, i.e.
+  ~40·10⁹ units of c per second for every N). When the planned steps would
+  cost more than B = 1.8·10¹³ (~7.5 minutes of LM there), the plan keeps one
+  boosting round instead of 2 or 3 (when steps are scarce, the main net's
+  steps are worth more: on I.11.19's modular net a second round gained 1.5×
+  for 150 steps, the main chain's last 62 steps 1.5× too, and the first round
+  ~300×) and every stage's step count is scaled down by the same factor (at
+  least 50 steps). The 1-D and 2-D plans are not cut.
 
 Every LM stage stops early when it stops making progress, so the step counts
 are ceilings. The plan is a pure function of (d, D, N) and of :data:`VERSION`:
@@ -50,10 +54,11 @@ from precision_jax.config import BoostConfig
 from precision_jax.stages.lm import LMConfig
 
 AUTO = "auto"
-VERSION = 4  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
+VERSION = 5  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
 STEP_FLOPS = 2e9  # F: the target cost of one subsampled LM step (m·N² multiply–adds)
 FULL_STEP_FLOPS = 2.5e11  # a full-data polishing step may cost up to this (D·N²)
-BUDGET_FLOPS = 8.5e12  # B: all subsampled steps together, in units of step_flops
+BUDGET_FLOPS = 1.8e13  # B: all subsampled steps together, in units of step_cost
+NARROW_PARAMS = 800  # N₀ in step_cost: how LAPACK's rate falls for narrow matrices
 MIN_STEPS = 50
 FOCUS = 0.3
 
@@ -67,8 +72,14 @@ def subsample_size(d: int, D: int, N: int) -> int:
 
 
 def step_flops(m: int, N: int) -> float:
-    """c(m, N): the flops of one subsampled LM step (``solver: qr``) on m points with N parameters."""
+    """F(m, N): the flops of one subsampled LM step (``solver: qr``) on m points with N parameters."""
     return 2.0 * m * N * N + 4.0 * N**3
+
+
+def step_cost(m: int, N: int) -> float:
+    """c(m, N) = F(m, N)·(1 + N₀/N): a step's price in the budget, its flops weighted by how slowly LAPACK
+    runs them on an m×N matrix (see the module docstring)."""
+    return step_flops(m, N) * (1.0 + NARROW_PARAMS / N)
 
 
 def plan(d: int, D: int, N: int) -> tuple[tuple[LMConfig, ...], BoostConfig]:
@@ -76,11 +87,13 @@ def plan(d: int, D: int, N: int) -> tuple[tuple[LMConfig, ...], BoostConfig]:
     m = subsample_size(d, D, N)
     sub = None if m >= D else m  # a "subsample" of every point is just the full set
     focused = d >= 2 and sub is not None
-    rounds = 3 if d == 1 else 2
     main_steps = [800] + ([200] * 4 if focused else [])
     round_steps = [300] + ([200] if focused else [])
+    rounds = 3 if d == 1 else 2
+    if (sum(main_steps) + rounds * sum(round_steps)) * step_cost(m, N) > BUDGET_FLOPS:
+        rounds = 1  # a plan the budget cuts spends it on the main net (see the module docstring)
     planned = sum(main_steps) + rounds * sum(round_steps)
-    scale = min(1.0, BUDGET_FLOPS / (planned * step_flops(m, N)))
+    scale = min(1.0, BUDGET_FLOPS / (planned * step_cost(m, N)))
 
     def lm(steps: int, focus: float = 0.0) -> LMConfig:
         return LMConfig(maxiter=max(MIN_STEPS, int(steps * scale)), subsample=sub, focus=focus, solver="auto")
