@@ -9,7 +9,7 @@ J is never formed whole: the data are processed in chunks of ``chunk_size``
 points (per-sample gradients, ``vmap(grad)``) and folded either into
 
 - ``solver: qr`` (default) — an incremental QR of the augmented matrix
-  [J | r]: T ← R-factor of [T; J_c | r_c], so that at the end
+  [J | r]: T ← R-factor of [T; J_c | r_c] (T of the first chunk alone), so that at the end
   JᵀJ = RᵀR and Jᵀr = Rᵀz with R = T[:N, :N], z = T[:N, N]. Each trial
   damping μ then takes one QR of [[R, z], [√μ I, 0]], whose R-factor
   [[R_μ, w], [0, ρ]] gives δ(μ) = −R_μ⁻¹ w, the least-squares solution of
