@@ -15,65 +15,40 @@ threads, these fall in two clusters about 2× apart (compare a run with
 ``OPENBLAS_NUM_THREADS=1``), which is the call-to-call spread behind the
 stage-to-stage differences of ``benchmarks/auto_chain.py``.
 
-Run:  python benchmarks/lm_profile.py [--tasks I.11.19_modular,exp_sin,I.11.19_dense] [--repeats 5] [--spread]
+Run:  python benchmarks/lm_profile.py [--tasks exp_sin,I.11.19_dense,I.11.19_modular] [--repeats 5] [--spread]
 """
 
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-ROOT = Path(__file__).resolve().parents[1]
-TASKS = ("I.11.19_modular", "exp_sin", "I.11.19_dense")
-
-
-def timed(f, *args, repeats: int = 5) -> tuple[float, float]:
-    """(min, median) seconds of ``f(*args)`` after one call that compiles it."""
-    jax.block_until_ready(f(*args))
-    seconds = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        seconds.append(time.perf_counter() - t0)
-    seconds.sort()
-    return seconds[0], seconds[len(seconds) // 2]
+from lm_step import TASKS, timed, warmed_lm  # the same LM stage, set up as lm_step.py measures it
 
 
 def profile(task: str, repeats: int) -> dict:
-    from precision_jax import auto_chain, training
-    from precision_jax.config import load_config
-    from precision_jax.stages.lm import LevenbergMarquardt, LMConfig
-
-    cfg = load_config(str(ROOT / "configs" / "precision" / "auto" / f"{task}.yaml"))
-    target = training.resolve_target(cfg)
-    model = training.cached_model(cfg.model, target.d, tuple(target.variables))
-    data = training.run_data(cfg, target, model.n_params)
-    n = model.n_params
-    m = auto_chain.subsample_size(target.d, data.x_train.shape[0], n)
-    x, y = jnp.asarray(data.x_train[:m]), jnp.asarray(data.y_train[:m])
-    init, iterate, system = LevenbergMarquardt(LMConfig(), model.apply, n, 1).functions(m)
-    iterate = jax.jit(iterate)
-    state = jax.jit(init)(model.init(jax.random.PRNGKey(0)), x, y)
-    for _ in range(30):
-        state = iterate(state)
-    theta = state.theta
-    jacobian = jax.jit(jax.vmap(jax.grad(lambda t, xi: model.apply(t, xi[None])[0]), in_axes=(None, 0)))
+    lm = warmed_lm(task, 30)
+    theta, x, y, n, m = lm.state.theta, lm.x, lm.y, lm.n, lm.m
+    jacobian = jax.jit(jax.vmap(jax.grad(lambda t, xi: lm.model.apply(t, xi[None])[0]), in_axes=(None, 0)))
     j = jacobian(theta, x)
     r_factor = jnp.linalg.qr(j, mode="r")[:n, :n]
     qr = jax.jit(lambda a: jnp.linalg.qr(a, mode="r"))
-    return {"N": n, "m": m, "rows": {
-        "Jacobian": timed(jacobian, theta, x, repeats=repeats),
-        "Jacobian + QR of [J | r]": timed(jax.jit(lambda t: system(t, x, y).zero_gradient), theta, repeats=repeats),
-        "… + 1 trial damping": timed(jax.jit(lambda t: system(t, x, y).damped(1e-8).step), theta, repeats=repeats),
-        f"LM iteration ({int(iterate(state).evaluations - state.evaluations)} trials)":
-            timed(iterate, state, repeats=repeats),
-        f"QR of J alone ({m}×{n})": timed(qr, j, repeats=repeats),
-        f"QR of [R; √μI] alone ({2 * n}×{n})":
-            timed(qr, jnp.concatenate([r_factor, 1e-4 * jnp.eye(n)]), repeats=repeats)}}
+    trials = int(lm.iterate(lm.state).evaluations - lm.state.evaluations)
+    rows = {
+        "Jacobian": (jacobian, theta, x),
+        "Jacobian + QR of [J | r]": (jax.jit(lambda t: lm.system(t, x, y).zero_gradient), theta),
+        "… + 1 trial damping": (jax.jit(lambda t: lm.system(t, x, y).damped(1e-8).step), theta),
+        f"LM iteration ({trials} trials)": (lm.iterate, lm.state),
+        f"QR of J alone ({m}×{n})": (qr, j),
+        f"QR of [R; √μI] alone ({2 * n}×{n})": (qr, jnp.concatenate([r_factor, 1e-4 * jnp.eye(n)]))}
+    return {"N": n, "m": m, "rows": {name: min_and_median(timed(*call, repeats=repeats))
+                                     for name, call in rows.items()}}
+
+
+def min_and_median(seconds: list[float]) -> tuple[float, float]:
+    return seconds[0], seconds[len(seconds) // 2]
 
 
 def spread(m: int, n: int) -> list[float]:

@@ -31,13 +31,30 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("exp_sin", "I.11.19_dense", "I.11.19_modular")
 
 
-def measure(tasks: list[str], repeats: int, warmup: int) -> dict:
-    """{task: {"N", "m", "seconds", "trials"}} for the precision_jax on sys.path."""
+class WarmedLM(NamedTuple):
+    """A task's LM stage after ``warmup`` iterations: the jitted ``iterate``, its state, the stage's
+    ``system(θ, x, y)``, the model and the m planned points (x, y)."""
+
+    state: Any
+    iterate: Any
+    system: Any
+    model: Any
+    x: Any
+    y: Any
+    n: int
+    m: int
+
+
+def warmed_lm(task: str, warmup: int) -> WarmedLM:
+    """The LM stage of ``task`` (a config in configs/precision/auto/) as the driver runs it, at the subsample
+    size m that ``precision_jax.auto_chain`` plans, after ``warmup`` iterations from the model's initialization
+    on the first m training points, for the precision_jax on sys.path."""
     import jax
     import jax.numpy as jnp
 
@@ -46,28 +63,42 @@ def measure(tasks: list[str], repeats: int, warmup: int) -> dict:
     from precision_jax.config import load_config
     from precision_jax.stages.lm import LevenbergMarquardt, LMConfig
 
+    cfg = load_config(str(ROOT / "configs" / "precision" / "auto" / f"{task}.yaml"))
+    target = training.resolve_target(cfg)
+    model = training.cached_model(cfg.model, target.d, tuple(target.variables))
+    data = training.run_data(cfg, target, model.n_params)
+    n = model.n_params
+    m = auto_chain.subsample_size(target.d, data.x_train.shape[0], n)
+    x, y = jnp.asarray(data.x_train[:m]), jnp.asarray(data.y_train[:m])
+    init, iterate, system = LevenbergMarquardt(LMConfig(), model.apply, n, 1).functions(m)
+    iterate = jax.jit(iterate)
+    state = jax.jit(init)(model.init(jax.random.PRNGKey(0)), x, y)
+    for _ in range(warmup):  # past the first steps' rejections, to a damping adapted to the problem
+        state = iterate(state)
+    return WarmedLM(state, iterate, system, model, x, y, n, m)
+
+
+def timed(f, *args, repeats: int = 5) -> list[float]:
+    """Sorted seconds of ``repeats`` calls ``f(*args)``, after one call that compiles it."""
+    import jax
+
+    jax.block_until_ready(f(*args))
+    seconds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(*args))
+        seconds.append(time.perf_counter() - t0)
+    return sorted(seconds)
+
+
+def measure(tasks: list[str], repeats: int, warmup: int) -> dict:
+    """{task: {"N", "m", "seconds", "trials"}} for the precision_jax on sys.path."""
     out = {}
     for task in tasks:
-        cfg = load_config(str(ROOT / "configs" / "precision" / "auto" / f"{task}.yaml"))
-        target = training.resolve_target(cfg)
-        model = training.cached_model(cfg.model, target.d, tuple(target.variables))
-        data = training.run_data(cfg, target, model.n_params)
-        n = model.n_params
-        m = auto_chain.subsample_size(target.d, data.x_train.shape[0], n)
-        x, y = jnp.asarray(data.x_train[:m]), jnp.asarray(data.y_train[:m])
-        stage = LevenbergMarquardt(LMConfig(), model.apply, n, 1)
-        init, iterate = (jax.jit(f) for f in stage.functions(m)[:2])
-        state = init(model.init(jax.random.PRNGKey(0)), x, y)
-        for _ in range(warmup):  # past the first steps' rejections, to a damping adapted to the problem
-            state = iterate(state)
-        after = jax.block_until_ready(iterate(state))
-        seconds = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            jax.block_until_ready(iterate(state))
-            seconds.append(time.perf_counter() - t0)
-        out[task] = {"N": n, "m": m, "seconds": statistics.median(seconds),
-                     "trials": int(after.evaluations - state.evaluations)}
+        lm = warmed_lm(task, warmup)
+        after = lm.iterate(lm.state)
+        out[task] = {"N": lm.n, "m": lm.m, "seconds": statistics.median(timed(lm.iterate, lm.state, repeats=repeats)),
+                     "trials": int(after.evaluations - lm.state.evaluations)}
     return out
 
 
