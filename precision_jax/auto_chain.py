@@ -89,11 +89,11 @@ def plan(d: int, D: int, N: int) -> tuple[tuple[LMConfig, ...], BoostConfig]:
     focused = d >= 2 and sub is not None
     main_steps = [800] + ([200] * 4 if focused else [])
     round_steps = [300] + ([200] if focused else [])
+    cost = lambda rounds: (sum(main_steps) + rounds * sum(round_steps)) * step_cost(m, N)  # noqa: E731
     rounds = 3 if d == 1 else 2
-    if (sum(main_steps) + rounds * sum(round_steps)) * step_cost(m, N) > BUDGET_FLOPS:
+    if cost(rounds) > BUDGET_FLOPS:
         rounds = 1  # a plan the budget cuts spends it on the main net (see the module docstring)
-    planned = sum(main_steps) + rounds * sum(round_steps)
-    scale = min(1.0, BUDGET_FLOPS / (planned * step_cost(m, N)))
+    scale = min(1.0, BUDGET_FLOPS / cost(rounds))
 
     def lm(steps: int, focus: float = 0.0) -> LMConfig:
         return LMConfig(maxiter=max(MIN_STEPS, int(steps * scale)), subsample=sub, focus=focus, solver="auto")
