@@ -857,22 +857,33 @@ def _spectrum_arrays(spectrum: measures.Spectrum):
     return np.arange(lam.size), lam, proj, floor
 
 
-def draw_hessian(ax, series: list[Series], options: dict) -> dict:
-    options = options or {}
-    if options.get("split"):
-        return draw_hessian_split(ax, series, options)
+def _hessian_prologue(ax, series: list[Series], options: dict):
+    """The panel's result and the spectrum of its first run whose Hessian can be computed, as
+    ``(result, (series, spectrum, numbers, (index, λ, projection, floor)))``; the second is None (and the
+    panel says so) when there is none."""
     result = _result()
     result["hessian"] = {}
     found = _spectrum_for(series, options, result)
     if found is None:
         _nothing(ax, result, "no run whose Hessian can be computed")
         _title(ax, options.get("title", ""))
-        return result
-    s, r, spectrum = found
+        return result, None
+    s, _, spectrum = found
     threshold = options.get("threshold")
     numbers = measures.spectrum_numbers(spectrum, float(threshold if threshold is not None else 1e-10),
                                         float(options.get("top", 0.1)))
-    index, lam, proj, floor = _spectrum_arrays(spectrum)
+    return result, (s, spectrum, numbers, _spectrum_arrays(spectrum))
+
+
+def draw_hessian(ax, series: list[Series], options: dict) -> dict:
+    options = options or {}
+    if options.get("split"):
+        return draw_hessian_split(ax, series, options)
+    result, found = _hessian_prologue(ax, series, options)
+    if found is None:
+        return result
+    s, spectrum, numbers, (index, lam, proj, floor) = found
+    threshold = options.get("threshold")
     _spectrum_axes(ax, index, lam, proj, floor, threshold, options.get("legend", True) is not False)
     change = int(np.sum(lam > 0))
     if 0 < change < lam.size:
@@ -891,18 +902,11 @@ def draw_hessian(ax, series: list[Series], options: dict) -> dict:
 
 def draw_hessian_split(ax, series: list[Series], options: dict) -> dict:
     options = options or {}
-    result = _result()
-    result["hessian"] = {}
-    found = _spectrum_for(series, options, result)
+    result, found = _hessian_prologue(ax, series, options)
     if found is None:
-        _nothing(ax, result, "no run whose Hessian can be computed")
-        _title(ax, options.get("title", ""))
         return result
-    s, r, spectrum = found
+    s, spectrum, numbers, (index, lam, proj, floor) = found
     threshold = options.get("threshold")
-    numbers = measures.spectrum_numbers(spectrum, float(threshold if threshold is not None else 1e-10),
-                                        float(options.get("top", 0.1)))
-    index, lam, proj, floor = _spectrum_arrays(spectrum)
     ax.set_axis_off()
     head = options.get("title", s.label)
     line = f"N = {lam.size}, {numbers['n_positive']} positive, {numbers['n_negative']} negative"
