@@ -9,12 +9,25 @@ on all D training points (what the subsample pins down). The product of the
 second with ‖r‖_rms is the training RMSE the round would leave.
 
 Designs: ``tanh`` nets 2-w-w-1 (the round net of ``train: auto``), and
-multistage's suggestion for high-frequency residuals (Wang & Lai): a first
-layer sin(κ(Wx + b)), κ scaling the default U(±1/√fan_in) initialization,
-then tanh layers.
+multistage's two suggestions for high-frequency residuals (Wang & Lai; the
+``multistage`` package's ``feature_map``): a first layer of Fourier features
+sin(κ(Wx + b)), or of Chebyshev features cos(κ(W arccos x̂ + b)) with x̂ the
+inputs mapped onto [−1, 1] by the training set's box, κ scaling the default
+U(±1/√fan_in) initialization, then tanh layers.
 
-Run:  python benchmarks/boost_round_fit.py RUN_DIR [--steps 300] [--designs tanh:1:20,sin:3:20]
-                                          [--points 4000]
+A round's result depends on its initialization and its subsample as much as
+on its design, so each design is fitted ``--seeds`` times, seed k drawing
+both, the same k for every design; the summary line per design gives the
+median and range over the seeds. (A seed's time includes compiling for the
+first seed of each design.)
+
+With ``--main-steps K`` it first continues the main net itself from its end
+for K LM steps on a fresh subsample of each size m, and prints its RMSE on
+those m points and on all D every 50 steps: when the two fall together, the
+main net is limited by its optimization rather than by the points it fits.
+
+Run:  python benchmarks/boost_round_fit.py RUN_DIR [--steps 300] [--designs tanh:1:20,sin:3:20,cheb:1:20]
+                                          [--points 4000] [--seeds 3] [--main-steps 200]
 RUN_DIR is any run of a 2-input MLP target in the store, e.g. the output of
 ``prec run configs/precision/auto/exp_sin.yaml``; its part 0 is the main net.
 One LM stage (``solver: qr``, the stage's defaults) of ``--steps`` steps per
@@ -24,6 +37,7 @@ design, one design at a time; prints one line each and the thread settings.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import jax
@@ -38,12 +52,15 @@ from precision_jax.approximators.mlp import init_mlp  # noqa: E402
 from precision_jax.stages.base import RUNNING  # noqa: E402
 from precision_jax.stages.lm import LMConfig, make_lm  # noqa: E402
 
-FIRST_LAYER = {"tanh": jnp.tanh, "sin": jnp.sin}
+FIRST_LAYER = {"tanh": jnp.tanh, "sin": jnp.sin, "cheb": jnp.cos}
 
 
-def round_net(first: str, kappa: float, width: int, d: int):
-    """``(init, apply)`` of a d-width-width-1 net with first-layer activation ``first`` and its weights × κ."""
+def round_net(first: str, kappa: float, width: int, d: int, box: tuple[jax.Array, jax.Array]):
+    """``(init, apply)`` of a d-width-width-1 net with first-layer activation ``first`` and its weights × κ;
+    ``cheb`` feeds that layer arccos x̂, x̂ = x mapped from ``box`` = (lower, upper) onto [−1, 1]."""
     widths = [d, width, width, 1]
+    lower, upper = box
+    edge = 1.0 - 1e2 * float(jnp.finfo(jnp.float64).eps)  # arccos is not differentiable at ±1
     unflatten = ravel_pytree(init_mlp(jax.random.PRNGKey(0), widths))[1]
 
     def init(key):
@@ -54,6 +71,8 @@ def round_net(first: str, kappa: float, width: int, d: int):
 
     def apply(theta, x):
         params, h = unflatten(theta), x
+        if first == "cheb":
+            h = jnp.arccos(jnp.clip(2.0 * (x - lower) / (upper - lower) - 1.0, -edge, edge))
         for i, (w, b) in enumerate(params[:-1]):
             h = (FIRST_LAYER[first] if i == 0 else jnp.tanh)(h @ w + b)
         w, b = params[-1]
@@ -62,13 +81,31 @@ def round_net(first: str, kappa: float, width: int, d: int):
     return init, apply
 
 
+def continue_main(apply, theta, coefficient: float, x, y, m: int, steps: int, every: int = 50) -> None:
+    """Print the main net's RMSE on m fresh points and on all of x while LM continues it for ``steps``."""
+    fitted = np.random.default_rng(0).choice(x.shape[0], m, replace=False)
+    scaled = lambda theta, x: coefficient * apply(theta, x)  # noqa: E731
+    start, iterate, _ = make_lm(LMConfig(maxiter=steps), scaled, m, "qr")
+    chunk = jax.jit(lambda state, until: jax.lax.while_loop(
+        lambda s: (s.iteration < until) & (s.status == RUNNING), iterate, state))
+    state, t0 = jax.jit(start)(theta, x[fitted], y[fitted]), time.perf_counter()
+    for done in range(every, steps + 1, every):
+        state = chunk(state, done)
+        on_all = float(jnp.sqrt(jnp.mean((scaled(state.theta, x) - y) ** 2)))
+        print(f"m = {m:6d}  main net continued {int(state.iteration)} steps: RMSE {float(jnp.sqrt(state.sse / m)):.3e} on its "
+              f"points, {on_all:.3e} on all  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--points", default="4000", help="comma-separated subsample sizes m")
-    parser.add_argument("--designs", default="tanh:1:20,sin:1:20,sin:3:20,sin:6:20",
-                        help="comma-separated first-layer:kappa:width")
+    parser.add_argument("--designs", default="tanh:1:20,sin:1:20,sin:3:20,cheb:1:20,cheb:3:20",
+                        help="comma-separated first-layer:kappa:width, first-layer one of " + ", ".join(FIRST_LAYER))
+    parser.add_argument("--seeds", type=int, default=3, choices=range(1, 100), metavar="K",
+                        help="initializations (and subsamples) per design")
+    parser.add_argument("--main-steps", type=int, default=0, help="continue the main net this many steps first")
     args = parser.parse_args()
 
     record = store.read_run(args.run_dir, extra=False)
@@ -84,22 +121,32 @@ def main():
     print(f"{args.run_dir}: main net's training RMSE {scale:.3e} on D = {x.shape[0]} points; "
           f"threads {provenance.thread_settings()}, CPUs {provenance.machine()['cpus_usable']}", flush=True)
 
+    box = (jnp.min(x, axis=0), jnp.max(x, axis=0))
     for m in (int(p) for p in args.points.split(",")):
-        fitted = np.random.default_rng(1).choice(x.shape[0], m, replace=False)
-        xs, ts = x[fitted], t[fitted]
-        for design in args.designs.split(","):
+        if args.main_steps:
+            continue_main(model.apply, jnp.asarray(main_part.arrays["theta"]), main_part.coefficient, x, y, m,
+                          args.main_steps)
+        for design in filter(None, args.designs.split(",")):
             first, kappa, width = design.split(":")
-            init, apply = round_net(first, float(kappa), int(width), target.d)
+            init, apply = round_net(first, float(kappa), int(width), target.d, box)
             start, iterate, _ = make_lm(LMConfig(maxiter=args.steps), apply, m, "qr")
             steps = args.steps
-            fit = jax.jit(lambda theta: jax.lax.while_loop(
+            fit = jax.jit(lambda theta, xs, ts: jax.lax.while_loop(
                 lambda s: (s.iteration < steps) & (s.status == RUNNING), iterate, start(theta, xs, ts)))
-            t0 = time.perf_counter()
-            state = jax.block_until_ready(fit(init(jax.random.PRNGKey(7))))
-            on_all = float(jnp.sqrt(jnp.mean((apply(state.theta, x) - t) ** 2)))
-            print(f"m = {m:6d}  {first:4s} κ = {float(kappa):g}  2-{width}-{width}-1  {int(state.iteration)} steps: "
-                  f"relative RMSE {float(jnp.sqrt(state.sse / m)):.3f} on its points, {on_all:.3f} on all "
-                  f"-> training RMSE {on_all * scale:.3e}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+            left = []
+            for seed in range(args.seeds):
+                fitted = np.random.default_rng(1 + seed).choice(x.shape[0], m, replace=False)
+                t0 = time.perf_counter()
+                state = jax.block_until_ready(fit(init(jax.random.PRNGKey(7 + seed)), x[fitted], t[fitted]))
+                on_all = float(jnp.sqrt(jnp.mean((apply(state.theta, x) - t) ** 2)))
+                left.append(on_all)
+                print(f"m = {m:6d}  {first:4s} κ = {float(kappa):g}  2-{width}-{width}-1  seed {seed}  "
+                      f"{int(state.iteration)} steps: relative RMSE {float(jnp.sqrt(state.sse / m)):.3f} on its "
+                      f"points, {on_all:.3f} on all -> training RMSE {on_all * scale:.3e}  "
+                      f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"m = {m:6d}  {first:4s} κ = {float(kappa):g}  2-{width}-{width}-1  over {args.seeds} seeds: "
+                  f"relative RMSE on all points, median {statistics.median(left):.3f}, "
+                  f"range {min(left):.3f}–{max(left):.3f}", flush=True)
 
 
 if __name__ == "__main__":
