@@ -132,12 +132,15 @@ def test_array_job_on_a_real_cluster_completes_the_sweep(tmp_path):
     """Submit the array to a running SLURM controller and wait for every run to land in the store;
     submit it again and check that the second job finds every run complete and writes nothing.
 
+    The store's folder has a space and a '#' in its name, so sbatch itself must read the quoted
+    ``#SBATCH --output`` path (an unquoted '#' starts a comment there) and the job's command line too.
+
     A one-node cluster on this machine: ``bash scripts/slurm_single_node.sh``.
     """
     assert shutil.which("sbatch") and shutil.which("squeue"), "sbatch/squeue not on PATH"
     shared = Path(os.environ.get("PREC_SLURM_SHARED", tmp_path))
     spec_file = write_spec(shared / "arr.yaml")
-    results = shared / "results"
+    results = shared / "my results #1"
     text = slurm.sbatch_script(spec_file, results, 3, slurm.SlurmOptions(time="00:20:00", cpus_per_task=1),
                                workdir=REPO)
     script = slurm.write_script(text, shared / "arr.sbatch")
