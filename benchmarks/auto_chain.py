@@ -67,14 +67,14 @@ def run_task(name: str, out: Path, env: dict) -> dict:
             "seconds_to_goal": to_goal, "wall_seconds": wall, "training_seconds": summary.wall_seconds,
             "compile_seconds": compile_seconds, "N": summary.N, "D": summary.D,
             "boost_rounds": (summary.boost or {}).get("rounds"), "chain": summary.chain, "run_dir": str(run_dir),
+            "lm_gflops": lm_throughput(summary),
             "rule_version": auto_chain.VERSION, "git": summary.provenance.get("git"),
             "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
-def lm_throughput(run_dir: Path) -> float | None:
+def lm_throughput(summary: store.Summary) -> float | None:
     """GFlop/s of the run's subsampled LM stages: Σ steps · F(m, N) / Σ seconds (``auto_chain.step_flops``,
     which counts ~1.2 trial dampings per step; a stage that rejects more does more flops than this counts)."""
-    summary = store.read_summary(run_dir)
     rows = [r for r in summary.stages if r["kind"] == "lm" and r.get("fitted_points", summary.D) < summary.D]
     seconds = sum(r["seconds"] for r in rows)
     flops = sum(r["steps"] * auto_chain.step_flops(int(r["fitted_points"]), summary.N) for r in rows)
@@ -90,7 +90,8 @@ def table(results: list[dict]) -> str:
                          f"{r['wall_seconds']:.0f} s |")
             continue
         to_goal = f"{r['seconds_to_goal']:.0f} s" if r["seconds_to_goal"] is not None else "—"
-        rate = lm_throughput(Path(r["run_dir"]))
+        # Rows written before the rate was stored with them read it from their run.
+        rate = r["lm_gflops"] if "lm_gflops" in r else lm_throughput(store.read_summary(r["run_dir"]))
         lines.append(f"| {r['what']} | {r['goal']:.0e} | {r['test_rmse']:.2e} | {'yes' if r['met'] else 'no'} | "
                      f"{to_goal} | {r['wall_seconds']:.0f} s ({r['compile_seconds']:.0f} s) | "
                      f"{'—' if rate is None else f'{rate:.1f}'} |")
@@ -104,8 +105,8 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="start from an empty compilation cache")
     parser.add_argument("--merge", action="store_true",
                         help="keep the other tasks' results in OUT/auto_chain.json (replace only the tasks run)")
-    parser.add_argument("--table", action="store_true", help="print the table of the runs in OUT/auto_chain.json "
-                                                              "(their run folders must still be there), run nothing")
+    parser.add_argument("--table", action="store_true", help="print the table of the runs in OUT/auto_chain.json, "
+                                                              "run nothing")
     args = parser.parse_args()
     if args.table:
         print(table(json.loads((Path(args.out) / "auto_chain.json").read_text())["results"]))
