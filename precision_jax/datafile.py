@@ -757,9 +757,7 @@ def fit_table_spline(cfg, target, data):
     :func:`~precision_jax.approximators.spline.fit_spline` on the table's own axes. The result is a
     :class:`~precision_jax.approximators.spline.SplineInterpolant`, stored and restored like any spline.
     """
-    from scipy.interpolate import NdBSpline, RegularGridInterpolator, make_interp_spline
-
-    from precision_jax.approximators.spline import SplineInterpolant, grid_axes, supported_orders
+    from precision_jax.approximators.spline import SplineInterpolant, grid_axes, supported_orders, tensor_spline
 
     x, y = np.asarray(data.x_train, np.float64), np.asarray(data.y_train, np.float64)
     d, order = x.shape[1], cfg.order
@@ -775,23 +773,9 @@ def fit_table_spline(cfg, target, data):
     values = np.empty(tuple(a.size for a in axes))
     values[tuple(np.searchsorted(a, x[:, i]) for i, a in enumerate(axes))] = y
     lows, highs = np.array([a[0] for a in axes]), np.array([a[-1] for a in axes])
-    if d == 1:
-        spline = make_interp_spline(axes[0], values, k=order)
-        spline.extrapolate = False
-        method = "make_interp_spline"
-    elif order == 1:
-        # On the regular axes a restored spline rebuilds, so the fit and the stored model agree bit for bit.
-        spline = RegularGridInterpolator(grid_axes(lows, highs, p), values, method="linear", bounds_error=False,
-                                         fill_value=np.nan)
-        method = "linear"
-    else:
-        coef, knots = values, []
-        for axis in range(d):
-            s = make_interp_spline(axes[axis], coef, k=order, axis=axis)
-            coef = np.moveaxis(s.c, 0, axis)
-            knots.append(s.t)
-        spline = NdBSpline(tuple(knots), np.ascontiguousarray(coef), order, extrapolate=False)
-        method = {3: "cubic", 5: "quintic"}[order]
+    # Multilinear interpolation on the regular axes that a restored spline rebuilds, so the fit and the stored
+    # model agree bit for bit; the B-splines keep their knots, from the table's own axes.
+    spline, method = tensor_spline(grid_axes(lows, highs, p) if d > 1 and order == 1 else axes, values, order)
     fitted = SplineInterpolant(p**d, p**d, d, order, p, method, lows, highs, spline, values)
     return _described_interpolant(fitted, f"spline order {order} on a {'×'.join(str(a.size) for a in axes)} table",
                                   x, y)

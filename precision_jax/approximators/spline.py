@@ -36,7 +36,7 @@ per grid point, as in the paper).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -278,27 +278,30 @@ def fit_spline(f: Callable[[np.ndarray], np.ndarray], lows: Sequence[float], hig
         raise ValueError(f"spline grid of {p}^{d} = {n_train} points needs ~{need_gib:.3g} GiB; "
                          f"limit is {limit_gib:.3g} GiB (max_memory_gib)")
 
-    from scipy.interpolate import NdBSpline, RegularGridInterpolator, make_interp_spline
-
     axes = grid_axes(lows, highs, p)
     values = evaluate_on_grid(f, axes)
-
-    if d == 1:
-        spl = make_interp_spline(axes[0], values, k=order)  # not-a-knot
-        spl.extrapolate = False  # NaN outside, never a polynomial extrapolation
-        method = "make_interp_spline"
-    elif order == 1:
-        spl = RegularGridInterpolator(axes, values, method="linear", bounds_error=False, fill_value=np.nan)
-        method = "linear"
-    else:
-        # Exact tensor-product solve, one axis at a time. make_interp_spline
-        # puts the interpolation axis first in .c, so move it back each time.
-        coef, knots = values, []
-        for ax in range(d):
-            s = make_interp_spline(axes[ax], coef, k=order, axis=ax)
-            coef = np.moveaxis(s.c, 0, ax)
-            knots.append(s.t)
-        spl = NdBSpline(tuple(knots), np.ascontiguousarray(coef), order, extrapolate=False)
-        method = METHODS_ND[order]
-
+    spl, method = tensor_spline(axes, values, order)
     return SplineInterpolant(n_train, n_train, d, order, p, method, lows, highs, spl, values)
+
+
+def tensor_spline(axes: Sequence[np.ndarray], values: np.ndarray, order: int) -> tuple[Any, str]:
+    """The spline of degree ``order`` through ``values`` (shape ``(len(a) for a in axes)``) on the tensor grid
+    of the increasing ``axes``, and the name of its method: one not-a-knot ``make_interp_spline`` in 1-D,
+    multilinear interpolation for order 1, else the exact tensor-product solve, one axis at a time. NaN
+    outside the grid, never a polynomial extrapolation."""
+    from scipy.interpolate import NdBSpline, RegularGridInterpolator, make_interp_spline
+
+    if len(axes) == 1:
+        spl = make_interp_spline(axes[0], values, k=order)
+        spl.extrapolate = False
+        return spl, "make_interp_spline"
+    if order == 1:
+        return RegularGridInterpolator(tuple(axes), values, method="linear", bounds_error=False,
+                                       fill_value=np.nan), "linear"
+    # make_interp_spline puts the interpolation axis first in .c, so move it back each time.
+    coef, knots = values, []
+    for ax in range(len(axes)):
+        s = make_interp_spline(axes[ax], coef, k=order, axis=ax)
+        coef = np.moveaxis(s.c, 0, ax)
+        knots.append(s.t)
+    return NdBSpline(tuple(knots), np.ascontiguousarray(coef), order, extrapolate=False), METHODS_ND[order]
