@@ -28,8 +28,9 @@ main net is limited by its optimization rather than by the points it fits.
 
 Run:  python benchmarks/boost_round_fit.py RUN_DIR [--steps 300] [--designs tanh:1:20,sin:3:20,cheb:1:20]
                                           [--points 4000] [--seeds 3] [--main-steps 200]
-RUN_DIR is any run of a 2-input MLP target in the store, e.g. the output of
-``prec run configs/precision/auto/exp_sin.yaml``; its part 0 is the main net.
+RUN_DIR is any run of an MLP in the store, e.g. the output of
+``prec run configs/precision/auto/exp_sin.yaml``; its part 0 is the main net
+(the round nets are d-w-w-1 for the run's d inputs).
 One LM stage (``solver: qr``, the stage's defaults) of ``--steps`` steps per
 design, one design at a time; prints one line each and the thread settings.
 """
