@@ -656,15 +656,20 @@ def _run_path(path: Union[str, Path]) -> Path:
     return path
 
 
-def read_json(path: Union[str, Path]) -> Any:
-    """The JSON in ``path``; a :class:`StoreError` naming it when it is missing, unreadable or corrupt."""
-    path = Path(path)
+def _read_text(path: Path) -> str:
+    """The text of ``path``; a :class:`StoreError` naming it when it is missing or unreadable."""
     try:
-        text = path.read_text()
+        return path.read_text()
     except FileNotFoundError:
         raise StoreError(path, "missing") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StoreError(path, f"unreadable ({e})") from None
+
+
+def read_json(path: Union[str, Path]) -> Any:
+    """The JSON in ``path``; a :class:`StoreError` naming it when it is missing, unreadable or corrupt."""
+    path = Path(path)
+    text = _read_text(path)
     try:
         return json.loads(text)
     except ValueError as e:
@@ -716,12 +721,7 @@ def read_curve(path: Union[str, Path]) -> list[CurvePoint]:
     """The learning curve of the run at ``path`` (a run directory or its ``curve.csv``)."""
     path = Path(path)
     file = path / CURVE_FILE if path.is_dir() else path
-    try:
-        text = file.read_text()
-    except FileNotFoundError:
-        raise StoreError(file, "missing") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise StoreError(file, f"unreadable ({e})") from None
+    text = _read_text(file)
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or tuple(rows[0]) != CURVE_FIELDS:
         raise StoreError(file, f"not a curve of this format (expected the header {','.join(CURVE_FIELDS)})")
