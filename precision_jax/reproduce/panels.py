@@ -859,7 +859,7 @@ def _spectrum_arrays(spectrum: measures.Spectrum):
 
 def _hessian_prologue(ax, series: list[Series], options: dict):
     """The panel's result and the spectrum of its first run whose Hessian can be computed, as
-    ``(result, (series, spectrum, numbers, (index, λ, projection, floor)))``; the second is None (and the
+    ``(result, (series, its spectrum's numbers, (index, λ, projection, floor)))``; the second is None (and the
     panel says so) when there is none."""
     result = _result()
     result["hessian"] = {}
@@ -872,7 +872,7 @@ def _hessian_prologue(ax, series: list[Series], options: dict):
     threshold = options.get("threshold")
     numbers = measures.spectrum_numbers(spectrum, float(threshold if threshold is not None else 1e-10),
                                         float(options.get("top", 0.1)))
-    return result, (s, spectrum, numbers, _spectrum_arrays(spectrum))
+    return result, (s, numbers, _spectrum_arrays(spectrum))
 
 
 def draw_hessian(ax, series: list[Series], options: dict) -> dict:
@@ -882,7 +882,7 @@ def draw_hessian(ax, series: list[Series], options: dict) -> dict:
     result, found = _hessian_prologue(ax, series, options)
     if found is None:
         return result
-    s, spectrum, numbers, (index, lam, proj, floor) = found
+    s, numbers, (index, lam, proj, floor) = found
     threshold = options.get("threshold")
     _spectrum_axes(ax, index, lam, proj, floor, threshold, options.get("legend", True) is not False)
     change = int(np.sum(lam > 0))
@@ -905,7 +905,7 @@ def draw_hessian_split(ax, series: list[Series], options: dict) -> dict:
     result, found = _hessian_prologue(ax, series, options)
     if found is None:
         return result
-    s, spectrum, numbers, (index, lam, proj, floor) = found
+    s, numbers, (index, lam, proj, floor) = found
     threshold = options.get("threshold")
     ax.set_axis_off()
     head = options.get("title", s.label)
