@@ -82,19 +82,24 @@ def round_net(first: str, kappa: float, width: int, d: int, box: tuple[jax.Array
     return init, apply
 
 
+def iterate_until(iterate, state, until):
+    """The LM ``state`` after iterating until ``until`` steps are accepted or the stage stops (jittable)."""
+    return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), iterate, state)
+
+
 def continue_main(apply, theta, coefficient: float, x, y, m: int, steps: int, every: int = 50) -> None:
     """Print the main net's RMSE on m fresh points and on all of x while LM continues it for ``steps``."""
     fitted = np.random.default_rng(0).choice(x.shape[0], m, replace=False)
     scaled = lambda theta, x: coefficient * apply(theta, x)  # noqa: E731
     start, iterate, _ = make_lm(LMConfig(maxiter=steps), scaled, m, "qr")
-    chunk = jax.jit(lambda state, until: jax.lax.while_loop(
-        lambda s: (s.iteration < until) & (s.status == RUNNING), iterate, state))
+    chunk = jax.jit(lambda state, until: iterate_until(iterate, state, until))
     state, t0 = jax.jit(start)(theta, x[fitted], y[fitted]), time.perf_counter()
     for done in range(every, steps + 1, every):
         state = chunk(state, done)
         on_all = float(jnp.sqrt(jnp.mean((scaled(state.theta, x) - y) ** 2)))
-        print(f"m = {m:6d}  main net continued {int(state.iteration)} steps: RMSE {float(jnp.sqrt(state.sse / m)):.3e} on its "
-              f"points, {on_all:.3e} on all  ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(f"m = {m:6d}  main net continued {int(state.iteration)} steps: RMSE "
+              f"{float(jnp.sqrt(state.sse / m)):.3e} on its points, {on_all:.3e} on all  "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 def main():
@@ -115,8 +120,9 @@ def main():
     model = training.cached_model(cfg.model, target.d, tuple(target.variables))
     data = training.run_data(cfg, target, model.n_params)
     main_part = record.parts[0]
+    main_theta = jnp.asarray(main_part.arrays["theta"])
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    residual = y - main_part.coefficient * model.apply(jnp.asarray(main_part.arrays["theta"]), x)
+    residual = y - main_part.coefficient * model.apply(main_theta, x)
     scale = float(jnp.sqrt(jnp.mean(residual ** 2)))
     t = residual / scale
     print(f"{args.run_dir}: main net's training RMSE {scale:.3e} on D = {x.shape[0]} points; "
@@ -125,15 +131,14 @@ def main():
     box = (jnp.min(x, axis=0), jnp.max(x, axis=0))
     for m in (int(p) for p in args.points.split(",")):
         if args.main_steps:
-            continue_main(model.apply, jnp.asarray(main_part.arrays["theta"]), main_part.coefficient, x, y, m,
-                          args.main_steps)
+            continue_main(model.apply, main_theta, main_part.coefficient, x, y, m, args.main_steps)
         for design in filter(None, args.designs.split(",")):
             first, kappa, width = design.split(":")
             init, apply = round_net(first, float(kappa), int(width), target.d, box)
             start, iterate, _ = make_lm(LMConfig(maxiter=args.steps), apply, m, "qr")
             steps = args.steps
-            fit = jax.jit(lambda theta, xs, ts: jax.lax.while_loop(
-                lambda s: (s.iteration < steps) & (s.status == RUNNING), iterate, start(theta, xs, ts)))
+            fit = jax.jit(lambda theta, xs, ts: iterate_until(iterate, start(theta, xs, ts), steps))
+            label = f"{first:4s} κ = {float(kappa):g}  {target.d}-{width}-{width}-1"
             left = []
             for seed in range(args.seeds):
                 fitted = np.random.default_rng(1 + seed).choice(x.shape[0], m, replace=False)
@@ -141,11 +146,11 @@ def main():
                 state = jax.block_until_ready(fit(init(jax.random.PRNGKey(7 + seed)), x[fitted], t[fitted]))
                 on_all = float(jnp.sqrt(jnp.mean((apply(state.theta, x) - t) ** 2)))
                 left.append(on_all)
-                print(f"m = {m:6d}  {first:4s} κ = {float(kappa):g}  2-{width}-{width}-1  seed {seed}  "
+                print(f"m = {m:6d}  {label}  seed {seed}  "
                       f"{int(state.iteration)} steps: relative RMSE {float(jnp.sqrt(state.sse / m)):.3f} on its "
                       f"points, {on_all:.3f} on all -> training RMSE {on_all * scale:.3e}  "
                       f"({time.perf_counter() - t0:.0f} s)", flush=True)
-            print(f"m = {m:6d}  {first:4s} κ = {float(kappa):g}  2-{width}-{width}-1  over {args.seeds} seeds: "
+            print(f"m = {m:6d}  {label}  over {args.seeds} seeds: "
                   f"relative RMSE on all points, median {statistics.median(left):.3f}, "
                   f"range {min(left):.3f}–{max(left):.3f}", flush=True)
 
