@@ -42,6 +42,7 @@ one line naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ctypes
 import dataclasses
@@ -416,9 +417,8 @@ def _fsync_dir(path: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems cannot fsync a directory; the data files themselves are synced
+        with contextlib.suppress(OSError):  # some filesystems cannot fsync a directory; the files are synced
+            os.fsync(fd)
     finally:
         os.close(fd)
 
