@@ -1,7 +1,7 @@
 """The `train: auto` chain on the issue-14 tasks: final test RMSE against each task's goal, and the wall time.
 
 Each task is a shipped config in ``configs/precision/auto/`` whose ``train``
-is ``auto`` (:mod:`precision_jax.auto_chain` sizes the chain from d, D and
+is ``auto`` (:mod:`precision_jax.engine.auto_chain` sizes the chain from d, D and
 N). Each runs as a user runs it, ``prec run CONFIG --out OUT --force`` in a
 fresh process, so the wall time includes start-up and compilation (with the
 persistent compilation cache as ``prec run`` leaves it; ``--cold`` points it at
@@ -30,7 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from precision_jax import auto_chain, store
+from precision_jax.engine import auto_chain
+
+from precision_jax.runs import store
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "precision" / "auto"

@@ -26,11 +26,11 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import scipy.optimize  # noqa: E402
 
-from precision_jax import driver  # noqa: E402
-from precision_jax.config import load_config  # noqa: E402
-from precision_jax.stages.base import mse  # noqa: E402
-from precision_jax.training import _stack_problems, cached_model, resolve_target, run_data  # noqa: E402
-from precision_jax.keys import run_keys  # noqa: E402
+from precision_jax.engine import driver  # noqa: E402
+from precision_jax.experiment import load_config  # noqa: E402
+from precision_jax.engine.stages.base import mse  # noqa: E402
+from precision_jax.runs.training import _stack_problems, cached_model, resolve_target, run_data  # noqa: E402
+from precision_jax.numerics.random_keys import run_keys  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,6 +1,6 @@
 """What one boosting round can fit: a fresh net trained on the residual of a run's main net, on a subsample.
 
-A boosting round (``precision_jax/training.py``) fits a new net to the
+A boosting round (``precision_jax/runs/training.py``) fits a new net to the
 residual r = y − c₀ f₀(x) of the main net f₀, scaled to unit RMS, with LM on
 a subsample of m points. This script repeats that fit outside the chain for a
 few round-net designs and reports, for each, the relative RMSE
@@ -48,10 +48,10 @@ from jax.flatten_util import ravel_pytree
 
 jax.config.update("jax_enable_x64", True)
 
-from precision_jax import provenance, store, training  # noqa: E402
-from precision_jax.approximators.mlp import init_mlp  # noqa: E402
-from precision_jax.stages.base import RUNNING  # noqa: E402
-from precision_jax.stages.lm import LMConfig, make_lm  # noqa: E402
+from precision_jax.runs import provenance, store, training  # noqa: E402
+from precision_jax.models.mlp import init_mlp  # noqa: E402
+from precision_jax.engine.stages.base import RUNNING  # noqa: E402
+from precision_jax.engine.stages.lm import LMConfig, make_lm  # noqa: E402
 
 FIRST_LAYER = {"tanh": jnp.tanh, "sin": jnp.sin, "cheb": jnp.cos}
 

@@ -1,6 +1,6 @@
 """Where an LM iteration's time goes on the `train: auto` tasks' models, and how much one QR call varies.
 
-For each task (its model, at the subsample size m that ``precision_jax.auto_chain``
+For each task (its model, at the subsample size m that ``precision_jax.engine.auto_chain``
 plans, 30 LM iterations from the initialization first): the per-sample
 Jacobian alone; the Jacobian folded into the QR of [J | r] (the system's
 factor); that plus one trial damping (one QR of [[R, z], [√μI, 0]]); a whole
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--shape", default="4000x502", help="m×n of the --spread QR")
     args = parser.parse_args()
     jax.config.update("jax_enable_x64", True)
-    from precision_jax import provenance
+    from precision_jax.runs import provenance
 
     machine = provenance.machine()
     print(f"{machine['cpu_model']}, CPUs {machine['cpus_usable']}, threads {provenance.thread_settings()}, "

@@ -3,7 +3,7 @@
 One iteration of the LM stage as the driver runs it (``LevenbergMarquardt.functions(m)``:
 Jacobian chunks folded into the QR factor, then trial dampings, each with the
 geodesic acceleration, until one is accepted), at the subsample size m that
-``precision_jax.auto_chain`` plans for each task, from the model's
+``precision_jax.engine.auto_chain`` plans for each task, from the model's
 initialization on m points of the task's training set. The first
 ``--warmup`` iterations are run untimed: a stage's first steps reject several
 dampings while μ adapts (each rejection costs a loss evaluation with the
@@ -53,15 +53,16 @@ class WarmedLM(NamedTuple):
 
 def warmed_lm(task: str, warmup: int) -> WarmedLM:
     """The LM stage of ``task`` (a config in configs/precision/auto/) as the driver runs it, at the subsample
-    size m that ``precision_jax.auto_chain`` plans, after ``warmup`` iterations from the model's initialization
+    size m that ``precision_jax.engine.auto_chain`` plans, after ``warmup`` iterations from the model's initialization
     on the first m training points, for the precision_jax on sys.path."""
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    from precision_jax import auto_chain, training
-    from precision_jax.config import load_config
-    from precision_jax.stages.lm import LevenbergMarquardt, LMConfig
+    from precision_jax.engine import auto_chain
+    from precision_jax.runs import training
+    from precision_jax.experiment import load_config
+    from precision_jax.engine.stages.lm import LevenbergMarquardt, LMConfig
 
     cfg = load_config(str(ROOT / "configs" / "precision" / "auto" / f"{task}.yaml"))
     target = training.resolve_target(cfg)
@@ -117,7 +118,7 @@ def main():
         print(json.dumps({"package": precision_jax.__file__, "tasks": measure(tasks, args.repeats, args.warmup)}))
         return 0
 
-    from precision_jax import provenance
+    from precision_jax.runs import provenance
 
     here = measure(tasks, args.repeats, args.warmup)
     there = None

@@ -46,7 +46,7 @@ follow the config:
 - ``I.11.19``: configs/precision/I.11.19.yaml (auto: auto/I.11.19_modular.yaml) —
   x1·y1 + x2·y2 + x3·y3 on [1, 5]⁶, prec's modular net.
 
-The training and test sets are drawn once per task by ``precision_jax.training.run_data`` with the
+The training and test sets are drawn once per task by ``precision_jax.runs.training.run_data`` with the
 config's seed — the function and key ``prec run`` itself uses — and written raw (unstandardized) to
 ``<data-dir>/<task>.npz``; the peers load that file; prec redraws the same arrays from the same key,
 standardizing inputs where its config says so.
@@ -193,7 +193,7 @@ def pin_threads(cpus: int | None) -> dict:
 
 
 def task_config(task: Task):
-    from precision_jax.config import load_config
+    from precision_jax.experiment import load_config
 
     return load_config(os.path.join(ROOT, task.config))
 
@@ -202,8 +202,8 @@ def export_data(task: Task, data_dir: str) -> dict:
     """Draw the task's training and test sets as ``prec run`` does (raw inputs) and write them to ``<task>.npz``."""
     import numpy as np
 
-    from precision_jax.keys import run_keys
-    from precision_jax.training import cached_model, resolve_target, run_data
+    from precision_jax.numerics.random_keys import run_keys
+    from precision_jax.runs.training import cached_model, resolve_target, run_data
 
     cfg = task_config(task)
     target = resolve_target(cfg)
@@ -239,7 +239,7 @@ def rmse(prediction, y) -> float:
 
 
 def run_prec(task: Task, budget: float, data: dict, workdir: str) -> Outcome:
-    from precision_jax.training import run_experiment
+    from precision_jax.runs.training import run_experiment
 
     import dataclasses
 
@@ -276,7 +276,7 @@ def run_multistage(task: Task, budget: float, data: dict, workdir: str) -> Outco
     import optax
     from multistage import Stage1, multistage_train
 
-    from precision_jax.training import resolve_target
+    from precision_jax.runs.training import resolve_target
 
     target_fn = resolve_target(task_config(task)).fn  # for the between-stage statistic only (see the docstring)
     x, y = jnp.asarray(data["x_train"]), jnp.asarray(data["y_train"])
@@ -331,7 +331,7 @@ def run_multistage(task: Task, budget: float, data: dict, workdir: str) -> Outco
 def run_pykan(task: Task, budget: float, data: dict, workdir: str) -> Outcome:
     import torch
     from kan import KAN
-    from precision_jax.resources import available_bytes
+    from precision_jax.engine.memory import available_bytes
 
     torch.set_default_dtype(torch.float64)
     dataset = {"train_input": torch.from_numpy(data["x_train"]),
@@ -569,7 +569,7 @@ def main():
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from precision_jax import provenance
+    from precision_jax.runs import provenance
 
     workdir = tempfile.mkdtemp(prefix="prec-peers-")
     data_dir = args.data_dir or workdir

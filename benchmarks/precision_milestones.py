@@ -41,11 +41,11 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from precision_jax import approximators  # noqa: E402
-from precision_jax.config import load_config  # noqa: E402
-from precision_jax.hessian import default_chunk, mse_hessian  # noqa: E402
-from precision_jax.keys import run_keys  # noqa: E402
-from precision_jax.training import resolve_target, residual_scale, run_data, run_experiment  # noqa: E402
+from precision_jax import models  # noqa: E402
+from precision_jax.experiment import load_config  # noqa: E402
+from precision_jax.engine.hessian import default_chunk, mse_hessian  # noqa: E402
+from precision_jax.numerics.random_keys import run_keys  # noqa: E402
+from precision_jax.runs.training import resolve_target, residual_scale, run_data, run_experiment  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "precision", "teacher_student_best.yaml")
@@ -119,7 +119,7 @@ def run_prec() -> tuple[list[tuple[float, float]], float, float]:
 def run_paper(budget: float, every: int) -> tuple[list[tuple[float, float]], float]:
     cfg = load_config(CONFIG)
     target = resolve_target(cfg)
-    model = approximators.build_model(cfg.model, target.d)
+    model = models.build_model(cfg.model, target.d)
     keys = run_keys(cfg.seed)
     data, init_key = run_data(cfg, target, model.n_params, keys), keys.init
     x, y, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test

@@ -71,7 +71,7 @@ def main() -> None:
     loop_seconds = time.perf_counter() - start
 
     def results(root: Path) -> dict[str, dict]:
-        from precision_jax import store  # the store's reader: typed summaries, NaN metrics back as NaN
+        from precision_jax.runs import store  # the store's reader: typed summaries, NaN metrics back as NaN
 
         return {path.name: store.read_summary(path).metrics for path in store.iter_runs(root)}
 

@@ -28,8 +28,8 @@ def clean_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from precision_jax.parse import ConfigError
-        from precision_jax.store import StoreError
+        from precision_jax.config.engine import ConfigError
+        from precision_jax.runs.store import StoreError
 
         try:
             with interrupts.command_phase():

@@ -17,7 +17,7 @@ def export(
     run: Path = typer.Argument(..., metavar="RUN_DIR", help="A run directory of the results store."),
     to: str = typer.Option(..., "--to", help="python: one .py file needing only numpy (scipy for simplex in "
                                              "d >= 2) that defines predict(x); npz: the weights, layout in "
-                                             "precision_jax/export_runtime.py."),
+                                             "precision_jax/use/export_runtime.py."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: <name>_<run id>.py or .npz "
                                                            "in the current folder)."),
 ) -> None:
@@ -26,7 +26,7 @@ def export(
     Example: prec export results/quickstart/<run id> --to python --out model.py
     then, without prec: python -c "from model import predict; print(predict([[0.5]]))"
     """
-    from precision_jax import export as exporting
+    from precision_jax.use import export as exporting
 
     if to not in exporting.FORMATS:
         fail(f"--to must be one of {', '.join(exporting.FORMATS)}, got {to!r}")

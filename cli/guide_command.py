@@ -51,7 +51,7 @@ def guide(
 
     Examples: prec guide Z.001 ; prec guide I.11.19 --write i11.yaml ; prec guide "exp(sin(x))" --var x=-1:1 --probe
     """
-    from precision_jax import guide as g
+    from precision_jax.analysis import guide as g
 
     variables = _parse_variables(var) if var else None
     if write is not None and write.exists() and not force:
@@ -73,7 +73,7 @@ def guide(
         typer.echo(f"\nwrote {write}; run it with: prec run {write}")
     if not probe:
         return
-    from precision_jax.sweep import enable_compilation_cache
+    from precision_jax.runs.sweep import enable_compilation_cache
 
     enable_compilation_cache()  # a second probe of similar sizes skips most of the compiling
     typer.echo(f"\nProbing {len(rec.candidates)} candidates (budget {budget:g} s) ...")

@@ -25,10 +25,10 @@ def hessian(
 
     Example: prec hessian results/teacher_student/7ce13e839837
     """
-    from precision_jax import store
-    from precision_jax.config import ConfigError
-    from precision_jax.hessian import DENSE_LIMIT, spectrum_summary
-    from precision_jax.training import run_round_spectrum
+    from precision_jax.runs import store
+    from precision_jax.experiment import ConfigError
+    from precision_jax.engine.hessian import DENSE_LIMIT, spectrum_summary
+    from precision_jax.runs.training import run_round_spectrum
 
     try:
         record = store.read_run(run_dir, extra=False)

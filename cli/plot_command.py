@@ -40,7 +40,7 @@ def _fit_range(text: Optional[str]):
 
 def _filters(results: Path, where) -> dict:
     """Check the store exists and parse ``--where`` filters, failing with one line otherwise."""
-    from precision_jax import plotting
+    from precision_jax.analysis import plotting
 
     if not results.exists():
         fail(f"{results}: no such results directory")
@@ -52,7 +52,7 @@ def _filters(results: Path, where) -> dict:
 
 def _load(results: Path, include_failed=False):
     """The store's entries; runs it cannot read are reported on stderr (one line each, at most five)."""
-    from precision_jax import plotting
+    from precision_jax.analysis import plotting
 
     records = plotting.load_records(results, include_failed)
     if records.unreadable:
@@ -66,7 +66,7 @@ def _load(results: Path, include_failed=False):
 
 
 def _records(results: Path, target, where, include_failed=False):
-    from precision_jax import plotting
+    from precision_jax.analysis import plotting
 
     filters = _filters(results, where)
     return plotting.select(_load(results, include_failed), target, filters)
@@ -92,9 +92,9 @@ def plot(
 
     Example: prec plot results/ --metric relative --where model.activation=tanh --theory
     """
-    from precision_jax import plotting
+    from precision_jax.analysis import plotting
 
-    from precision_jax import store
+    from precision_jax.runs import store
 
     filters = _filters(results, where)
     out = out if out is not None else results / "plots"
@@ -136,7 +136,7 @@ def table(
     where: Optional[list[str]] = typer.Option(None, "--where", help=WHERE_HELP),
 ) -> None:
     """One row per run: the config keys that vary, N, D, RMSEs, status, wall time (failed runs included)."""
-    from precision_jax import plotting
+    from precision_jax.analysis import plotting
 
     records = _records(results, target, where, include_failed=True)
     columns, rows = plotting.table_rows(records)
@@ -175,7 +175,7 @@ def fit(
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
     """Fitted scaling exponents per target and series: error ≈ A·size^α, 95% bootstrap interval over seeds."""
-    from precision_jax import plotting
+    from precision_jax.analysis import plotting
 
     records = _records(results, target, where)
     fits = plotting.fit_all(records, x.value, metric.value, _fit_range(fit_range))

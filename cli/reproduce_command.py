@@ -32,7 +32,7 @@ def _duration(seconds: float) -> str:
 
 
 def _list(figures, store_root: Path, out: Optional[Path]) -> None:
-    from precision_jax.reproduce import report, runner, spec
+    from precision_jax.analysis.reproduce import report, runner, spec
 
     table = Table("figure", "title", "runs (smoke / reduced / paper)", "≈ smoke", "≈ reduced", "≈ paper",
                   "last measured", title="prec reproduce: figures and estimated cost on 2 cores")
@@ -86,10 +86,10 @@ def reproduce(
     Examples: prec reproduce --list;  prec reproduce 3;  prec reproduce all --profile smoke;
     prec reproduce 2 --profile reduced --shard 0/4;  prec reproduce all --profile paper --slurm --time 08:00:00
     """
-    from precision_jax import store
-    from precision_jax import sweep as sw
-    from precision_jax.parse import ConfigError
-    from precision_jax.reproduce import report, runner, spec
+    from precision_jax.runs import store
+    from precision_jax.runs import sweep as sw
+    from precision_jax.config.engine import ConfigError
+    from precision_jax.analysis.reproduce import report, runner, spec
 
     if profile not in spec.PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; expected one of: {', '.join(spec.PROFILES)}", "--profile")
@@ -114,7 +114,7 @@ def reproduce(
     store.check_writable(out)
 
     if slurm:
-        from precision_jax import slurm as sl
+        from precision_jax.runs import slurm as sl
 
         options = sl.SlurmOptions(partition, time_limit, mem, cpus, None, f"prec-reproduce-{profile}")
         args = ["reproduce", figure or "all", "--profile", profile, "--store", str(store_root.resolve()),

@@ -78,7 +78,7 @@ TIMEOUT_STATUS = 3  # the run stopped at its time cap; its checkpoint resumes it
 def already_complete(root: Path, cfg, quiet: bool) -> bool:
     """True (after saying so in one line) if the store already holds this run complete; a run whose summary
     cannot be read is not complete (a warning says so) and is trained again."""
-    from precision_jax import store
+    from precision_jax.runs import store
 
     path = store.run_dir(root, cfg)
     if not store.is_complete(path):
@@ -101,7 +101,7 @@ def already_complete(root: Path, cfg, quiet: bool) -> bool:
 def _persistent_compilation_cache() -> None:
     """A second run of similar shapes skips most compiling (PREC_JAX_CACHE names the folder); a cache folder
     that cannot be made only costs that saving."""
-    from precision_jax.sweep import enable_compilation_cache
+    from precision_jax.runs.sweep import enable_compilation_cache
 
     try:
         enable_compilation_cache()
@@ -130,11 +130,11 @@ def run(
 
     Example: prec run configs/quickstart.yaml model.width=40 seed=3
     """
-    from precision_jax import store
-    from precision_jax.checkpoint import CheckpointError, RunTimeout, for_runs
-    from precision_jax.config import load_config
-    from precision_jax.parse import ConfigError
-    from precision_jax.training import preflight, run_experiment
+    from precision_jax.runs import store
+    from precision_jax.runs.checkpoint import CheckpointError, RunTimeout, for_runs
+    from precision_jax.experiment import load_config
+    from precision_jax.config.engine import ConfigError
+    from precision_jax.runs.training import preflight, run_experiment
 
     cfg = load_config(config, overrides or [])
     root = out if out is not None else Path(cfg.output.dir)

@@ -1,6 +1,6 @@
 """``prec runs list|show|diff``: what a results store holds, one run in full, and how two runs differ.
 
-Everything is read through :mod:`precision_jax.store`; a run it cannot read is
+Everything is read through :mod:`precision_jax.runs.store`; a run it cannot read is
 listed as unreadable (``list``) or refused in one line naming the file
 (``show``, ``diff``).
 """
@@ -39,7 +39,7 @@ def list_runs(
 
     Example: prec runs list results/
     """
-    from precision_jax import store
+    from precision_jax.runs import store
 
     if not root.exists():
         fail(f"{root}: no such results directory")
@@ -87,8 +87,8 @@ def list_runs(
 
 
 def _read(run_dir: Path):
-    from precision_jax import store
-    from precision_jax.parse import to_dict
+    from precision_jax.runs import store
+    from precision_jax.config.engine import to_dict
 
     return store.read_summary(run_dir), to_dict(store.read_config(run_dir))
 
@@ -104,7 +104,7 @@ def show(
     Example: prec runs show results/quickstart/2c4e1a7b9f03
     """
     from cli.run_command import summary_table
-    from precision_jax import store
+    from precision_jax.runs import store
 
     summary, config = _read(run_dir)
     if as_json:
@@ -152,8 +152,8 @@ def diff(
 
     Example: prec runs diff results/widths/0a1b2c3d4e5f results/widths/9f8e7d6c5b4a
     """
-    from precision_jax import store
-    from precision_jax.plotting import flatten
+    from precision_jax.runs import store
+    from precision_jax.analysis.plotting import flatten
 
     summary_a, config_a = _read(run_a)
     summary_b, config_b = _read(run_b)

@@ -24,7 +24,7 @@ def schema(
 
     Example: prec schema lm
     """
-    from precision_jax.config import schema_tables
+    from precision_jax.experiment import schema_tables
 
     tables = schema_tables()
     if kind is not None:

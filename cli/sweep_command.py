@@ -73,7 +73,7 @@ class SweepProgress:
 
 
 def dry_run_table(runs, root: Path) -> Table:
-    from precision_jax.sweep import status_of
+    from precision_jax.runs.sweep import status_of
 
     keys = list(dict.fromkeys(k for r in runs for k in r.values))
     table = Table(title=f"{len(runs)} runs → {root}")
@@ -120,8 +120,8 @@ def sweep(
     Examples: prec sweep widths --dry-run;  prec sweep widths --jobs 2;
     prec sweep widths --shard 0/4;  prec sweep widths --slurm --time 01:00:00 --submit
     """
-    from precision_jax import store
-    from precision_jax import sweep as sw
+    from precision_jax.runs import store
+    from precision_jax.runs import sweep as sw
 
     spec = sw.load_sweep(name_or_path)
     runs = sw.expand(spec)
@@ -131,7 +131,7 @@ def sweep(
         store.check_writable(root)  # a file, a read-only or full folder: refused before any run starts
 
     if slurm:
-        from precision_jax import slurm as sl
+        from precision_jax.runs import slurm as sl
 
         n_tasks = tasks or min(len(groups), 1000)
         options = sl.SlurmOptions(partition, time_limit, mem, cpus, array_parallel, f"prec-{spec.name}")

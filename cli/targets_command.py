@@ -18,7 +18,7 @@ def targets(equation: Optional[str] = typer.Argument(None, help="An equation id,
 
     Example: prec targets I.8.14
     """
-    from precision_jax.targets import equation_target, feynman_registry
+    from precision_jax.problems.targets import equation_target, feynman_registry
 
     registry = feynman_registry()
     if equation is not None:

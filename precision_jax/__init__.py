@@ -12,14 +12,14 @@ jax.config.update("jax_default_matmul_precision", "highest")
 
 __version__ = "0.1.0"
 
-# The Python API (precision_jax/api.py): pj.fit, pj.load, pj.Model; imported on first use, so that
+# The Python API (precision_jax/use/api.py): pj.fit, pj.load, pj.Model; imported on first use, so that
 # `import precision_jax` stays cheap for the command line.
 _API = ("fit", "load", "Model", "DEFAULT_CONFIG")
 
 
 def __getattr__(name):
     if name in _API:
-        from precision_jax import api
+        from precision_jax.use import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'precision_jax' has no attribute {name!r}")

@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 import precision_jax as pj
 from cli.main import app
-from precision_jax import api, store
-from precision_jax.datafile import write_table
-from precision_jax.parse import ConfigError
+from precision_jax.use import api
+from precision_jax.runs import store
+from precision_jax.problems.datafile import write_table
+from precision_jax.config.engine import ConfigError
 
 NET = {
     "name": "api_net",

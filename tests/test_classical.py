@@ -18,17 +18,18 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from precision_jax.approximators.chebyshev import chebyshev_points, fit_chebyshev
-from precision_jax.approximators.simplex import estimate_triangulation_bytes, fit_simplex
-from precision_jax.approximators.spline import fit_spline, points_per_axis_for, supported_orders
-from precision_jax.scaling import bootstrap_exponent, fit_power_law, relative_rmse, rmse
+from precision_jax.models.chebyshev import chebyshev_points, fit_chebyshev
+from precision_jax.models.simplex import estimate_triangulation_bytes, fit_simplex
+from precision_jax.models.spline import fit_spline, points_per_axis_for, supported_orders
+from precision_jax.analysis.power_laws import bootstrap_exponent, fit_power_law
+from precision_jax.numerics.error_metrics import relative_rmse, rmse
 
 TEST_COMPACTIFICATION = 0.8
 
 
 def feynman_box(eq_id: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Variable names, lows and highs of equation ``eq_id`` from the packaged CSV."""
-    path = resources.files("precision_jax") / "resources" / "feynman_equations.csv"
+    path = resources.files("precision_jax.problems") / "feynman_equations.csv"
     with path.open() as fh:
         for row in csv.DictReader(fh):
             if row["id"] == eq_id:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from precision_jax.config import ConfigError, build_config
-from precision_jax.training import run_experiment
+from precision_jax.experiment import ConfigError, build_config
+from precision_jax.runs.training import run_experiment
 from tests.test_cli import prec, write
 
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 import yaml
 
-from precision_jax import store
-from precision_jax.config import load_config
+from precision_jax.runs import store
+from precision_jax.experiment import load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,7 +1,7 @@
 """Issue 13, item 1: data-file targets (``target: {data: path, inputs, output, test_data}``).
 
 The data are samples of f(x, y) = sin(3x)·exp(−y²) + x·y, which is not a registry equation. Fits go through
-the library (:func:`precision_jax.training.run_experiment`, what ``prec run`` calls); refusals go through the
+the library (:func:`precision_jax.runs.training.run_experiment`, what ``prec run`` calls); refusals go through the
 CLI, where the exit status and the one line are the point.
 """
 
@@ -19,12 +19,13 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
-from precision_jax import datafile, store
-from precision_jax import sweep as sw
-from precision_jax.config import build_config, load_config
-from precision_jax.keys import run_keys
-from precision_jax.parse import ConfigError, to_dict
-from precision_jax.training import preflight, resolve_target, run_data, run_experiment
+from precision_jax.problems import datafile
+from precision_jax.runs import store
+from precision_jax.runs import sweep as sw
+from precision_jax.experiment import build_config, load_config
+from precision_jax.numerics.random_keys import run_keys
+from precision_jax.config.engine import ConfigError, to_dict
+from precision_jax.runs.training import preflight, resolve_target, run_data, run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 

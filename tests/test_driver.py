@@ -7,11 +7,11 @@ import copy
 import numpy as np
 import pytest
 
-from precision_jax import driver
-from precision_jax.config import build_config
-from precision_jax.keys import run_keys
-from precision_jax.stages.base import BUILDERS
-from precision_jax.training import run_data, run_experiment, run_seed_group, resolve_target
+from precision_jax.engine import driver
+from precision_jax.experiment import build_config
+from precision_jax.numerics.random_keys import run_keys
+from precision_jax.engine.stages.base import BUILDERS
+from precision_jax.runs.training import run_data, run_experiment, run_seed_group, resolve_target
 
 TINY = {
     "name": "tiny_driver",
@@ -99,7 +99,7 @@ def test_each_stage_starts_from_the_previous_best_and_the_run_reports_the_chain_
 
 
 def test_a_stage_that_cannot_run_the_model_is_refused_naming_its_position():
-    from precision_jax.parse import ConfigError
+    from precision_jax.config.engine import ConfigError
 
     cfg = config([{"kind": "adam", "steps": 5}, {"kind": "lm", "max_params": 10}])
     with pytest.raises(ConfigError, match=r"train\.1\.max_params: \(lm\)"):

@@ -21,10 +21,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from precision_jax import export, export_runtime, store
-from precision_jax.approximators import mlp
-from precision_jax.config import build_config
-from precision_jax.training import run_experiment
+from precision_jax.use import export, export_runtime
+from precision_jax.runs import store
+from precision_jax.models import mlp
+from precision_jax.experiment import build_config
+from precision_jax.runs.training import run_experiment
 
 TOLERANCE = 1e-15
 PLANE = {"formula": "sin(3*x)*exp(y)", "variables": {"x": [-1, 1], "y": [0, 1]}}

@@ -3,7 +3,7 @@ nothing written, and it comes before any data are drawn; Ctrl-C is exit status 1
 
 CLI behaviour runs as ``python -m cli`` in a subprocess where the exit status, stderr and the absence of a
 traceback are the point, and in-process (Typer's runner, the library) where that is cheaper. Stores are built
-with :func:`precision_jax.store.write_run` from made-up records, so no test trains more than a few Adam steps.
+with :func:`precision_jax.runs.store.write_run` from made-up records, so no test trains more than a few Adam steps.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
-from precision_jax import approximators, plotting, provenance, store
-from precision_jax import sweep as sw
-from precision_jax.config import build_config, load_config
-from precision_jax.parse import MAX_YAML_BYTES, ConfigError, read_yaml
-from precision_jax.stages.base import CurvePoint
+from precision_jax import models
+from precision_jax.analysis import plotting
+from precision_jax.runs import provenance, store
+from precision_jax.runs import sweep as sw
+from precision_jax.experiment import build_config, load_config
+from precision_jax.config.engine import MAX_YAML_BYTES, ConfigError, read_yaml
+from precision_jax.engine.stages.base import CurvePoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,8 +92,8 @@ def fake_run(root: Path, data: dict = TINY, test_rmse: float = 1e-3, **summary_c
     """A complete run of config ``data`` in the store at ``root``, written by the store from a made-up record."""
     cfg = build_config(data)
     info = store.TargetInfo("teacher", 1, ("x0",), (-1.0,), (1.0,))
-    if cfg.model.kind in approximators.BUILDERS:  # a trained net: a curve, a stage row, θ
-        model = approximators.build_model(cfg.model, 1)
+    if cfg.model.kind in models.BUILDERS:  # a trained net: a curve, a stage row, θ
+        model = models.build_model(cfg.model, 1)
         description, n, arrays = model.description, model.n_params, {"theta": np.zeros(model.n_params)}
         stage = {"round": 0, "stage": 0, "kind": "adam", "steps": 5, "stop_reason": "max_steps", "seconds": 0.1}
         curve = [CurvePoint(round=0, stage=0, kind="adam", step=s, train_rmse=test_rmse * (5 - s),
@@ -529,7 +531,7 @@ def test_prec_run_on_a_sweep_spec_names_prec_sweep(tmp_path):
 
 
 def test_interpolant_train_rmse_is_measured_on_its_fitted_points():
-    from precision_jax.training import run_experiment
+    from precision_jax.runs.training import run_experiment
 
     spline = build_config({**CHEB, "data": {"train_points": 400, "test_points": 500},
                            "target": {"formula": "exp(x*y)", "variables": {"x": [-1, 1], "y": [-1, 1]}},

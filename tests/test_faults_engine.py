@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from precision_jax import store
-from precision_jax.config import build_config
-from precision_jax.parse import ConfigError
-from precision_jax.training import run_experiment
+from precision_jax.runs import store
+from precision_jax.experiment import build_config
+from precision_jax.config.engine import ConfigError
+from precision_jax.runs.training import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 
 import precision_jax  # noqa: F401
-from precision_jax import plotting, store
-from precision_jax.approximators.spline import fit_spline
-from precision_jax.config import ConfigError, build_config, load_config
-from precision_jax.data import grid_points_per_axis
-from precision_jax.stages.base import CurvePoint, mse
-from precision_jax.stages.lcs import LCSConfig, make_lcs_step
-from precision_jax.training import preflight, resolve_target, run_data, run_experiment
+from precision_jax.analysis import plotting
+from precision_jax.runs import store
+from precision_jax.models.spline import fit_spline
+from precision_jax.experiment import ConfigError, build_config, load_config
+from precision_jax.problems.sampling import grid_points_per_axis
+from precision_jax.engine.stages.base import CurvePoint, mse
+from precision_jax.engine.stages.lcs import LCSConfig, make_lcs_step
+from precision_jax.runs.training import preflight, resolve_target, run_data, run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 

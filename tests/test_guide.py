@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
-from precision_jax import guide
-from precision_jax.config import load_config
-from precision_jax.formula import parse_formula
-from precision_jax.parse import ConfigError
+from precision_jax.analysis import guide
+from precision_jax.experiment import load_config
+from precision_jax.problems.formula import parse_formula
+from precision_jax.config.engine import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOX5 = {k: (-1.0, 1.0) for k in "abcde"}
@@ -83,7 +83,7 @@ def test_kinks_and_singularities():
 
 
 def test_written_config_loads_and_runs(tmp_path):
-    from precision_jax.training import run_experiment
+    from precision_jax.runs.training import run_experiment
 
     rec = guide.recommend(guide.analyze("Z.001"))
     path = guide.write_config(rec, tmp_path / "z.yaml", ["a header"])

@@ -38,10 +38,10 @@ import numpy as np
 import pytest
 
 import precision_jax  # noqa: F401  (float64)
-from precision_jax.approximators import build_mlp, mlp
-from precision_jax.config import MLPConfig
-from precision_jax.stages.base import RUNNING
-from precision_jax.stages.lm import LMConfig, make_lm
+from precision_jax.models import build_mlp, mlp
+from precision_jax.experiment import MLPConfig
+from precision_jax.engine.stages.base import RUNNING
+from precision_jax.engine.stages.lm import LMConfig, make_lm
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="JAXopt is no longer maintained", category=DeprecationWarning)

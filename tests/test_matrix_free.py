@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 import precision_jax  # noqa: F401
-from precision_jax import krylov
-from precision_jax.approximators import MLPConfig, build_mlp
-from precision_jax.config import build_config
-from precision_jax.hessian import mse_hessian, mse_value_and_grad
-from precision_jax.parse import ConfigError
-from precision_jax.stages.base import build_stage
-from precision_jax.stages.lcs import LCSConfig, lanczos_ritz_pairs, make_low_curvature_direction
-from precision_jax.stages.lm import LMConfig, make_lm
-from precision_jax.training import run_experiment
+from precision_jax.engine import krylov
+from precision_jax.models import MLPConfig, build_mlp
+from precision_jax.experiment import build_config
+from precision_jax.engine.hessian import mse_hessian, mse_value_and_grad
+from precision_jax.config.engine import ConfigError
+from precision_jax.engine.stages.base import build_stage
+from precision_jax.engine.stages.lcs import LCSConfig, lanczos_ritz_pairs, make_low_curvature_direction
+from precision_jax.engine.stages.lm import LMConfig, make_lm
+from precision_jax.runs.training import run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 

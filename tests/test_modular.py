@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 import precision_jax  # noqa: F401
-from precision_jax.approximators import build_model, mlp
-from precision_jax.approximators.modular import ModularConfig
-from precision_jax.config import ConfigError, build_config, load_config
-from precision_jax.targets import equation_target
-from precision_jax.training import run_experiment
+from precision_jax.models import build_model, mlp
+from precision_jax.models.modular import ModularConfig
+from precision_jax.experiment import ConfigError, build_config, load_config
+from precision_jax.problems.targets import equation_target
+from precision_jax.runs.training import run_experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(ROOT, "configs", "modular")

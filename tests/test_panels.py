@@ -15,12 +15,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy.spatial import Delaunay  # noqa: E402
 
-from precision_jax import store, training  # noqa: E402
-from precision_jax.config import build_config  # noqa: E402
-from precision_jax.plotting import stage_offsets  # noqa: E402
-from precision_jax.reproduce import measures  # noqa: E402
-from precision_jax.reproduce.panels import PANELS, Series  # noqa: E402
-from precision_jax.stages.base import CurvePoint  # noqa: E402
+from precision_jax.runs import store, training  # noqa: E402
+from precision_jax.experiment import build_config  # noqa: E402
+from precision_jax.analysis.plotting import stage_offsets  # noqa: E402
+from precision_jax.analysis.reproduce import measures  # noqa: E402
+from precision_jax.analysis.reproduce.panels import PANELS, Series  # noqa: E402
+from precision_jax.engine.stages.base import CurvePoint  # noqa: E402
 
 COS = {"formula": "cos(2*x)", "variables": {"x": [3, 6]}}
 XY = {"formula": "x*y", "variables": {"x": [1, 5], "y": [1, 5]}}

@@ -11,10 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from precision_jax import plotting, store
-from precision_jax.config import build_config
-from precision_jax.stages.base import CurvePoint
-from precision_jax.targets import equation_target
+from precision_jax.analysis import plotting
+from precision_jax.runs import store
+from precision_jax.experiment import build_config
+from precision_jax.engine.stages.base import CurvePoint
+from precision_jax.problems.targets import equation_target
 
 BASE = {"name": "synthetic", "target": {"equation": "I.8.14"}, "model": {"depth": 3, "width": 4},
         "train": [{"kind": "adam", "steps": 100}, {"kind": "bfgs", "maxiter": 100}]}
@@ -114,7 +115,7 @@ def test_table_and_fit_outputs(synthetic_store):
 
 
 def test_table_lists_failed_runs_with_reason(tmp_path):
-    from precision_jax import sweep as sw
+    from precision_jax.runs import sweep as sw
 
     cfg = build_config(BASE)
     sw.record_failure(tmp_path, cfg, "RuntimeError: out of memory")

@@ -14,17 +14,18 @@ import yaml
 from typer.testing import CliRunner
 
 import precision_jax  # noqa: F401
-from precision_jax import driver, store
-from precision_jax.approximators import build_mlp, mlp
-from precision_jax.config import ConfigError, MLPConfig, build_config
-from precision_jax.data import make_dataset
-from precision_jax.hessian import hessian_spectrum, mse_hessian
-from precision_jax.keys import run_keys, stage_key
-from precision_jax.stages.base import Problem, mse, training_subset
-from precision_jax.stages.lcs import LCSConfig
-from precision_jax.stages.lm import LMConfig
-from precision_jax.stages.quasi_newton import BFGSConfig, RescaleConfig
-from precision_jax.training import resolve_target, run_experiment, run_seed_group
+from precision_jax.engine import driver
+from precision_jax.runs import store
+from precision_jax.models import build_mlp, mlp
+from precision_jax.experiment import ConfigError, MLPConfig, build_config
+from precision_jax.problems.sampling import make_dataset
+from precision_jax.engine.hessian import hessian_spectrum, mse_hessian
+from precision_jax.numerics.random_keys import run_keys, stage_key
+from precision_jax.engine.stages.base import Problem, mse, training_subset
+from precision_jax.engine.stages.lcs import LCSConfig
+from precision_jax.engine.stages.lm import LMConfig
+from precision_jax.engine.stages.quasi_newton import BFGSConfig, RescaleConfig
+from precision_jax.runs.training import resolve_target, run_experiment, run_seed_group
 
 
 class Teacher(NamedTuple):

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from precision_jax.parse import ConfigError
-from precision_jax.plotting import Entry
-from precision_jax.reproduce import claims, runner, spec
+from precision_jax.config.engine import ConfigError
+from precision_jax.analysis.plotting import Entry
+from precision_jax.analysis.reproduce import claims, runner, spec
 
 REPO = Path(__file__).resolve().parent.parent
 

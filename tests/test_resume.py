@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
-from precision_jax import store
-from precision_jax.checkpoint import Checkpointer, CheckpointError, RunTimeout, checkpoint_path
-from precision_jax.config import build_config
-from precision_jax.training import run_experiment
+from precision_jax.runs import store
+from precision_jax.runs.checkpoint import Checkpointer, CheckpointError, RunTimeout, checkpoint_path
+from precision_jax.experiment import build_config
+from precision_jax.runs.training import run_experiment
 
 CHAIN = {
     "name": "resumable",

@@ -7,15 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from precision_jax.scaling import (
-    PowerLawFit,
-    bootstrap_exponent,
-    fit_power_law,
-    masked_errors,
-    max_abs_error,
-    relative_rmse,
-    rmse,
-)
+from precision_jax.analysis.power_laws import PowerLawFit, bootstrap_exponent, fit_power_law
+from precision_jax.numerics.error_metrics import masked_errors, max_abs_error, relative_rmse, rmse
 
 
 def synthetic(n_seeds=4, noise=0.05, alpha=-1.5, A=3.0, seed=0):

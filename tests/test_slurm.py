@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from precision_jax import slurm, store
-from precision_jax import sweep as sw
+from precision_jax.runs import slurm, store
+from precision_jax.runs import sweep as sw
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"name": "tiny", "target": {"equation": "II.8.31"},
@@ -70,7 +70,7 @@ def test_a_log_folder_with_a_space_or_hash_is_quoted_for_sbatch(tmp_path):
 
 
 def test_bad_slurm_options_are_config_errors(tmp_path):
-    from precision_jax.config import ConfigError
+    from precision_jax.experiment import ConfigError
 
     with pytest.raises(ConfigError, match="--time"):
         slurm.sbatch_script(tmp_path / "s.yaml", tmp_path, 2, slurm.SlurmOptions(time="soon"))

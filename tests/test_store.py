@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 import yaml
 
-from precision_jax import approximators, store
-from precision_jax.approximators import chebyshev, classical, simplex, spline
-from precision_jax.config import build_config
-from precision_jax.data import make_dataset
-from precision_jax.stages.base import CurvePoint
-from precision_jax.targets import formula_target
+from precision_jax import models
+
+from precision_jax.runs import store
+from precision_jax.models import chebyshev, classical, simplex, spline
+from precision_jax.experiment import build_config
+from precision_jax.problems.sampling import make_dataset
+from precision_jax.engine.stages.base import CurvePoint
+from precision_jax.problems.targets import formula_target
 
 FORMULA = {"formula": "exp(x) * cos(x + y)", "variables": {"x": [-1.0, 2.0], "y": [0.5, 3.0]}}
 NET = {"name": "store_net", "seed": 3, "target": FORMULA,
@@ -49,7 +51,7 @@ def net_record(data=NET, boosted=False) -> tuple[store.RunRecord, object]:
     rng = np.random.default_rng(0)
     parts = []
     for k, model_cfg in enumerate(store.part_models(cfg, 2 if boosted else 1)):
-        model = approximators.build_model(model_cfg, target.d, target.variables)
+        model = models.build_model(model_cfg, target.d, target.variables)
         parts.append(store.Part(model_cfg, {"theta": rng.normal(size=model.n_params)}, 1.0 if k == 0 else 3.5e-4))
     shift, scale = np.array([0.4, 1.8]), np.array([0.9, 0.7])
     curve = [CurvePoint(round=0, stage=0, kind="adam", step=s, train_rmse=v, test_rmse=v / 3, seconds=0.1 * s)
@@ -201,7 +203,7 @@ def test_standardized_net_predicts_on_raw_inputs(tmp_path):
     record, target = net_record()
     model = store.load_model(store.write_run(tmp_path, record))
     x = np.random.default_rng(1).uniform(target.lows, target.highs, (500, 2))
-    net = approximators.build_model(record.config.model, 2)
+    net = models.build_model(record.config.model, 2)
     by_hand = np.asarray(net.apply(record.parts[0].arrays["theta"], (x - record.input_shift) / record.input_scale))
     assert model(x).dtype == np.float64 and model(x).shape == (500,)
     assert relative_error(model(x), by_hand) <= 1e-15
@@ -216,7 +218,7 @@ def test_standardization_matches_the_training_data():
     target = formula_target(FORMULA["formula"], FORMULA["variables"])
     raw = make_dataset(target, 200, 100, jax.random.PRNGKey(5), 0.8, standardize=False)
     data = make_dataset(target, 200, 100, jax.random.PRNGKey(5), 0.8, standardize=True)
-    net = approximators.build_model(cfg.model, 2)
+    net = models.build_model(cfg.model, 2)
     theta = net.init(jax.random.PRNGKey(0))
     record = store.RunRecord(cfg, make_summary(cfg, target), [], [store.Part(cfg.model, {"theta": np.asarray(theta)})],
                              data.input_shift, data.input_scale)
@@ -236,7 +238,7 @@ def test_boosted_record_predicts_the_weighted_sum(tmp_path):
     model = store.load_model(path)
     x = np.random.default_rng(2).uniform(target.lows, target.highs, (300, 2))
     z = (x - record.input_shift) / record.input_scale
-    f = [np.asarray(approximators.build_model(p.model, 2).apply(p.arrays["theta"], z)) for p in record.parts]
+    f = [np.asarray(models.build_model(p.model, 2).apply(p.arrays["theta"], z)) for p in record.parts]
     assert relative_error(model(x), f[0] + 3.5e-4 * f[1]) <= 1e-15
     assert model.n_params == sum(p.arrays["theta"].size for p in record.parts)
     np.testing.assert_array_equal(model.predict_standardized(z, parts=1), f[0])
@@ -253,7 +255,7 @@ def fitted_interpolant(kind: str, d: int, model: dict, train_points: int):
                         "train": []})
     target = formula_target(formula, variables)
     data = make_dataset(target, train_points, 50, jax.random.PRNGKey(0), 0.8, False)
-    return cfg, target, approximators.INTERPOLANTS[kind](cfg.model, target, data)
+    return cfg, target, models.INTERPOLANTS[kind](cfg.model, target, data)
 
 
 @pytest.mark.parametrize("kind, d, model, train_points", [

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import yaml
 
-from precision_jax import store, training
-from precision_jax import sweep as sw
-from precision_jax.config import ConfigError, build_config
+from precision_jax.runs import store, training
+from precision_jax.runs import sweep as sw
+from precision_jax.experiment import ConfigError, build_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -153,7 +153,7 @@ def test_diverged_run_is_saved_with_its_status_counted_apart_and_not_retried(tmp
 
 
 def test_batched_seeds_equal_separate_runs(small_teacher):
-    from precision_jax.training import run_experiment
+    from precision_jax.runs.training import run_experiment
 
     small_teacher["data"] = {"train_points": 60, "test_points": 100, "test_compactification": 1.0}
     small_teacher["model"]["width"] = 5
@@ -180,7 +180,7 @@ def test_batched_seeds_equal_separate_runs(small_teacher):
 
 
 def _assert_same_runs(configs, together):
-    from precision_jax.training import run_experiment
+    from precision_jax.runs.training import run_experiment
 
     for cfg, res in zip(configs, together):
         alone = run_experiment(cfg)

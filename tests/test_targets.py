@@ -10,9 +10,9 @@ import pytest
 import sympy
 
 import precision_jax  # noqa: F401  (float64)
-from precision_jax.approximators.mlp import parameter_count
-from precision_jax.formula import FormulaError, compile_formula, parse_formula
-from precision_jax.targets import (
+from precision_jax.models.mlp import parameter_count
+from precision_jax.problems.formula import FormulaError, compile_formula, parse_formula
+from precision_jax.problems.targets import (
     Equation,
     Target,
     UnknownEquation,

@@ -7,13 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from precision_jax import approximators
-from precision_jax.approximators import mlp
-from precision_jax.config import ConfigError, build_config
-from precision_jax.data import make_dataset
-from precision_jax.stages.base import NON_FINITE, REASONS
-from precision_jax.targets import teacher_target
-from precision_jax.training import run_experiment
+from precision_jax import models
+from precision_jax.models import mlp
+from precision_jax.experiment import ConfigError, build_config
+from precision_jax.problems.sampling import make_dataset
+from precision_jax.engine.stages.base import NON_FINITE, REASONS
+from precision_jax.problems.targets import teacher_target
+from precision_jax.runs.training import run_experiment
 
 
 def test_float64_end_to_end(small_teacher):
@@ -23,7 +23,7 @@ def test_float64_end_to_end(small_teacher):
     assert result.parts[0].arrays["theta"].dtype == np.float64
     assert result.summary.numerics["dtype"] == "float64"
     cfg = build_config(small_teacher)
-    model = approximators.build_model(cfg.model, 1)
+    model = models.build_model(cfg.model, 1)
     theta = model.init(jax.random.PRNGKey(0))
     data = make_dataset(teacher_target((1, 3, 3, 1)), 16, 16, jax.random.PRNGKey(1))
     assert theta.dtype == jnp.float64 and data.x_train.dtype == jnp.float64

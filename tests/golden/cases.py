@@ -114,8 +114,8 @@ def run_all(store: Path) -> dict:
 
 def shipped_run_ids() -> dict:
     """The run id of every shipped experiment config (sweeps and figure specs are not experiment configs)."""
-    from precision_jax.config import load_config
-    from precision_jax import store
+    from precision_jax.experiment import load_config
+    from precision_jax.runs import store
 
     ids = {}
     for path in sorted((REPO / "configs").rglob("*.yaml")):

@@ -1,0 +1,952 @@
+"""The panels of the paper's figures, drawn from finished runs in one style.
+
+``PANELS[kind](ax, series, options) -> dict`` draws one panel into a matplotlib
+``Axes`` (the caller owns the figure and its layout) and returns the numbers it
+drew. ``series`` is a list of :class:`Series` (a short legend label, complete
+run directories, style hints); ``options`` the panel's settings from the figure
+spec. Every kind
+
+* reads runs only through :mod:`precision_jax.runs.store` (never writes to them);
+* leaves out a run it cannot read or draw and lists it in ``result["skipped"]``
+  ("path: why"), and a series with no runs in ``result["empty"]``; when nothing
+  at all could be drawn the panel says so in its middle and ``result["note"]``
+  says why — a panel never raises for missing runs, NaN metrics or NaN curve points;
+* takes ``title``, ``xlabel``, ``ylabel``, ``xlim``, ``ylim`` and ``legend``
+  (False: none; a string: its ``loc``) options.
+
+Style hints (``Series.style``, all optional): ``color`` (a matplotlib colour, or
+``"<colormap>:<0..1>"`` for a colour from a colormap, e.g. ``"cool:0.3"``), ``dashed``
+(bool), ``marker``, ``kind`` ("net" | "interpolant"; default from the runs' model kind),
+``colour_by`` (a dotted config key, e.g. ``train.0.lr``: one colour per run from a
+colormap with a colourbar), ``cmap``, ``colour_label`` (the colourbar's label).
+
+Kinds and their options:
+
+``scaling``
+    error vs size, log–log. ``x`` "N" (default) or "D"; ``metric`` a summary metric
+    (default ``test_rmse``; ``min_test_rmse``, ``test_relative_rmse``, ...);
+    ``relative`` (divide by the output RMS, i.e. use test_rmse / test_relative_rmse);
+    ``guides`` [{slope, label?, color?, anchor? (series label), scale? (factor on the anchor)}];
+    ``fit_range`` [lo, hi] for the returned slopes. Nets: the median over seeds per
+    size as a line with markers and every seed as a small dot; interpolants: the
+    mean as a line with a ± one standard deviation band. A guide is a dashed line
+    through the first (smallest-size) point of its anchor series (the first drawn
+    series by default), times ``scale``, with its label written at its end; guides
+    stop a decade below the lowest data point. Returns per series the sizes, the
+    medians/means, the number of runs and the least-squares log–log slope of
+    the drawn points.
+``curves``
+    learning curves: each run's curve with its stages (and boosting rounds)
+    concatenated on one step axis (:func:`precision_jax.analysis.plotting.stage_offsets`).
+    ``metric`` "test_rmse" (default) or "train_rmse"; ``logy`` (default True), ``logx``;
+    ``kinds`` [stage kinds]: keep only those stages' points, counting steps over them
+    alone (e.g. ``[lcs]`` for RMSE vs LCS step); ``shade_stages`` True / False / a series
+    label: shade and label the stages of that series' first run (default: when the
+    panel has exactly one run). A series with ``style.colour_by`` is drawn one colour per
+    run from ``style.cmap`` (viridis) with a colourbar, logarithmic when the key is a
+    learning rate or a τ (or ``style.log_colour``). Returns per series the runs' final
+    and minimum metric.
+``tau``
+    ``curves`` with ``colour_by`` the first LCS stage's ``tau`` (found in the config),
+    the plasma colormap, and ``kinds: [lcs]`` unless given.
+``function_1d``
+    the fitted function of a 1-D run (:func:`precision_jax.runs.store.load_model`) on ``points``
+    (default 2000) points over the box (or ``xlim``), the target (dashed, black) and the
+    training points (dots: the interpolant's stored points, or a net's set regenerated
+    with :func:`precision_jax.runs.training.run_data`; each distinct set once, the first in black).
+    ``metric`` (default ``test_rmse``) is written in the title after ``title``; several series:
+    in the legend instead. One run per series (its first).
+``regions_2d``
+    the linear-region map of a 2-D run (:func:`precision_jax.analysis.reproduce.measures.region_map`):
+    ``resolution`` (default 400), ``tolerance`` (1e-8); one colour per region, white where
+    no region (outside a simplex's hull); ``points`` True overlays the training points;
+    ``metric`` as for function_1d. The title gets the metric and the region count. One map
+    per panel: the first run of the first series with runs. Returns ``regions`` {label: count}.
+``hessian``
+    the exact Hessian spectrum of a run's training MSE
+    (:func:`precision_jax.analysis.reproduce.measures.run_spectrum`): eigenvalue index (most
+    positive → most negative) vs |λ| (log; blue λ > 0, red λ < 0), |g·v| on a second
+    log axis (orange), a dotted vertical line where λ changes sign. ``threshold``
+    (default 1e-10) is drawn as a dotted horizontal line when given and used for the
+    small fraction; ``top`` (0.1) for the gradient concentration; ``round`` (0) the
+    boosting round. ``split`` True: as ``hessian_split``.
+``hessian_split``
+    the same spectrum in two stacked sub-panels made inside the given Axes
+    (``ax.inset_axes``; the Axes itself is switched off): λ > 0 on top, λ < 0 below,
+    each with |g·v|; the index keeps counting across both.
+Both Hessian kinds return ``hessian`` {label: :func:`~precision_jax.analysis.reproduce.measures.spectrum_numbers`}.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from precision_jax.runs import store
+from precision_jax.analysis.reproduce import measures
+
+__all__ = ["Series", "PANELS", "draw_scaling", "draw_curves", "draw_tau", "draw_function_1d", "draw_regions_2d",
+           "draw_hessian", "draw_hessian_split", "STAGE_NAMES", "series_colors"]
+
+
+@dataclass
+class Series:
+    """One legend entry of a panel: a short label, its complete run directories, style hints (module docstring)."""
+
+    label: str
+    runs: list[Path] = field(default_factory=list)
+    style: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- style
+
+FONT = 9          # axis labels, titles
+SMALL = 7.5       # legends, annotations, tick labels
+LINE = 1.5
+MARKER = 4.0
+DOT = 9.0         # seed dots (points²)
+GRID_ALPHA = 0.3
+GUIDE_COLOR = "0.45"
+TARGET_COLOR = "black"
+POSITIVE_COLOR, NEGATIVE_COLOR, PROJECTION_COLOR = "C0", "C3", "C1"
+STAGE_NAMES = {"adam": "Adam", "bfgs": "BFGS", "lbfgs": "L-BFGS", "lm": "LM", "lcs": "LCS", "rescale": "rescale",
+               "heavy_ball": "heavy ball", "fit": "fit"}
+STAGE_SHADES = {"adam": "#ececec", "bfgs": "#dbe7f4", "lbfgs": "#dbe7f4", "lm": "#f6e3cf", "lcs": "#dcefd9",
+                "rescale": "#efdcef", "heavy_ball": "#f3efcf"}
+METRIC_NAMES = {"test_rmse": "test RMSE", "train_rmse": "train RMSE", "min_test_rmse": "min test RMSE",
+                "test_relative_rmse": "relative test RMSE", "train_relative_rmse": "relative train RMSE",
+                "test_rmse_at_best_train": "test RMSE", "test_max_abs_error": "max test error"}
+SIZE_LABELS = {"N": "N (parameters)", "D": "D (training points)"}
+LOG_COLOUR_KEY = re.compile(r"(^|\.)(lr|final_lr|tau|alpha_min|alpha_max|scale|damping)$")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _explicit_color(series: Series):
+    """The series' ``style.color`` as a matplotlib colour (``"cmap:x"`` picks from a colormap), or None."""
+    from matplotlib.colors import is_color_like
+
+    plt = _pyplot()
+    color = series.style.get("color") if isinstance(series.style, dict) else None
+    if color is None or is_color_like(color):  # "tab:orange" is a colour, not a colormap
+        return color
+    if isinstance(color, str) and ":" in color:
+        name, _, value = color.partition(":")
+        try:
+            return plt.get_cmap(name)(float(value))
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def series_colors(series: list[Series]) -> list:
+    """One colour per series: its own ``style.color``, else the next tab10 colour no series has claimed."""
+    from matplotlib.colors import to_rgb
+
+    plt = _pyplot()
+    explicit = [_explicit_color(s) for s in series]
+    taken = {tuple(np.round(to_rgb(c), 3)) for c in explicit if c is not None}
+    palette = [plt.get_cmap("tab10")(k) for k in range(10)]
+    free = [c for c in palette if tuple(np.round(to_rgb(c), 3)) not in taken] or palette
+    out, k = [], 0
+    for c in explicit:
+        if c is None:
+            c, k = free[k % len(free)], k + 1
+        out.append(c)
+    return out
+
+
+def _style(series: Series) -> dict:
+    return series.style if isinstance(series.style, dict) else {}
+
+
+def _finish(ax, options: dict, xlabel: str = "", ylabel: str = "", legend: bool = True,
+            legend_loc: str = "best") -> None:
+    """Labels, limits, grid and legend in the one style every kind shares."""
+    ax.set_xlabel(options.get("xlabel", xlabel), fontsize=FONT)
+    ax.set_ylabel(options.get("ylabel", ylabel), fontsize=FONT)
+    ax.tick_params(labelsize=SMALL)
+    for name, setter in (("xlim", ax.set_xlim), ("ylim", ax.set_ylim)):
+        limits = options.get(name)
+        if isinstance(limits, (list, tuple)) and len(limits) == 2:
+            setter(*[None if v is None else float(v) for v in limits])
+    ax.grid(True, which="major", alpha=GRID_ALPHA, lw=0.6)
+    wanted = options.get("legend", True)
+    if legend and wanted is not False:
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(fontsize=SMALL, loc=wanted if isinstance(wanted, str) else legend_loc, frameon=True,
+                      framealpha=0.85, edgecolor="none", handlelength=1.8)
+
+
+def _title(ax, text: str) -> None:
+    if text:
+        ax.set_title(text, fontsize=FONT)
+
+
+def _nothing(ax, result: dict, why: str) -> dict:
+    """Mark a panel with nothing to draw: a grey note in its middle, and ``result["note"]``."""
+    empty = [label for label in result.get("empty", []) if label]
+    text = why + (f"\n(series without runs: {', '.join(empty)})" if empty else "")
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=SMALL, color="0.4", wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    result["note"] = why
+    return result
+
+
+def _result() -> dict:
+    return {"empty": [], "skipped": []}
+
+
+def _skip(result: dict, run, error: Exception | str) -> None:
+    text = " ".join(str(error).split())
+    result["skipped"].append(text if text.startswith(str(run)) else f"{run}: {text}")
+
+
+# --------------------------------------------------------------------------- reading runs
+
+
+@dataclass(frozen=True)
+class _Run:
+    path: Path
+    summary: store.Summary
+    flat: dict  # flattened config keys (plotting.flatten)
+    model_kind: str
+
+
+@functools.lru_cache(maxsize=1024)
+def _read(path: str, stamp: int) -> _Run:
+    from precision_jax.config.engine import to_dict
+    from precision_jax.analysis.plotting import flatten
+
+    summary = store.read_summary(path)
+    cfg = store.read_config(path)
+    return _Run(Path(path), summary, flatten(to_dict(cfg)), str(cfg.model.kind))
+
+
+def read_run_info(run) -> _Run:
+    """Summary, flat config and model kind of a run (cached); :class:`precision_jax.runs.store.StoreError` if unreadable."""
+    p = Path(run)
+    try:
+        stamp = (p / store.SUMMARY_FILE).stat().st_mtime_ns
+    except OSError:
+        raise store.StoreError(p, f"not a run directory (no {store.SUMMARY_FILE})") from None
+    return _read(str(p.resolve()), stamp)
+
+
+def _runs_of(series: Series, result: dict) -> list[_Run]:
+    runs = []
+    for run in series.runs or ():
+        try:
+            runs.append(read_run_info(run))
+        except (store.StoreError, OSError, ValueError) as e:
+            _skip(result, run, e)
+    if not runs:
+        result["empty"].append(series.label)
+    return runs
+
+
+def _is_interpolant(series: Series, runs: list[_Run]) -> bool:
+    kind = _style(series).get("kind")
+    if kind in ("net", "interpolant"):
+        return kind == "interpolant"
+    from precision_jax import models
+
+    return bool(runs) and all(r.model_kind in models.INTERPOLANTS for r in runs)
+
+
+def _min_over_curve(run: _Run) -> Optional[float]:
+    """The lowest test RMSE on the run's logged curve (runs written before ``min_test_rmse`` was recorded);
+    an interpolant (no curve) has its test RMSE."""
+    try:
+        values = [p.test_rmse for p in store.read_curve(run.path) if math.isfinite(p.test_rmse)]
+    except store.StoreError:
+        values = []
+    return min(values) if values else run.summary.metrics.get("test_rmse")
+
+
+def _metric(run: _Run, name: str, relative: bool = False) -> float:
+    metrics = run.summary.metrics
+    value = metrics.get(name)
+    if value is None and name == "min_test_rmse":
+        value = _min_over_curve(run)
+    value = math.nan if value is None else float(value)
+    if relative and name not in ("test_relative_rmse", "train_relative_rmse"):
+        rmse, rel = metrics.get("test_rmse"), metrics.get("test_relative_rmse")
+        scale = float(rmse) / float(rel) if rmse is not None and rel not in (None, 0) else math.nan
+        value = value / scale if scale and math.isfinite(scale) else math.nan
+    return value
+
+
+def _metric_name(metric: str, relative: bool = False) -> str:
+    name = METRIC_NAMES.get(metric, metric.replace("_", " "))
+    return f"relative {name}" if relative and not name.startswith("relative") else name
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if value is not None and math.isfinite(value) else "n/a"
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+def _mathtext(text: str) -> str:
+    """``text`` as mathtext (``N^{-1}`` → ``$N^{-1}$``) when it has ^ or _ and parses; else as given."""
+    if "$" in text or not re.search(r"[\^_]", text):
+        return text
+    from matplotlib.mathtext import MathTextParser
+
+    try:
+        MathTextParser("path").parse(f"${text}$")
+    except ValueError:
+        return text
+    return f"${text}$"
+
+
+def _loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if len(np.unique(x[ok])) < 2:
+        return math.nan
+    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
+
+
+def draw_scaling(ax, series: list[Series], options: dict) -> dict:
+    options = options or {}
+    result = _result()
+    result["series"] = {}
+    x_name = options.get("x", "N")
+    x_name = x_name if x_name in ("N", "D") else "N"
+    metric = str(options.get("metric", "test_rmse"))
+    relative = bool(options.get("relative", False))
+    fit_range = options.get("fit_range")
+    first_points: dict[str, tuple[float, float]] = {}
+    all_x, all_y = [], []
+    colors = series_colors(series)
+    for i, s in enumerate(series):
+        runs = _runs_of(s, result)
+        if not runs:
+            continue
+        style, color = _style(s), colors[i]
+        sizes = np.array([float(getattr(r.summary, x_name)) for r in runs])
+        errors = np.array([_metric(r, metric, relative) for r in runs])
+        ok = np.isfinite(sizes) & np.isfinite(errors) & (errors > 0) & (sizes > 0)
+        for r, good in zip(runs, ok):
+            if not good:
+                _skip(result, r.path, f"no finite positive {metric}")
+        sizes, errors = sizes[ok], errors[ok]
+        if sizes.size == 0:
+            result["empty"].append(s.label)
+            continue
+        unique = np.unique(sizes)
+        linestyle = "--" if style.get("dashed") else "-"
+        interpolant = _is_interpolant(s, runs)
+        if interpolant:
+            centre = np.array([errors[sizes == u].mean() for u in unique])
+            spread = np.array([errors[sizes == u].std() for u in unique])
+            if np.any(spread > 0):
+                # On a log axis mean − std can be ≤ 0: the band's floor is kept a decade under the mean.
+                ax.fill_between(unique, np.maximum(centre - spread, centre / 10), centre + spread, color=color,
+                                alpha=0.22, lw=0)
+            ax.plot(unique, centre, linestyle, marker=style.get("marker", "s"), color=color, ms=MARKER, lw=LINE,
+                    label=s.label)
+        else:
+            centre = np.array([np.median(errors[sizes == u]) for u in unique])
+            if len(errors) > len(unique):  # more than one seed somewhere: show every seed
+                ax.scatter(sizes, errors, s=DOT, color=color, alpha=0.5, lw=0, zorder=3)
+            ax.plot(unique, centre, linestyle, marker=style.get("marker", "o"), color=color, ms=MARKER, lw=LINE,
+                    label=s.label, zorder=4)
+        keep = np.ones_like(unique, bool)
+        if isinstance(fit_range, (list, tuple)) and len(fit_range) == 2:
+            keep = (unique >= float(fit_range[0])) & (unique <= float(fit_range[1]))
+        result["series"][s.label] = {"x": unique.tolist(), "y": centre.tolist(), "runs": int(len(errors)),
+                                     "summary": "mean" if interpolant else "median",
+                                     "slope": _loglog_slope(unique[keep], centre[keep])}
+        first_points[s.label] = (float(unique[0]), float(centre[0]))
+        all_x += sizes.tolist()
+        all_y += errors.tolist()
+    if not all_x:
+        _nothing(ax, result, "no runs with a finite error")
+        _title(ax, options.get("title", ""))
+        return result
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    # On a span of under a decade matplotlib labels the minor ticks too, and they collide: keep majors only.
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    y_low, y_high = min(all_y), max(all_y)
+    x_low, x_high = min(all_x), max(all_x)
+    guides = options.get("guides") or []
+    result["guides"] = []
+    for j, guide in enumerate(guides if isinstance(guides, list) else []):
+        try:
+            slope = float(guide["slope"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        anchor = guide.get("anchor")
+        x0, y0 = first_points.get(anchor) or next(iter(first_points.values()))
+        y0 *= float(guide.get("scale", 1.0))
+        # Stop a decade below the lowest data point so a steep guide does not stretch the axis.
+        x_end = x_high
+        if slope < 0:
+            x_end = min(x_high, x0 * ((y_low / 10) / y0) ** (1 / slope))
+        if x_end <= x0:
+            continue
+        grid = np.geomspace(x0, x_end, 50)
+        color = guide.get("color", GUIDE_COLOR)
+        label = _mathtext(str(guide.get("label") or f"{x_name}^{{{slope:g}}}"))
+        ax.plot(grid, y0 * (grid / x0) ** slope, "--", color=color, lw=1.1, zorder=2)
+        ax.annotate(label, (grid[-1], y0 * (grid[-1] / x0) ** slope), xytext=(3, 0), textcoords="offset points",
+                    fontsize=SMALL + 0.5, color=color, va="center", ha="left", annotation_clip=False)
+        result["guides"].append({"slope": slope, "x0": x0, "y0": y0})
+        y_low, y_high = min(y_low, y0 * (x_end / x0) ** slope), max(y_high, y0)
+    ax.set_ylim(y_low / 2.5, y_high * 2.5)
+    ax.set_xlim(x_low / 1.5, x_high * (3.0 if result["guides"] else 1.5))  # room for the guides' labels
+    _finish(ax, options, SIZE_LABELS[x_name], _metric_name(metric, relative))
+    _title(ax, options.get("title", ""))
+    return result
+
+
+# --------------------------------------------------------------------------- learning curves
+
+
+def _curve_rows(path: Path, kinds: Optional[list]) -> list[dict]:
+    """The run's curve with steps counted across stages and rounds; with ``kinds`` only those stages,
+    counted over themselves alone."""
+    from precision_jax.analysis.plotting import stage_offsets
+
+    rows = stage_offsets(store.read_curve(path))
+    if kinds:
+        # Re-run the offsets over the kept points only, so the kept stages sit end to end.
+        rows = stage_offsets([{k: v for k, v in r.items() if k not in ("segment", "total_step")}
+                              for r in rows if r.get("kind") in kinds])
+    return rows
+
+
+def _segments(rows: list[dict]) -> list[tuple[tuple, str, float, float]]:
+    """(segment, kind, first step, last step) of each (round, stage) in order."""
+    out: dict = {}
+    for r in rows:
+        seg = r["segment"]
+        lo, hi = out.get(seg, (r["kind"], r["total_step"], r["total_step"]))[1:]
+        out[seg] = (r["kind"], min(lo, r["total_step"]), max(hi, r["total_step"]))
+    return [(seg, kind, lo, hi) for seg, (kind, lo, hi) in out.items()]
+
+
+def _shade(ax, rows: list[dict]) -> list[dict]:
+    """Shade each stage of one run, a thin line at each boundary, its name on top; returns the stages drawn."""
+    segments = _segments(rows)
+    if not segments:
+        return []
+    total = max(hi for *_, hi in segments) - min(lo for _, _, lo, _ in segments) or 1.0
+    drawn = []
+    for j, ((round_, stage), kind, lo, hi) in enumerate(segments):
+        # A stage's band runs to the start of the next, so the bands tile the axis.
+        end = segments[j + 1][2] if j + 1 < len(segments) else hi
+        end = max(end, lo + total * 0.004)
+        ax.axvspan(lo, end, color=STAGE_SHADES.get(kind, "#eeeeee"), lw=0, zorder=0)
+        if j:
+            ax.axvline(lo, color="0.6", lw=0.6, zorder=1)
+        name = STAGE_NAMES.get(kind, kind)
+        label = name if round_ == 0 else f"boost {round_}: {name}"
+        narrow = (end - lo) / total < 0.12
+        ax.text((lo + end) / 2, 0.985, label, transform=ax.get_xaxis_transform(), ha="center", va="top",
+                fontsize=SMALL - 0.5, rotation=90 if narrow else 0, color="0.25", zorder=5, clip_on=True)
+        drawn.append({"round": round_, "stage": stage, "kind": kind, "start": lo, "end": hi})
+    return drawn
+
+
+def _colour_values(runs: list[_Run], key: str) -> list[float]:
+    values = []
+    for r in runs:
+        v = r.flat.get(key)
+        try:
+            values.append(float(v))
+        except (TypeError, ValueError):
+            values.append(math.nan)
+    return values
+
+
+def _colour_label(key: str, runs: list[_Run]) -> str:
+    leaf = key.split(".")[-1]
+    stage_kind = None
+    m = re.match(r"^(.*train\.\d+)\.[^.]+$", key)
+    if m and runs:
+        stage_kind = runs[0].flat.get(f"{m.group(1)}.kind")
+    if leaf == "lr":
+        return f"{STAGE_NAMES.get(stage_kind, 'stage')} learning rate" if stage_kind else "learning rate"
+    if leaf == "tau":
+        return "LCS threshold τ" if stage_kind == "lcs" else "τ"
+    return leaf
+
+
+def draw_curves(ax, series: list[Series], options: dict) -> dict:
+    options = options or {}
+    result = _result()
+    result["series"] = {}
+    plt = _pyplot()
+    metric = options.get("metric", "test_rmse")
+    metric = metric if metric in ("test_rmse", "train_rmse") else "test_rmse"
+    kinds = options.get("kinds")
+    kinds = [str(k) for k in kinds] if isinstance(kinds, (list, tuple)) and kinds else None
+    drawn: list[tuple[Series, _Run, list[dict]]] = []  # (series as given, run, rows)
+    finite_values, total_runs = [], 0
+    colors = series_colors(series)
+    for i, s in enumerate(series):
+        runs = _runs_of(s, result)
+        curves = []
+        for r in runs:
+            try:
+                rows = _curve_rows(r.path, kinds)
+            except (store.StoreError, OSError, ValueError, KeyError) as e:
+                _skip(result, r.path, e)
+                continue
+            if not rows:
+                _skip(result, r.path, "no curve points" + (f" of stages {', '.join(kinds)}" if kinds else ""))
+                continue
+            if not any(math.isfinite(row[metric]) and row[metric] > 0 for row in rows):
+                _skip(result, r.path, f"no finite positive {metric} on its curve")
+                continue
+            curves.append((r, rows))
+        if runs and not curves:
+            result["empty"].append(s.label)
+        if not curves:
+            continue
+        style, color = _style(s), colors[i]
+        linestyle = "--" if style.get("dashed") else "-"
+        key = style.get("colour_by") or style.get("color_by")
+        colours = [color] * len(curves)
+        values = _colour_values([r for r, _ in curves], key) if key else []
+        finite = [v for v in values if math.isfinite(v)]
+        if key and len(set(finite)) > 1:
+            from matplotlib.cm import ScalarMappable
+            from matplotlib.colors import LogNorm, Normalize
+
+            log = style.get("log_colour", bool(LOG_COLOUR_KEY.search(str(key)))) and min(finite) > 0
+            norm = (LogNorm if log else Normalize)(min(finite), max(finite))
+            cmap = plt.get_cmap(style.get("cmap", "viridis"))
+            colours = [cmap(norm(v)) if math.isfinite(v) else "0.5" for v in values]
+            bar = ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, pad=0.02, fraction=0.06, aspect=25)
+            bar.set_label(style.get("colour_label", _colour_label(str(key), [r for r, _ in curves])), fontsize=SMALL)
+            bar.ax.tick_params(labelsize=SMALL)
+            # Proxy legend entry: the series is the colour scale.
+            ax.plot([], [], linestyle, color=cmap(0.5), lw=LINE, label=s.label)
+            labelled = True
+        else:
+            labelled = False
+            if key and finite:  # one value of the colour key: say it in the label instead of a colourbar
+                leaf = str(key).split(".")[-1]
+                s = Series(f"{s.label} ({'τ' if leaf == 'tau' else leaf} = {finite[0]:g})", s.runs, s.style)
+        finals, minima = [], []
+        for j, ((r, rows), c) in enumerate(zip(curves, colours)):
+            steps = np.array([row["total_step"] for row in rows], float)
+            y = np.array([row[metric] for row in rows], float)
+            y = np.where(np.isfinite(y) & (y > 0), y, np.nan)  # NaN: a gap in the line, never a crash
+            label = s.label if (j == 0 and not labelled) else None
+            ax.plot(steps, y, linestyle, color=c, lw=LINE * 0.85, alpha=0.9, label=label, zorder=3)
+            good = y[np.isfinite(y)]
+            finals.append(float(good[-1]) if good.size else math.nan)
+            minima.append(float(good.min()) if good.size else math.nan)
+            finite_values += good.tolist()
+            drawn.append((series[i], r, rows))
+        total_runs += len(curves)
+        result["series"][series[i].label] = {"runs": len(curves), "final": finals, "min": minima,
+                                     **({"colour_by": key, "colour_values": values} if key else {})}
+    if not drawn:
+        _nothing(ax, result, "no runs with a learning curve")
+        _title(ax, options.get("title", ""))
+        return result
+    shade = options.get("shade_stages")
+    shade_rows = None
+    if shade is None:
+        shade_rows = drawn[0][2] if total_runs == 1 else None
+    elif isinstance(shade, str):
+        shade_rows = next((rows for s, _, rows in drawn if s.label == shade), None)
+    elif shade:
+        shade_rows = max((rows for _, _, rows in drawn), key=lambda rows: len(_segments(rows)))
+    if shade_rows is not None:
+        result["stages"] = _shade(ax, shade_rows)
+    if options.get("logy", True) and finite_values:
+        ax.set_yscale("log")
+    if options.get("logx", False):
+        ax.set_xscale("symlog", linthresh=1.0)
+    all_steps = [row["total_step"] for _, _, rows in drawn for row in rows]
+    ax.set_xlim(min(all_steps), max(max(all_steps), min(all_steps) + 1))
+    if finite_values and options.get("logy", True):
+        ax.set_ylim(min(finite_values) / 3, max(finite_values) * 3)
+    what = "LCS step" if kinds == ["lcs"] else "optimization step"
+    # One series explains itself through the title; stage names sit along the top, so the legend goes low.
+    wanted = options.get("legend")
+    show = wanted is not None and wanted is not False or len(result["series"]) > 1
+    _finish(ax, options, what if kinds else f"{what} (stages in sequence)", _metric_name(metric), legend=show,
+            legend_loc="lower left" if shade_rows is not None else "best")
+    _title(ax, options.get("title", ""))
+    return result
+
+
+def draw_tau(ax, series: list[Series], options: dict) -> dict:
+    """``curves`` coloured by the LCS threshold τ (plasma, log colourbar), RMSE vs LCS step by default."""
+    options = dict(options or {})
+    options.setdefault("kinds", ["lcs"])
+    options.setdefault("shade_stages", False)
+    options.setdefault("legend", True)  # one τ is written in the series' label, so the legend is its only key
+    restyled = []
+    for s in series:
+        style = dict(_style(s))
+        if not style.get("colour_by"):
+            key = _tau_key(s)
+            if key:
+                style["colour_by"] = key
+        style.setdefault("cmap", "plasma")
+        restyled.append(Series(s.label, list(s.runs or []), style))
+    return draw_curves(ax, restyled, options)
+
+
+def _tau_key(s: Series) -> Optional[str]:
+    for run in s.runs or ():
+        try:
+            flat = read_run_info(run).flat
+        except (store.StoreError, OSError, ValueError):
+            continue
+        for key in flat:
+            m = re.match(r"^((?:boost\.)?train\.\d+)\.tau$", key)
+            if m and flat.get(f"{m.group(1)}.kind") == "lcs":
+                return key
+    return None
+
+
+# --------------------------------------------------------------------------- fitted functions
+
+
+def _training_points(record, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """The run's training points in raw inputs: an interpolant's stored points, else regenerated from the config."""
+    part = record.parts[0]
+    if "theta" not in part.arrays and "x" in part.arrays and "y" in part.arrays:
+        return np.asarray(part.arrays["x"], float), np.asarray(part.arrays["y"], float).ravel()
+    from precision_jax.runs.training import resolve_target, run_data
+
+    n_params = int(part.arrays["theta"].size) if "theta" in part.arrays else int(record.summary.N)
+    data = run_data(cfg, resolve_target(cfg), n_params, standardize=False)
+    return np.asarray(data.x_train), np.asarray(data.y_train)
+
+
+def _target_values(cfg, x: np.ndarray) -> Optional[np.ndarray]:
+    try:
+        import jax.numpy as jnp
+
+        from precision_jax.runs.training import resolve_target
+
+        y = np.asarray(resolve_target(cfg).fn(jnp.asarray(x)), float)
+        return y if y.shape == (x.shape[0],) else None
+    except Exception:  # noqa: BLE001 — a target without a formula (a data file) simply has no curve drawn
+        return None
+
+
+def draw_function_1d(ax, series: list[Series], options: dict) -> dict:
+    options = options or {}
+    result = _result()
+    result.update({"metric": {}, "n_train": {}})
+    metric = str(options.get("metric", "test_rmse"))
+    n_points = int(options.get("points", 2000))
+    drew_target, drawn, point_sets = False, [], []
+    colors = series_colors(series)
+    for i, s in enumerate(series):
+        runs = _runs_of(s, result)
+        style, color = _style(s), colors[i]
+        for r in runs[:1]:
+            if r.summary.target.d != 1:
+                _skip(result, r.path, f"not a 1-D target (d = {r.summary.target.d})")
+                continue
+            try:
+                record = store.read_run(r.path, extra=False)
+                model = store.load_model(record)
+                x_train, y_train = _training_points(record, record.config)
+            except Exception as e:  # noqa: BLE001 — any unreadable or unrebuildable run is skipped, named
+                _skip(result, r.path, e)
+                continue
+            lo, hi = float(r.summary.target.lows[0]), float(r.summary.target.highs[0])
+            xlim = options.get("xlim")
+            if isinstance(xlim, (list, tuple)) and len(xlim) == 2:
+                lo, hi = float(xlim[0]), float(xlim[1])
+            grid = np.linspace(lo, hi, n_points)[:, None]
+            with np.errstate(all="ignore"):
+                fitted = np.asarray(model(grid), float)
+            if not np.isfinite(fitted).any():
+                _skip(result, r.path, "the fitted function is not finite on the grid (target and points drawn)")
+            if not drew_target:
+                truth = _target_values(record.config, grid)
+                if truth is not None:
+                    ax.plot(grid[:, 0], truth, "--", color=TARGET_COLOR, lw=1.0, label="target", zorder=2)
+                    drew_target = True
+            value = _metric(r, metric)
+            label = s.label if len(series) > 1 else "fit"
+            if len(series) > 1:
+                label += f" ({_metric_name(metric)} {_fmt(value)})"
+            ax.plot(grid[:, 0], fitted, "--" if style.get("dashed") else "-", color=color, lw=LINE, label=label,
+                    zorder=3)
+            inside = (x_train[:, 0] >= lo) & (x_train[:, 0] <= hi)
+            # Series with the same seed share their points: each distinct set is drawn once, the first in black.
+            if not any(np.array_equal(np.sort(x_train[:, 0]), seen) for seen in point_sets):
+                first = not point_sets
+                ax.scatter(x_train[inside, 0], y_train[inside], s=16, color="black" if first else color,
+                           edgecolor="white", linewidth=0.5, zorder=4,
+                           label="training points" if first else f"training points ({s.label})")
+                point_sets.append(np.sort(x_train[:, 0]))
+            result["metric"][s.label] = value
+            result["n_train"][s.label] = int(x_train.shape[0])
+            drawn.append(s.label)
+    if not drawn:
+        _nothing(ax, result, "no 1-D runs to draw")
+        _title(ax, options.get("title", ""))
+        return result
+    ax.set_xlim(grid[0, 0], grid[-1, 0])
+    if len(drawn) == 1:
+        head = options.get("title", "")
+        line = f"{_metric_name(metric)} {_fmt(result['metric'][drawn[0]])}"
+        _title(ax, f"{head}\n{line}" if head else line)
+    else:
+        _title(ax, options.get("title", ""))
+    variable = None
+    try:
+        variable = read_run_info(series[[s.label for s in series].index(drawn[0])].runs[0]).summary.target.variables[0]
+    except (IndexError, ValueError, store.StoreError):
+        pass
+    _finish(ax, options, variable or "x", f"f({variable or 'x'})")
+    return result
+
+
+# --------------------------------------------------------------------------- linear regions
+
+
+def _region_colours(count: int) -> np.ndarray:
+    """``count`` RGB colours, distinct and shuffled so that neighbours rarely look alike (fixed seed)."""
+    plt = _pyplot()
+    rng = np.random.default_rng(0)
+    if count <= 20:
+        base = np.array([plt.get_cmap("tab20")(k)[:3] for k in range(20)])
+        return base[rng.permutation(20)[:count]]
+    hues = rng.permutation(count) / count
+    from matplotlib.colors import hsv_to_rgb
+
+    hsv = np.column_stack([hues, 0.45 + 0.45 * rng.random(count), 0.65 + 0.3 * rng.random(count)])
+    return hsv_to_rgb(hsv)
+
+
+def draw_regions_2d(ax, series: list[Series], options: dict) -> dict:
+    options = options or {}
+    result = _result()
+    result.update({"regions": {}, "metric": {}})
+    resolution = int(options.get("resolution", 400))
+    tolerance = float(options.get("tolerance", 1e-8))
+    metric = str(options.get("metric", "test_rmse"))
+    drawn = None
+    for s in series:
+        runs = _runs_of(s, result)
+        for r in runs:
+            if drawn is not None:
+                _skip(result, r.path, "one region map per panel; drawn: " + drawn[0].label)
+                continue
+            try:
+                regions = measures.region_map(r.path, resolution, tolerance)
+            except (measures.MeasureError, store.StoreError, ValueError) as e:
+                _skip(result, r.path, e)
+                continue
+            drawn = (s, r, regions)
+    if drawn is None:
+        _nothing(ax, result, "no 2-D run whose regions can be drawn")
+        _title(ax, options.get("title", ""))
+        return result
+    s, r, regions = drawn
+    colours = _region_colours(regions.count)
+    image = np.ones(regions.ids.shape + (3,))
+    inside = regions.ids >= 0
+    image[inside] = colours[regions.ids[inside]]
+    x0, x1, y0, y1 = regions.box
+    ax.imshow(image, origin="lower", extent=(x0, x1, y0, y1), interpolation="nearest",
+              aspect="equal" if 0.5 <= (y1 - y0) / (x1 - x0) <= 2 else "auto")
+    if options.get("points"):
+        try:
+            record = store.read_run(r.path, extra=False)
+            x_train, _ = _training_points(record, record.config)
+            ax.scatter(x_train[:, 0], x_train[:, 1], s=4, color="black", lw=0, zorder=3)
+        except Exception as e:  # noqa: BLE001 — the map stands without its points
+            _skip(result, r.path, f"training points not drawn: {e}")
+    value = _metric(r, metric)
+    result["regions"][s.label] = regions.count
+    result["metric"][s.label] = value
+    result["kind"] = regions.kind
+    if regions.kind == "simplex":
+        result["simplices"] = regions.n_simplices
+    head = options.get("title", s.label)
+    line = f"{_metric_name(metric)} {_fmt(value)}, {regions.count} regions"
+    _title(ax, f"{head}\n{line}" if head else line)
+    variables = r.summary.target.variables
+    options = {**options, "legend": False}
+    _finish(ax, options, variables[0], variables[1])
+    ax.grid(False)
+    return result
+
+
+# --------------------------------------------------------------------------- Hessian spectra
+
+
+def _spectrum_for(series: list[Series], options: dict, result: dict):
+    round_ = int(options.get("round", 0))
+    for s in series:
+        for r in _runs_of(s, result):
+            try:
+                return s, r, measures.run_spectrum(r.path, round_)
+            except (measures.MeasureError, store.StoreError, ValueError) as e:
+                _skip(result, r.path, e)
+    return None
+
+
+def _spectrum_axes(ax, index: np.ndarray, lam: np.ndarray, proj: np.ndarray, floor: float, threshold,
+                   legend: bool, twin=None) -> Any:
+    """|λ| dots (blue +, red −) on ``ax`` and |g·v| on a second log axis (``twin``, default ``ax.twinx()``)."""
+    absl = np.maximum(np.abs(lam), floor)
+    pos, neg = lam > 0, lam <= 0
+    if pos.any():
+        ax.scatter(index[pos], absl[pos], s=7, color=POSITIVE_COLOR, lw=0, label="|λ|, λ > 0", zorder=3)
+    if neg.any():
+        ax.scatter(index[neg], absl[neg], s=7, color=NEGATIVE_COLOR, lw=0, label="|λ|, λ < 0", zorder=3)
+    ax.set_yscale("log")
+    if threshold is not None:
+        ax.axhline(float(threshold), color="0.35", ls=":", lw=0.9)
+        ax.annotate(f"|λ| = {float(threshold):g}", (0.005, float(threshold)), xycoords=("axes fraction", "data"),
+                    xytext=(0, 2), textcoords="offset points", fontsize=SMALL - 0.5, color="0.35", va="bottom")
+    twin = ax.twinx() if twin is None else twin
+    p = np.where(np.isfinite(proj) & (proj > 0), proj, np.nan)
+    if index.size <= 200:
+        twin.plot(index, p, "-", color=PROJECTION_COLOR, lw=0.8, alpha=0.85, label="|g · v|", zorder=2)
+    else:  # a line through thousands of scattered values is a smear: dots, like |λ|
+        twin.scatter(index, p, s=2.5, color=PROJECTION_COLOR, lw=0, alpha=0.8, label="|g · v|", zorder=2)
+    if np.any(np.isfinite(p)):
+        twin.set_yscale("log")
+    twin.set_ylabel("|g · v|", fontsize=FONT, color=PROJECTION_COLOR)
+    twin.tick_params(labelsize=SMALL, colors=PROJECTION_COLOR, which="both")
+    ax.set_ylabel("|λ|", fontsize=FONT)
+    ax.tick_params(labelsize=SMALL)
+    ax.grid(True, which="major", alpha=GRID_ALPHA, lw=0.6)
+    if legend:
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = twin.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, fontsize=SMALL, loc="best", frameon=True, framealpha=0.85, edgecolor="none",
+                  markerscale=1.5)
+    return twin
+
+
+def _spectrum_arrays(spectrum: measures.Spectrum):
+    lam, proj = spectrum.eigenvalues, spectrum.projections
+    nonzero = np.abs(lam[np.isfinite(lam) & (lam != 0)])
+    floor = float(nonzero.min()) if nonzero.size else 1e-300  # exact zeros sit on the axis floor
+    return np.arange(lam.size), lam, proj, floor
+
+
+def _hessian_prologue(ax, series: list[Series], options: dict):
+    """The panel's result and the spectrum of its first run whose Hessian can be computed, as
+    ``(result, (series, its spectrum's numbers, (index, λ, projection, floor)))``; the second is None (and the
+    panel says so) when there is none."""
+    result = _result()
+    result["hessian"] = {}
+    found = _spectrum_for(series, options, result)
+    if found is None:
+        _nothing(ax, result, "no run whose Hessian can be computed")
+        _title(ax, options.get("title", ""))
+        return result, None
+    s, _, spectrum = found
+    threshold = options.get("threshold")
+    numbers = measures.spectrum_numbers(spectrum, float(threshold if threshold is not None else 1e-10),
+                                        float(options.get("top", 0.1)))
+    return result, (s, numbers, _spectrum_arrays(spectrum))
+
+
+def draw_hessian(ax, series: list[Series], options: dict) -> dict:
+    options = options or {}
+    if options.get("split"):
+        return draw_hessian_split(ax, series, options)
+    result, found = _hessian_prologue(ax, series, options)
+    if found is None:
+        return result
+    s, numbers, (index, lam, proj, floor) = found
+    threshold = options.get("threshold")
+    _spectrum_axes(ax, index, lam, proj, floor, threshold, options.get("legend", True) is not False)
+    change = int(np.sum(lam > 0))
+    if 0 < change < lam.size:
+        ax.axvline(change - 0.5, color="0.2", ls=":", lw=1.0)
+        ax.annotate("λ = 0", (change - 0.5, 0.985), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                    textcoords="offset points", fontsize=SMALL, va="top", ha="left", color="0.2")
+    numbers["sign_change_index"] = change
+    result["hessian"][s.label] = numbers
+    ax.set_xlim(-0.5, max(lam.size - 0.5, 0.5))
+    ax.set_xlabel(options.get("xlabel", "eigenvalue index (most positive → most negative)"), fontsize=FONT)
+    head = options.get("title", s.label)
+    line = f"N = {lam.size}, {numbers['n_negative']} negative, spans {numbers['orders_of_magnitude']:.0f} decades"
+    _title(ax, f"{head}\n{line}" if head else line)
+    return result
+
+
+def draw_hessian_split(ax, series: list[Series], options: dict) -> dict:
+    options = options or {}
+    result, found = _hessian_prologue(ax, series, options)
+    if found is None:
+        return result
+    s, numbers, (index, lam, proj, floor) = found
+    threshold = options.get("threshold")
+    ax.set_axis_off()
+    head = options.get("title", s.label)
+    line = f"N = {lam.size}, {numbers['n_positive']} positive, {numbers['n_negative']} negative"
+    _title(ax, f"{head}\n{line}" if head else line)
+    ax.title.set_visible(True)
+    gap = float(options.get("gap", 0.14))
+    height = (1 - gap) / 2
+    parts = [("λ > 0", lam > 0, [0, 1 - height, 1, height]), ("λ ≤ 0", lam <= 0, [0, 0, 1, height])]
+    for j, (name, mask, bounds) in enumerate(parts):
+        sub = ax.inset_axes(bounds)
+        if not mask.any():
+            sub.text(0.5, 0.5, f"no eigenvalues with {name}", transform=sub.transAxes, ha="center", va="center",
+                     fontsize=SMALL, color="0.4")
+            sub.set_xticks([])
+            sub.set_yticks([])
+            continue
+        # The |g·v| axis is a second inset at the same place (twinx of an inset does not follow the layout).
+        twin = ax.inset_axes(bounds, sharex=sub)
+        twin.patch.set_visible(False)
+        twin.yaxis.tick_right()
+        twin.yaxis.set_label_position("right")
+        twin.xaxis.set_visible(False)
+        twin.grid(False)
+        _spectrum_axes(sub, index[mask], lam[mask], proj[mask], floor, threshold, legend=j == 0 and
+                       options.get("legend", True) is not False, twin=twin)
+        sub.set_xlim(index[mask][0] - 0.5, index[mask][-1] + 0.5)
+        sub.set_ylabel(f"|λ|, {name}  ({int(mask.sum())})", fontsize=FONT)
+        if j == 1:
+            sub.set_xlabel(options.get("xlabel", "eigenvalue index (most positive → most negative)"), fontsize=FONT)
+    numbers["sign_change_index"] = int(np.sum(lam > 0))
+    result["hessian"][s.label] = numbers
+    return result
+
+
+PANELS: dict[str, Callable[[Any, list[Series], dict], dict]] = {
+    "scaling": draw_scaling,
+    "curves": draw_curves,
+    "tau": draw_tau,
+    "function_1d": draw_function_1d,
+    "regions_2d": draw_regions_2d,
+    "hessian": draw_hessian,
+    "hessian_split": draw_hessian_split,
+}

@@ -1,0 +1,179 @@
+"""The stage protocol: what every optimizer stage is, and what the driver needs from it.
+
+A stage improves the flat parameter vector θ (shape ``(N,)``) of a model
+``predict(θ, x)`` on the training mean squared error
+
+    L(θ) = (1/D) Σ_i (f(θ, x_i) − y_i)².
+
+In the spirit of optimistix's solvers, a stage is an object with four pure,
+jittable methods, and :mod:`precision_jax.engine.driver` is the only loop around them:
+
+``init(problem, θ) -> state``
+    Everything the stage needs from the start point: its training subsample
+    (drawn with ``problem.key``), objective scale, optimizer state.
+``step(state, problem) -> state``
+    Advance by at most ``log_every`` iterations (a ``lax.scan`` or
+    ``lax.while_loop``); never past the stage's own iteration limit.
+``terminate(state) -> (done, reason)``
+    ``reason`` is one of the codes below; ``RUNNING`` while not done.
+``result(state) -> (θ, steps, info)``
+    The current parameters, the steps done so far (the curve's x axis) and a
+    dict of arrays for the run summary, turned into JSON by ``describe(info)``.
+
+Besides these, ``memory_bytes(n_points)`` estimates the stage's peak memory
+so that a run too big for the machine is refused before it starts.
+
+A state is a pytree of arrays, so the driver can ``lax.map`` these functions
+over a batch of seeds: one compiled program serves one run or many, and a
+seed's numbers do not depend on the batch it ran in. The driver also records
+the curve, keeps each stage's lowest-loss θ and hands it to the next stage.
+A stage module registers its config dataclass (``registry.stage_config``) and
+its builder (:func:`register_builder`); a new stage is one new file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple, Optional, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Why a stage ended (the status codes every stage's state uses; 0 while running).
+RUNNING, MAX_STEPS, CONVERGED, LINE_SEARCH_FAILED, NO_PROGRESS, NON_FINITE = range(6)
+REASONS = {MAX_STEPS: "max_steps", CONVERGED: "converged", LINE_SEARCH_FAILED: "line_search_failed",
+           NO_PROGRESS: "no_progress", NON_FINITE: "non_finite"}
+
+SUBSAMPLE_DOC = ("fit this many training points, drawn once per stage (null: all); "
+                 "the curve still scores the full sets")
+FOCUS_DOC = "fraction of the subsample taken as the points of largest |residual| at the stage start"
+
+Predict = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Problem:
+    """One seed's data for a stage: a pytree of arrays, so a batch of seeds stacks along axis 0.
+
+    ``x_*`` have shape ``(n, d)``, ``y_*`` ``(n,)``; ``x_train``/``y_train``
+    is what the stage fits (for a boosting round, the scaled residual),
+    ``x_test``/``y_test`` what the curve reports. ``key`` draws this stage's
+    training subsample (:func:`precision_jax.numerics.random_keys.stage_key`).
+    """
+
+    x_train: jax.Array
+    y_train: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+    key: jax.Array
+
+
+class StageOutput(NamedTuple):
+    theta: jax.Array
+    steps: jax.Array
+    info: dict
+
+
+class Stage(Protocol):
+    kind: str
+
+    def init(self, problem: Problem, theta: jax.Array) -> Any: ...
+
+    def step(self, state: Any, problem: Problem) -> Any: ...
+
+    def terminate(self, state: Any) -> tuple[jax.Array, jax.Array]: ...
+
+    def result(self, state: Any) -> StageOutput: ...
+
+    def describe(self, info: dict) -> dict: ...
+
+    def memory_bytes(self, n_points: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    round: int  # 0: the main chain; k ≥ 1: boosting round k
+    stage: int  # index in that round's chain
+    kind: str
+    step: int
+    train_rmse: float  # of the whole fitted model so far, full training set
+    test_rmse: float
+    seconds: float  # since the stage started
+
+
+# kind -> builder(cfg, predict, n_params, log_every) -> Stage; filled by the stage modules.
+BUILDERS: dict[str, Callable[..., Stage]] = {}
+
+
+def register_builder(kind: str):
+    """Decorator: ``builder(cfg, predict, n_params, log_every) -> Stage`` for stage configs of ``kind``."""
+
+    def register(builder):
+        BUILDERS[kind] = builder
+        return builder
+
+    return register
+
+
+def build_stage(cfg, predict: Predict, n_params: int, log_every: int) -> Stage:
+    return BUILDERS[cfg.kind](cfg, predict, n_params, log_every)
+
+
+class StageBase:
+    """Defaults shared by the stages: ``terminate`` and ``result`` read ``theta``, ``iteration``, ``status``."""
+
+    kind = ""
+
+    def terminate(self, state):
+        return state.status != RUNNING, state.status
+
+    def result(self, state) -> StageOutput:
+        return StageOutput(state.theta, state.iteration, self.info(state))
+
+    def info(self, state) -> dict:
+        return {}
+
+    def memory_bytes(self, n_points: int) -> int:
+        """Peak memory of one seed's stage on ``n_points`` training points (a few vectors of N and D)."""
+        return 8 * (8 * self.n_params + 4 * n_points)
+
+    def describe(self, info: dict) -> dict:
+        """JSON-ready summary fields from ``info``'s arrays (scalars become Python numbers)."""
+        return {k: np.asarray(v).item() if np.ndim(v) == 0 else np.asarray(v).tolist() for k, v in info.items()}
+
+
+def mse(predict: Predict, theta: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Mean squared error of ``predict(θ, ·)`` on ``(x, y)``."""
+    r = predict(theta, x) - y
+    return jnp.mean(r * r)
+
+
+def training_subset(problem: Problem, size: Optional[int], predict: Predict, theta: jax.Array,
+                    focus: float = 0.0) -> tuple[jax.Array, jax.Array]:
+    """``(x, y)``: ``size`` training points drawn without replacement (all of them for ``None``).
+
+    A fraction ``focus`` of them are the points of largest |f(θ, x_i) − y_i|
+    (where a uniform draw is thinnest, e.g. near the box's faces, is where a
+    boosted residual is largest); the rest are uniform over the others. The
+    draw depends on ``problem.key`` only, so it is the same for a seed alone
+    or in a batch. Jittable: ``size`` and ``focus`` are static.
+    """
+    n = problem.x_train.shape[0]
+    if size is None or size >= n:
+        return problem.x_train, problem.y_train
+    n_worst = int(round(focus * size))
+    if n_worst:
+        worst = jnp.argsort(-jnp.abs(predict(theta, problem.x_train) - problem.y_train))[:n_worst]
+        others = jnp.ones(n).at[worst].set(0.0)
+        rest = jax.random.choice(problem.key, n, (int(size) - n_worst,), replace=False, p=others / jnp.sum(others))
+        rows = jnp.sort(jnp.concatenate([worst, rest]))
+    else:
+        rows = jnp.sort(jax.random.choice(problem.key, n, (int(size),), replace=False))
+    return problem.x_train[rows], problem.y_train[rows]
+
+
+def tree_where(condition: jax.Array, new: Any, old: Any) -> Any:
+    """Elementwise select between two pytrees of the same structure."""
+    return jax.tree.map(lambda a, b: jnp.where(condition, a, b), new, old)

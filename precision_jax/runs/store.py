@@ -1,0 +1,866 @@
+"""The results store: the one module that owns the run directory and its format.
+
+Layout of a run directory (format version 2, :data:`FORMAT_VERSION`)::
+
+    <root>/<experiment name>/<run id>/
+        config.yaml    the resolved config (every default filled in); rebuilt with config.build_config
+        summary.json   a :class:`Summary` as strict JSON (NaN and ±inf written as null, read back as NaN),
+                       with "run_id" and "format_version"
+        curve.csv      round, stage, kind, step, train_rmse, test_rmse, seconds; floats as their shortest
+                       repr, so they read back bit for bit (nan and inf included)
+        model.npz      the fitted model F(x) = Σ_k coefficients[k] · f_k((x − input_shift) / input_scale):
+                         format_version   ()    int64, = FORMAT_VERSION
+                         kinds            (K,)  str, the model kind of each part
+                         coefficients     (K,)  float64
+                         input_shift      (d,)  float64 \\ absent when the run did not standardize
+                         input_scale      (d,)  float64 /
+                         part_<k>/<name>        part k's arrays: "theta" (N_k,) for a trainable model,
+                                                an interpolant's state() arrays otherwise (none at all
+                                                when the config says output.save_params: false)
+        <name>.json, <name>.npz    extra files (RunRecord.extra; later e.g. hessian.json / hessian.npz)
+    <root>/<experiment name>/<run id>/failed.json    a failure record (sweeps); never a complete run
+
+Part k's model config is not repeated in model.npz: it is the run config's
+``model`` for k = 0 and the boosting rounds' model (``boost.model``, default
+``model``) for k ≥ 1; ``kinds`` is checked against it on reading.
+
+The run id is a hash of the resolved config without its ``output`` section,
+so the same experiment always maps to the same directory. :func:`write_run`
+writes a run into ``<root>/<name>/.tmp-<run id>-<pid>-<random>/``, a
+directory only this call owns, fsyncs it and renames it into place; a
+directory whose name does not start with ``.tmp-`` and holds ``summary.json``
+is therefore complete, whatever interrupted the writer. Every other write
+into the store (Hessian results, failure records) goes through the
+``atomic_write_*`` helpers: temporary file, fsync, rename.
+
+Reading goes through :func:`read_run` (everything), :func:`read_summary`
+(cheap, for tables), :func:`read_config`, :func:`read_curve` and
+:func:`load_model` (the fitted model as a function of raw inputs). Anything
+that is not a readable run of this format version raises :class:`StoreError`,
+one line naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import ctypes
+import dataclasses
+import errno
+import hashlib
+import io
+import json
+import math
+import os
+import secrets
+import shutil
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, Optional, Union
+
+import numpy as np
+import yaml
+
+from precision_jax.engine import auto_chain
+from precision_jax.experiment import NAME_PATTERN, NAME_RANGE, ExperimentConfig, build_config
+from precision_jax.config.engine import ConfigError, read_yaml, to_dict
+from precision_jax.engine.stages.base import CurvePoint
+
+FORMAT_VERSION = 2
+TMP_PREFIX = ".tmp-"
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+CURVE_FILE = "curve.csv"
+MODEL_FILE = "model.npz"
+FAILED_FILE = "failed.json"
+CORE_FILES = (CONFIG_FILE, SUMMARY_FILE, CURVE_FILE, MODEL_FILE)
+CURVE_FIELDS = ("round", "stage", "kind", "step", "train_rmse", "test_rmse", "seconds")
+STATUSES = ("complete", "diverged")
+
+
+class StoreError(ValueError):
+    """A run directory (or one of its files) that cannot be read: one line naming the file."""
+
+    def __init__(self, path: Union[str, Path], what: str):
+        self.path, self.what = Path(path), " ".join(str(what).split())  # one line, whatever the cause said
+        super().__init__(f"{self.path}: {self.what}")
+
+
+# --------------------------------------------------------------------------- the record
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare to one bool
+class Part:
+    """One term of F(x) = Σ_k coefficient_k · f_k(T(x)); T = input standardization (x − shift) / scale."""
+
+    model: Any  # parsed model config (MLPConfig, ModularConfig, SimplexConfig, ...)
+    arrays: dict[str, np.ndarray]  # trainable: {"theta": (N,) float64}; interpolants: their state() arrays
+    coefficient: float = 1.0
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What a run's target was: its name, input dimension, variable names and box."""
+
+    name: str
+    d: int
+    variables: tuple[str, ...]
+    lows: tuple[float, ...]
+    highs: tuple[float, ...]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "d": self.d, "variables": list(self.variables), "lows": list(self.lows),
+                "highs": list(self.highs)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "TargetInfo":
+        _expect(data, dict, "target")
+        _exact_keys(data, {"name", "d", "variables", "lows", "highs"}, set(), "target")
+        d = _expect(data["d"], int, "target.d")
+        info = cls(_expect(data["name"], str, "target.name"), d,
+                   tuple(_expect(v, str, "target.variables") for v in _expect(data["variables"], list, "target")),
+                   tuple(_number(v, "target.lows") for v in _expect(data["lows"], list, "target.lows")),
+                   tuple(_number(v, "target.highs") for v in _expect(data["highs"], list, "target.highs")))
+        if not len(info.variables) == len(info.lows) == len(info.highs) == d:
+            raise ValueError(f"target: d = {d} but {len(info.variables)} variables, {len(info.lows)} lows, "
+                             f"{len(info.highs)} highs")
+        return info
+
+
+@dataclass
+class Summary:
+    """``summary.json``, typed: what a run was, how it ended, its metrics and its provenance."""
+
+    name: str
+    seed: int
+    status: str  # complete | diverged
+    target: TargetInfo
+    model: str  # description, e.g. "mlp 1-20-20-1 tanh"
+    N: int
+    D: int
+    n_test: int
+    metrics: dict[str, Union[float, int, None]]
+    stages: list[dict]  # one row per stage (round, index, kind, steps, stop_reason, seconds, ...)
+    wall_seconds: float
+    numerics: dict
+    versions: dict
+    boost: Optional[dict] = None  # {"rounds": accepted rounds, "rows": [...]}
+    batch: Optional[dict] = None  # {"seeds": S, "group_wall_seconds": t}
+    chain: Optional[dict] = None  # train: auto: {"train": [stage, ...], "boost": {...}}, the chain that ran
+    provenance: dict = field(default_factory=dict)  # when, where, by which command and code (provenance.collect)
+    run_id: str = ""  # filled by write_run
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict:
+        """JSON-ready data: plain types only, non-finite floats as None (strict JSON has no NaN)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["target"] = self.target.to_json()
+        return jsonable(data)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Summary":
+        """The summary in ``data`` (as :meth:`to_json` wrote it); ``ValueError`` saying what is wrong.
+
+        Nulls among the metrics and in ``wall_seconds`` were non-finite floats
+        and come back as NaN; nulls inside free-form rows stay None.
+        """
+        _expect(data, dict, "summary")
+        names = {f.name for f in dataclasses.fields(cls)}
+        optional = {f.name for f in dataclasses.fields(cls)
+                    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+        _exact_keys(data, names, optional, "summary")
+        status = _expect(data["status"], str, "status")
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        metrics = _expect(data["metrics"], dict, "metrics")
+        return cls(
+            name=_expect(data["name"], str, "name"), seed=_expect(data["seed"], int, "seed"), status=status,
+            target=TargetInfo.from_json(data["target"]), model=_expect(data["model"], str, "model"),
+            N=_expect(data["N"], int, "N"), D=_expect(data["D"], int, "D"),
+            n_test=_expect(data["n_test"], int, "n_test"),
+            metrics={str(k): (v if isinstance(v, int) and not isinstance(v, bool) else _number(v, f"metrics.{k}"))
+                     for k, v in metrics.items()},
+            stages=[_expect(row, dict, "stages") for row in _expect(data["stages"], list, "stages")],
+            wall_seconds=_number(data["wall_seconds"], "wall_seconds"),
+            numerics=_expect(data["numerics"], dict, "numerics"), versions=_expect(data["versions"], dict, "versions"),
+            boost=_expect(data.get("boost"), (dict, type(None)), "boost"),
+            batch=_expect(data.get("batch"), (dict, type(None)), "batch"),
+            chain=_expect(data.get("chain"), (dict, type(None)), "chain"),
+            provenance=_expect(data.get("provenance", {}), dict, "provenance"),
+            run_id=_expect(data.get("run_id", ""), str, "run_id"),
+            format_version=_expect(data.get("format_version", FORMAT_VERSION), int, "format_version"),
+        )
+
+
+@dataclass
+class RunRecord:
+    """Everything a run directory holds, in memory: what :func:`write_run` writes and :func:`read_run` reads."""
+
+    config: ExperimentConfig
+    summary: Summary
+    curve: list[CurvePoint]
+    parts: list[Part]  # [] never for a finished run; one part unless boosted
+    input_shift: Optional[np.ndarray]  # (d,) or None (no standardization)
+    input_scale: Optional[np.ndarray]
+    extra: dict[str, Any] = field(default_factory=dict)  # more files: name.json -> JSON-ready, name.npz -> arrays
+
+
+def _expect(value: Any, types, key: str) -> Any:
+    # bool is an int to Python, never to a summary.
+    if isinstance(value, bool) and types is int or not isinstance(value, types):
+        names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        raise ValueError(f"{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _number(value: Any, key: str) -> float:
+    """A float field: null (a non-finite float on writing) reads as NaN."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _exact_keys(data: dict, names: set, optional: set, what: str) -> None:
+    unknown = sorted(set(data) - names)
+    missing = sorted(names - optional - set(data))
+    if unknown:
+        raise ValueError(f"{what}: unknown key(s) {', '.join(map(repr, unknown))}")
+    if missing:
+        raise ValueError(f"{what}: missing key(s) {', '.join(map(repr, missing))}")
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data for ``value``: numpy scalars and arrays unwrapped, tuples as lists, NaN/±inf as None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(to_dict(value))
+    if hasattr(value, "__array__"):  # numpy and jax arrays
+        return jsonable(np.asarray(value).tolist())
+    raise TypeError(f"{type(value).__name__} is not JSON data: {value!r}")
+
+
+def json_text(value: Any) -> str:
+    """Strict JSON (never NaN or Infinity tokens) for ``value``, via :func:`jsonable`."""
+    return json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n"
+
+
+# --------------------------------------------------------------------------- ids and listing
+
+
+# Target keys of a data file (precision_jax/problems/datafile.py). Its content changes the numbers, not its location: the
+# paths are left out of the id (a moved project or file keeps its runs; data_sha256 stands for the file), and the
+# other keys are left out while unset, so that runs stored before they existed keep their ids.
+DATA_PATH_KEYS = ("data", "test_data")
+DATA_OPTIONAL_KEYS = ("inputs", "output", "data_sha256", "test_data_sha256")
+
+
+def _drop_neutral_keys(resolved: dict) -> None:
+    """Leave out of the id the keys added to the schema after runs were first written, while they hold the
+    value that does what a config without them did: such runs keep their ids (found complete, not retrained)."""
+    data = resolved.get("data")
+    if isinstance(data, dict) and data.get("sampling") == "uniform":
+        data.pop("sampling")
+    boost = resolved.get("boost") if isinstance(resolved.get("boost"), dict) else {}
+    for stage in list(resolved.get("train") or []) + list(boost.get("train") or []):
+        if not isinstance(stage, dict):
+            continue
+        if stage.get("kind") == "lcs" and stage.get("solver") == "dense":
+            stage.pop("solver")
+            stage.pop("lanczos_steps", None)
+        if stage.get("kind") == "lm" and stage.get("solver") in ("qr", "normal"):
+            stage.pop("cg_maxiter", None)
+            stage.pop("cg_tol", None)
+
+
+def run_id(cfg: ExperimentConfig) -> str:
+    """A stable 12-hex-digit id of everything in ``cfg`` that changes the numbers."""
+    resolved = to_dict(cfg)
+    resolved.pop("output", None)
+    if resolved.get("train") == auto_chain.AUTO:  # the planned chain changes with the planning rule
+        resolved["train"] = f"{auto_chain.AUTO}/v{auto_chain.VERSION}"
+    target = resolved.get("target")
+    if isinstance(target, dict):
+        for key in DATA_PATH_KEYS:
+            target.pop(key, None)
+        for key in DATA_OPTIONAL_KEYS:
+            if target.get(key, 0) is None:
+                target.pop(key)
+    _drop_neutral_keys(resolved)
+    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def run_dir(root: Union[str, Path], cfg: ExperimentConfig) -> Path:
+    """``<root>/<name>/<run id>``; a name that could leave ``root`` is refused (the config refuses it first)."""
+    if not isinstance(cfg.name, str) or NAME_PATTERN.fullmatch(cfg.name) is None:
+        raise StoreError(Path(root), f"run name {cfg.name!r} is not a plain name ({NAME_RANGE}); "
+                                     f"the store writes only inside its root")
+    return Path(root) / cfg.name / run_id(cfg)
+
+
+def _inside(root: Union[str, Path], path: Path) -> None:
+    """Refuse ``path`` unless it resolves to somewhere inside ``root`` (symlinks followed)."""
+    base = Path(root).resolve()
+    target = path.resolve()
+    if target != base and base not in target.parents:
+        raise StoreError(path, f"resolves to {target}, outside the store {base}; refusing to write there")
+
+
+def is_complete(path: Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and not path.name.startswith(TMP_PREFIX) and (path / SUMMARY_FILE).is_file()
+
+
+def iter_runs(root: Union[str, Path]) -> Iterator[Path]:
+    """Every complete run directory below ``root`` (in-progress ``.tmp-`` directories are skipped)."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for summary in sorted(root.rglob(SUMMARY_FILE)):
+        if not any(part.startswith(TMP_PREFIX) for part in summary.relative_to(root).parts):
+            yield summary.parent
+
+
+def iter_failures(root: Union[str, Path]) -> Iterator[Path]:
+    """Every run directory below ``root`` that holds only a failure record (no complete run)."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for failed in sorted(root.rglob(FAILED_FILE)):
+        parts = failed.relative_to(root).parts
+        if not any(part.startswith(TMP_PREFIX) for part in parts) and not is_complete(failed.parent):
+            yield failed.parent
+
+
+def clean_stale(root: Union[str, Path]) -> int:
+    """Remove leftover ``.tmp-`` directories of interrupted writers; returns how many."""
+    root = Path(root)
+    stale = [p for p in root.rglob(f"{TMP_PREFIX}*") if p.is_dir()] if root.is_dir() else []
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return len(stale)
+
+
+MIN_FREE_BYTES_DEFAULT = 50 << 20  # 50 MiB; PREC_MIN_FREE_MB overrides
+
+
+def min_free_bytes() -> int:
+    """The free space a store needs before a run starts: ``PREC_MIN_FREE_MB`` (MiB), default 50 MiB."""
+    text = os.environ.get("PREC_MIN_FREE_MB", "").strip()
+    try:
+        return int(float(text) * (1 << 20)) if text else MIN_FREE_BYTES_DEFAULT
+    except ValueError:
+        return MIN_FREE_BYTES_DEFAULT
+
+
+def check_writable(root: Union[str, Path], need_bytes: Optional[int] = None) -> None:
+    """Refuse, with one :class:`StoreError` line, a folder the store cannot write into; writes nothing.
+
+    ``root`` may not exist yet: its nearest existing ancestor is checked, and
+    must be a folder (not a file) in which a file can be created (a temporary
+    one, removed at once) with at least ``need_bytes`` free
+    (:func:`min_free_bytes` by default). Called before any training, so a bad
+    ``--out`` costs seconds, not a run.
+    """
+    root = Path(root)
+    existing = root
+    while not os.path.lexists(existing):
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    for path in [root, *root.parents]:  # a file anywhere on the way makes the folder impossible
+        if os.path.lexists(path) and not path.is_dir():
+            raise StoreError(root, f"{path} is a file, not a folder" if path != root else "is a file, not a folder")
+    probe = existing / f".prec-write-test-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as e:
+        reason = {errno.EACCES: "not writable (permission denied)", errno.EPERM: "not writable (permission denied)",
+                  errno.EROFS: "on a read-only file system", errno.ENOSPC: "no space left on the device",
+                  errno.EDQUOT: "over the disk quota"}.get(e.errno, f"not writable ({e.strerror or e})")
+        where = "" if existing == root else f" ({existing}, where it would be created, is {reason})"
+        raise StoreError(root, f"{reason}" if not where else f"cannot be created{where}") from None
+    need = min_free_bytes() if need_bytes is None else int(need_bytes)
+    free = shutil.disk_usage(existing).free
+    if free < need:
+        raise StoreError(root, f"only {free / 2**20:.1f} MiB free on its device; a run needs at least "
+                               f"{need / 2**20:.0f} MiB (PREC_MIN_FREE_MB sets the threshold)")
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename itself is durable only once the directory holding it is synced.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # some filesystems cannot fsync a directory; the files are synced
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_new(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Create ``path`` (never an existing file), fill it with ``write(file)`` and fsync it."""
+    with open(path, "xb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write(path: Union[str, Path], write: Callable[[IO[bytes]], None]) -> Path:
+    """Replace ``path`` atomically by what ``write(file)`` writes: a temporary file, fsync, rename.
+
+    A reader sees the old file or the new one, never a part; an interrupted
+    writer leaves at most a hidden ``.<name>.tmp-<pid>-<random>`` file.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        _write_new(tmp, write)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_bytes(path: Union[str, Path], data: bytes) -> Path:
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_text(path: Union[str, Path], text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Union[str, Path], value: Any) -> Path:
+    """Strict JSON (:func:`json_text`: NaN/±inf as null) written atomically."""
+    return atomic_write_text(path, json_text(value))
+
+
+def atomic_write_npz(path: Union[str, Path], arrays: dict[str, Any]) -> Path:
+    """An uncompressed ``.npz`` of ``arrays`` written atomically (no pickled objects)."""
+    arrays = {name: np.asarray(a) for name, a in arrays.items()}
+    _check_no_objects(arrays, Path(path))
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _check_no_objects(arrays: dict[str, np.ndarray], path: Path) -> None:
+    for name, a in arrays.items():
+        if a.dtype.hasobject:
+            raise TypeError(f"{path.name}: array {name!r} holds Python objects; the store writes numbers and strings")
+
+
+def _linux_exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _carry_foreign_files(final: Path, tmp: Path) -> None:
+    """Hard-link into ``tmp`` whatever a run already at ``final`` holds that this write does not replace.
+
+    Replacing a run (``prec run --force``, a re-run sweep point) swaps the
+    whole directory; files and folders prec did not write there now (notes,
+    plots, Hessian results) come along, so replacing a run never deletes them.
+    A failure record is not carried: the complete run supersedes it.
+    """
+    if not final.is_dir():
+        return
+    for entry in final.iterdir():
+        name = entry.name
+        if (tmp / name).exists() or name == FAILED_FILE or TMP_PREFIX in name:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, tmp / name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, tmp / name)
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _install(tmp: Path, final: Path) -> None:
+    """Move the finished directory ``tmp`` to ``final``; a run already there is swapped out, then removed."""
+    try:
+        os.rename(tmp, final)  # the common case: no run there yet (or an empty directory)
+        return
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    if _linux_exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the replaced run
+        return
+    # Two renames: between them no run is under the final name, but the old one is still whole on disk.
+    old = final.parent / f"{TMP_PREFIX}{final.name}-old-{os.getpid()}-{secrets.token_hex(4)}"
+    os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- writing a run
+
+
+def _round_model(cfg: ExperimentConfig) -> Any:
+    """The model config of boosting rounds k ≥ 1: ``boost.model``, else the run's ``model``."""
+    boost = getattr(cfg, "boost", None)
+    if boost is not None and getattr(boost, "model", None) is not None:
+        return boost.model
+    return cfg.model
+
+
+def part_models(cfg: ExperimentConfig, count: int) -> list[Any]:
+    """The model config of each of ``count`` parts of a run of ``cfg`` (see the module docstring)."""
+    return [cfg.model] + [_round_model(cfg)] * (count - 1)
+
+
+def _write_curve(f: IO[bytes], curve: list[CurvePoint]) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(CURVE_FIELDS)
+    for point in curve:
+        # repr of a float is its shortest exact representation (unlike %g), nan and inf included.
+        writer.writerow([repr(float(v)) if isinstance(v, (float, np.floating)) else str(v)
+                         for v in (getattr(point, name) for name in CURVE_FIELDS)])
+    f.write(text.getvalue().encode())
+
+
+def model_arrays(record: RunRecord) -> dict[str, np.ndarray]:
+    """What ``model.npz`` holds for ``record`` (see the module docstring)."""
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.asarray(FORMAT_VERSION, np.int64),
+        "kinds": np.asarray([str(p.model.kind) for p in record.parts], dtype=str),
+        "coefficients": np.asarray([float(p.coefficient) for p in record.parts], np.float64),
+    }
+    if record.input_shift is not None:
+        arrays["input_shift"] = np.asarray(record.input_shift, np.float64)
+        arrays["input_scale"] = np.asarray(record.input_scale, np.float64)
+    if getattr(record.config.output, "save_params", True):
+        for k, part in enumerate(record.parts):
+            for name, value in part.arrays.items():
+                arrays[f"part_{k}/{name}"] = np.asarray(value)
+    return arrays
+
+
+def _check_record(record: RunRecord) -> None:
+    if not record.parts:
+        raise ValueError("a run record needs at least one model part")
+    expected = [m.kind for m in part_models(record.config, len(record.parts))]
+    kinds = [p.model.kind for p in record.parts]
+    if kinds != expected:
+        raise ValueError(f"part model kinds {kinds} do not match the config's {expected}")
+    if (record.input_shift is None) != (record.input_scale is None):
+        raise ValueError("input_shift and input_scale come together (both or neither)")
+    for name in record.extra:
+        if (Path(name).name != name or name.startswith(".") or name in CORE_FILES or name == FAILED_FILE
+                or not name.endswith((".json", ".npz"))):
+            raise ValueError(f"extra file {name!r}: expected a plain name ending in .json or .npz, "
+                             f"not one of {', '.join(CORE_FILES + (FAILED_FILE,))}")
+
+
+def write_run(root: Union[str, Path], record: RunRecord) -> Path:
+    """Write ``record`` as a complete run directory under ``root``, atomically; returns the directory.
+
+    Fills ``record.summary.run_id`` and ``format_version``. The files are
+    written into a fresh ``.tmp-<run id>-<pid>-<random>`` directory that no
+    other writer can own, fsynced, and renamed into place; a complete run
+    already under that id is swapped out only once the new one is whole.
+    """
+    _check_record(record)
+    final = run_dir(root, record.config)
+    _inside(root, final)
+    record.summary.run_id = final.name
+    record.summary.format_version = FORMAT_VERSION
+    arrays = model_arrays(record)
+    _check_no_objects(arrays, final / MODEL_FILE)
+    config_text = yaml.safe_dump(to_dict(record.config), sort_keys=False)
+    summary_text = json_text(record.summary.to_json())
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()  # raises if it exists: this directory is ours alone
+    try:
+        _write_new(tmp / CONFIG_FILE, lambda f: f.write(config_text.encode()))
+        _write_new(tmp / SUMMARY_FILE, lambda f: f.write(summary_text.encode()))
+        _write_new(tmp / CURVE_FILE, lambda f: _write_curve(f, record.curve))
+        _write_new(tmp / MODEL_FILE, lambda f: np.savez(f, **arrays))
+        for name, content in record.extra.items():
+            if name.endswith(".npz"):
+                extra_arrays = {k: np.asarray(v) for k, v in content.items()}
+                _check_no_objects(extra_arrays, tmp / name)
+                _write_new(tmp / name, lambda f, a=extra_arrays: np.savez(f, **a))
+            else:
+                _write_new(tmp / name, lambda f, c=content: f.write(json_text(c).encode()))
+        _carry_foreign_files(final, tmp)
+        _fsync_dir(tmp)
+        _install(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(final.parent)
+    return final
+
+
+# --------------------------------------------------------------------------- reading a run
+
+
+def _run_path(path: Union[str, Path]) -> Path:
+    """``path`` if it is a complete run directory, else a :class:`StoreError` saying what it is instead."""
+    path = Path(path)
+    if not path.is_dir():
+        raise StoreError(path, "no such run directory")
+    if path.name.startswith(TMP_PREFIX):
+        raise StoreError(path, "an unfinished write (.tmp- directory), not a run")
+    if not (path / SUMMARY_FILE).is_file():
+        if (path / FAILED_FILE).is_file():
+            raise StoreError(path, f"a failed run ({FAILED_FILE}), not a complete run")
+        raise StoreError(path, f"not a prec run directory (no {SUMMARY_FILE})")
+    return path
+
+
+def _read_text(path: Path) -> str:
+    """The text of ``path``; a :class:`StoreError` naming it when it is missing or unreadable."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise StoreError(path, "missing") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StoreError(path, f"unreadable ({e})") from None
+
+
+def read_json(path: Union[str, Path]) -> Any:
+    """The JSON in ``path``; a :class:`StoreError` naming it when it is missing, unreadable or corrupt."""
+    path = Path(path)
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise StoreError(path, f"corrupt or truncated JSON ({e})") from None
+
+
+def read_arrays(path: Union[str, Path]) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path``; a :class:`StoreError` naming it when missing or corrupt."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise StoreError(path, "missing") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise StoreError(path, f"corrupt or truncated ({type(e).__name__}: {e})") from None
+
+
+def read_summary(path: Union[str, Path]) -> Summary:
+    """The typed summary of the run at ``path``; reads ``summary.json`` only (cheap, for tables)."""
+    file = _run_path(path) / SUMMARY_FILE
+    data = read_json(file)
+    if not isinstance(data, dict):
+        raise StoreError(file, "not a prec run summary (expected a JSON object)")
+    version = data.get("format_version")
+    if version is None:
+        raise StoreError(file, f"no format_version: not a prec run, or one written before run format version "
+                               f"{FORMAT_VERSION} (re-run it)")
+    if version != FORMAT_VERSION:
+        raise StoreError(file, f"unknown run format version {version!r}; this prec reads version {FORMAT_VERSION}")
+    try:
+        return Summary.from_json(data)
+    except (ValueError, TypeError) as e:
+        raise StoreError(file, f"corrupt summary: {e}") from None
+
+
+def read_config(path: Union[str, Path]) -> ExperimentConfig:
+    """The resolved config of the run at ``path``, validated by today's schema."""
+    file = Path(path) / CONFIG_FILE
+    if not file.is_file():
+        raise StoreError(file, "missing")
+    try:
+        return build_config(read_yaml(file), source=str(file))
+    except ConfigError as e:
+        raise StoreError(file, f"{e.key}: {e.what}" if e.key else e.what) from None
+
+
+def read_curve(path: Union[str, Path]) -> list[CurvePoint]:
+    """The learning curve of the run at ``path`` (a run directory or its ``curve.csv``)."""
+    path = Path(path)
+    file = path / CURVE_FILE if path.is_dir() else path
+    text = _read_text(file)
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or tuple(rows[0]) != CURVE_FIELDS:
+        raise StoreError(file, f"not a curve of this format (expected the header {','.join(CURVE_FIELDS)})")
+    if not text.endswith("\n"):
+        raise StoreError(file, "truncated (no final newline)")
+    points = []
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            if len(row) != len(CURVE_FIELDS):
+                raise ValueError(f"{len(row)} columns")
+            values = dict(zip(CURVE_FIELDS, row))
+            points.append(CurvePoint(round=int(values["round"]), stage=int(values["stage"]), kind=values["kind"],
+                                     step=int(values["step"]), train_rmse=float(values["train_rmse"]),
+                                     test_rmse=float(values["test_rmse"]), seconds=float(values["seconds"])))
+        except ValueError as e:
+            raise StoreError(file, f"corrupt at line {line} ({e})") from None
+    return points
+
+
+def _read_model(path: Path, cfg: ExperimentConfig) -> tuple[list[Part], Optional[np.ndarray], Optional[np.ndarray]]:
+    file = path / MODEL_FILE
+    arrays = read_arrays(file)
+    try:
+        version = int(arrays["format_version"])
+        if version != FORMAT_VERSION:
+            raise StoreError(file, f"unknown run format version {version}; this prec reads version {FORMAT_VERSION}")
+        kinds = [str(k) for k in np.atleast_1d(arrays["kinds"])]
+        coefficients = np.atleast_1d(np.asarray(arrays["coefficients"], np.float64))
+        if len(coefficients) != len(kinds) or not kinds:
+            raise ValueError(f"{len(kinds)} kinds but {len(coefficients)} coefficients")
+        models = part_models(cfg, len(kinds))
+        for k, (kind, model) in enumerate(zip(kinds, models)):
+            if kind != model.kind:
+                raise ValueError(f"part {k} is a {kind} model but config.yaml says {model.kind}")
+        parts = []
+        for k, model in enumerate(models):
+            prefix = f"part_{k}/"
+            part_arrays = {name[len(prefix):]: a for name, a in arrays.items() if name.startswith(prefix)}
+            parts.append(Part(model, part_arrays, float(coefficients[k])))
+        shift, scale = arrays.get("input_shift"), arrays.get("input_scale")
+        if (shift is None) != (scale is None):
+            raise ValueError("input_shift without input_scale or the other way round")
+    except KeyError as e:
+        raise StoreError(file, f"not a prec model file (no array {e})") from None
+    except ValueError as e:
+        raise StoreError(file, f"corrupt: {e}") from None
+    return parts, shift, scale
+
+
+def _read_extra(path: Path) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for file in sorted(path.iterdir()):
+        if file.name in CORE_FILES or file.name == FAILED_FILE or file.name.startswith(".") or not file.is_file():
+            continue
+        if file.suffix == ".json":
+            extra[file.name] = read_json(file)
+        elif file.suffix == ".npz":
+            extra[file.name] = read_arrays(file)
+    return extra
+
+
+def read_run(path: Union[str, Path], extra: bool = True) -> RunRecord:
+    """The whole run at ``path``: config, summary, curve, model parts, standardization, extra files.
+
+    ``extra=False`` skips the extra files (Hessian eigenvectors can be large).
+    Raises :class:`StoreError` (one line, naming the file) for anything that is
+    not a complete, readable run of format version :data:`FORMAT_VERSION`.
+    """
+    summary = read_summary(path)  # first: it settles "is this a run, and of which version"
+    path = Path(path)
+    cfg = read_config(path)
+    parts, shift, scale = _read_model(path, cfg)
+    return RunRecord(cfg, summary, read_curve(path), parts, shift, scale, _read_extra(path) if extra else {})
+
+
+def read_failure(path: Union[str, Path]) -> dict:
+    """The failure record (``failed.json``) in the run directory ``path``."""
+    file = Path(path) / FAILED_FILE
+    data = read_json(file)
+    if not isinstance(data, dict):
+        raise StoreError(file, "not a failure record (expected a JSON object)")
+    return data
+
+
+def load_model(source: Union[str, Path, RunRecord]):
+    """The fitted model of a run (a directory or a :class:`RunRecord`) as a function of *raw* inputs.
+
+    Returns a :class:`~precision_jax.models.fitted.FittedModel`:
+    ``model(x)`` with x of shape ``(n, d)`` in the target's own variables gives
+    ``(n,)`` float64, Σ_k c_k f_k((x − shift) / scale) over the run's parts.
+    """
+    from precision_jax.models.fitted import FittedModel
+
+    record = source if isinstance(source, RunRecord) else read_run(source, extra=False)
+    where = Path(source) / MODEL_FILE if not isinstance(source, RunRecord) else Path(
+        f"<run {record.summary.run_id or record.config.name}>")
+    if not record.parts:
+        raise StoreError(where, "the run has no fitted model")
+    if any(not part.arrays for part in record.parts):
+        raise StoreError(where, "the run was saved without its parameters (output.save_params: false)")
+    try:
+        return FittedModel(record.parts, record.input_shift, record.input_scale, record.summary.target)
+    except (ValueError, KeyError, TypeError) as e:
+        raise StoreError(where, f"cannot rebuild the model: {e}") from None
+
+
+LOCK_PREFIX = ".lock-"
+
+
+class RunLock:
+    """An exclusive, non-blocking claim on one run of the store (``fcntl.flock`` on ``.lock-<run id>``).
+
+    Processes that share a store (a sweep started three times, shards, a
+    ``prec run`` beside a sweep) each train a run only while they hold its
+    lock, so no run is trained twice at once and no process touches another's
+    temporary folders. The kernel releases the lock when its holder exits,
+    however it exits. Lock files are left in place: removing one would race
+    with a process about to lock it.
+    """
+
+    def __init__(self, root: Union[str, Path], cfg: ExperimentConfig):
+        self.path = run_dir(root, cfg).parent / f"{LOCK_PREFIX}{run_id(cfg)}"
+        self._file: Optional[IO[bytes]] = None
+
+    def acquire(self) -> bool:
+        """True if this process now holds the run; False if another process does."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+b")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            return False
+        self._file = f
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor drops the flock
+            self._file = None

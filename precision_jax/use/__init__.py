@@ -1,0 +1,1 @@
+"""Fitted models at work: the Python API, prediction and export to standalone predictors."""
