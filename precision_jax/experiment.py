@@ -37,13 +37,13 @@ from typing import Any, Literal, Optional, Union
 import precision_jax.models  # noqa: F401  (registers the model kinds)
 import precision_jax.engine.stages  # noqa: F401  (registers the stage kinds)
 from precision_jax.models.mlp import MLPConfig, check_activation
-from precision_jax.problems import datafile
+from precision_jax.problems import data_target
 from precision_jax.problems.formula import FormulaError, parse_formula
 from precision_jax.config.engine import (Check, ConfigError, FieldDoc, apply_override, checked, class_doc, field_docs,
                                  non_negative, parse_dataclass, parse_override, positive, read_yaml, to_dict,
                                  unit_interval)
 from precision_jax.engine.boosting import BoostConfig
-from precision_jax.config.kinds import MODEL_KINDS, STAGE_KINDS, model_field, stages_field
+from precision_jax.config.kinds import STAGE_KINDS, model_configs, model_field, stages_field
 from precision_jax.problems.targets import equation_target, feynman_registry
 
 # Names other layers have always imported from here; they are defined below config.py in the pipeline,
@@ -85,7 +85,7 @@ class TargetConfig:
     variables: Optional[dict[str, tuple[float, float]]] = checked(
         None, doc="a formula's variables and their ranges, e.g. {x: [-1, 1], y: [0, 2]}")
     teacher: Optional[TeacherConfig] = checked(None, doc="a random MLP as the target")
-    # A data file (precision_jax/problems/datafile.py has the formats, checks and splits).
+    # A data file (precision_jax/problems/data_files.py has the formats and checks, data_target.py the splits).
     data: Optional[str] = checked(None, doc="a data file to fit: .csv with a header, .npz or .npy; relative to "
                                   "the config file")
     inputs: Optional[tuple[str, ...]] = checked(None, doc="a data file's input columns, in order; null: every "
@@ -103,7 +103,7 @@ class TargetConfig:
         _fail_unless(len(chosen) == 1,
                      f"give exactly one of equation, formula, teacher, data (got {chosen or 'none'})", "")
         if self.data is not None:
-            for key, value in datafile.resolve_config(self).items():
+            for key, value in data_target.resolve_config(self).items():
                 object.__setattr__(self, key, value)  # the resolved config records paths, hashes and columns
         else:
             for key in ("inputs", "output", "test_data", "data_sha256", "test_data_sha256"):
@@ -235,7 +235,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig
     if sweep_keys:
         raise ConfigError(f"this is a sweep spec (it has {', '.join(sweep_keys)}), not an experiment config; "
                           f"run it with `prec sweep {path}`", source=str(path))
-    datafile.absolutize_paths(data, Path(path).parent)  # the file's own paths; overrides' are the shell's (cwd)
+    data_target.absolutize_paths(data, Path(path).parent)  # the file's own paths; overrides' are the shell's (cwd)
     return build_config(data, list(overrides), source=str(path))
 
 
@@ -253,7 +253,7 @@ def schema_tables() -> list[SchemaTable]:
     """Every key a config may hold: the experiment's (sections expanded), then each model and stage kind's."""
     tables = [SchemaTable("experiment", "experiment", class_doc(ExperimentConfig),
                           tuple(field_docs(ExperimentConfig)))]
-    for group, registry in (("model", MODEL_KINDS), ("stage", STAGE_KINDS)):
+    for group, registry in (("model", model_configs()), ("stage", STAGE_KINDS)):
         tables += [SchemaTable(group, kind, class_doc(cls), tuple(field_docs(cls)))
                    for kind, cls in registry.items()]
     return tables

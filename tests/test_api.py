@@ -14,7 +14,7 @@ import precision_jax as pj
 from cli.main import app
 from precision_jax.use import api
 from precision_jax.runs import store
-from precision_jax.problems.datafile import write_table
+from precision_jax.problems.data_files import write_table
 from precision_jax.config.engine import ConfigError
 
 NET = {

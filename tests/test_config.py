@@ -12,7 +12,7 @@ import yaml
 from precision_jax.models.mlp import MLPConfig
 from precision_jax.experiment import BoostConfig, ConfigError, ExperimentConfig, build_config, load_config
 from precision_jax.config.engine import field_docs, to_dict
-from precision_jax.config.kinds import MODEL_KINDS, STAGE_KINDS
+from precision_jax.config.kinds import MODEL_KINDS, STAGE_KINDS, model_configs
 from tests.test_cli import ROOT
 
 BOOST = {"rounds": 2, "normalize": "rms", "train": [{"kind": "lm", "maxiter": 5}]}
@@ -143,7 +143,7 @@ def test_resolved_config_round_trips_through_plain_data(small_teacher):
 
 
 def test_every_config_class_is_frozen():
-    classes = [ExperimentConfig, BoostConfig, *MODEL_KINDS.values(), *STAGE_KINDS.values()]
+    classes = [ExperimentConfig, BoostConfig, *model_configs().values(), *STAGE_KINDS.values()]
     for cls in classes:
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls
     assert set(MODEL_KINDS) >= {"mlp", "modular", "simplex", "spline", "chebyshev"}
@@ -163,7 +163,7 @@ def test_prec_schema_lists_every_key_and_kind_with_a_doc():
     for row in field_docs(ExperimentConfig):
         assert row.doc, f"{row.key} has no doc"
         assert any(line.split()[0] == row.key and line.rstrip().endswith(row.doc) for line in experiment[2:]), row.key
-    for kind, cls in MODEL_KINDS.items():
+    for kind, cls in model_configs().items():
         assert all(row.doc for row in field_docs(cls)), kind
 
 

@@ -19,13 +19,14 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
-from precision_jax.problems import datafile
+from precision_jax.problems import data_files, data_target
 from precision_jax.runs import store
 from precision_jax.runs import sweep as sw
 from precision_jax.experiment import build_config, load_config
 from precision_jax.numerics.random_keys import run_keys
 from precision_jax.config.engine import ConfigError, to_dict
-from precision_jax.runs.training import preflight, resolve_target, run_data, run_experiment
+from precision_jax.runs.plan import preflight, resolve_target
+from precision_jax.runs.training import run_data, run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,12 +38,12 @@ def f(x, y):
 def scattered(path: Path, n: int = 400, seed: int = 0) -> Path:
     xy = np.random.default_rng(seed).uniform(-1, 1, (n, 2))
     path.parent.mkdir(parents=True, exist_ok=True)
-    return datafile.write_table(path, {"x": xy[:, 0], "y": xy[:, 1], "f": f(xy[:, 0], xy[:, 1])})
+    return data_files.write_table(path, {"x": xy[:, 0], "y": xy[:, 1], "f": f(xy[:, 0], xy[:, 1])})
 
 
 def grid(path: Path, p: int = 21) -> Path:
     x, y = (a.ravel() for a in np.meshgrid(np.linspace(-1, 1, p), np.linspace(-1, 1, p), indexing="ij"))
-    return datafile.write_table(path, {"x": x, "y": y, "f": f(x, y)})
+    return data_files.write_table(path, {"x": x, "y": y, "f": f(x, y)})
 
 
 def config(data_target: dict, model: dict, train=(), **data) -> dict:
@@ -116,7 +117,7 @@ def test_a_lookup_table_takes_a_spline_and_scattered_points_are_refused_clearly(
     stored_rmse_matches(tmp_path, record)
     # 1-D: any distinct points are a table; a quintic through 60 uneven points of a smooth f is near exact.
     t = np.sort(np.random.default_rng(2).uniform(-1, 1, 60))
-    datafile.write_table(tmp_path / "line.csv", {"t": t, "g": np.exp(t) * np.sin(2 * t)})
+    data_files.write_table(tmp_path / "line.csv", {"t": t, "g": np.exp(t) * np.sin(2 * t)})
     line = run_experiment(build_config(config({"data": str(tmp_path / "line.csv")}, {"kind": "spline", "order": 5})))
     assert line.summary.metrics["test_rmse"] < 1e-6
     # Scattered 2-D points, or a table without a test set: one clear refusal each, before any fit.
@@ -130,21 +131,21 @@ def test_holdout_is_seeded_by_the_data_key_and_partitions_the_rows(tmp_path):
     scattered(tmp_path / "xy.csv", 101)
     cfg = build_config(config({"data": str(tmp_path / "xy.csv")}, {"kind": "simplex"}))
     target = resolve_target(cfg)
-    a, b = (datafile.dataset(target, run_keys(s).data, "auto", 30000) for s in (0, 0))
-    c = datafile.dataset(target, run_keys(1).data, "auto", 30000)
+    a, b = (data_target.dataset(target, run_keys(s).data, "auto", 30000) for s in (0, 0))
+    c = data_target.dataset(target, run_keys(1).data, "auto", 30000)
     assert np.array_equal(a.x_train, b.x_train) and not np.array_equal(a.x_train, c.x_train)
     assert (a.n_train, a.n_test) == (81, 20)
     rows = {tuple(r) for r in np.asarray(target.data.train.x)}
     train, test = ({tuple(r) for r in np.asarray(x)} for x in (a.x_train, a.x_test))
     assert train | test == rows and not train & test
     # train_points takes a subset of the training rows, test_points caps the test rows; run_data agrees.
-    small = datafile.dataset(target, run_keys(0).data, 30, 7)
+    small = data_target.dataset(target, run_keys(0).data, 30, 7)
     assert (small.n_train, small.n_test) == (30, 7) and {tuple(r) for r in np.asarray(small.x_train)} <= train
     same = run_data(build_config(config({"data": str(tmp_path / "xy.csv")}, {"kind": "simplex"},
                                         train_points=30, test_points=7)), target, 0)
     assert np.array_equal(same.x_train, small.x_train) and np.array_equal(same.y_test, small.y_test)
     with pytest.raises(ConfigError, match="has 81 training rows"):
-        datafile.point_counts(target, 82, 10)
+        data_target.point_counts(target, 82, 10)
 
 
 def test_npz_and_npy_layouts(tmp_path):
@@ -152,31 +153,31 @@ def test_npz_and_npy_layouts(tmp_path):
     np.savez(tmp_path / "cols.npz", a=xy[:, 0], b=xy[:, 1], out=f(*xy.T))
     np.savez(tmp_path / "xy.npz", x=xy, y=f(*xy.T)[:, None])
     np.save(tmp_path / "table.npy", np.column_stack([xy, f(*xy.T)]))
-    assert datafile.file_columns(tmp_path / "cols.npz") == ("a", "b", "out")
+    assert data_files.file_columns(tmp_path / "cols.npz") == ("a", "b", "out")
     for name in ("xy.npz", "table.npy"):
-        assert datafile.file_columns(tmp_path / name) == ("x0", "x1", "y")
-    tables = [datafile.read_table(tmp_path / n) for n in ("cols.npz", "xy.npz", "table.npy")]
+        assert data_files.file_columns(tmp_path / name) == ("x0", "x1", "y")
+    tables = [data_files.read_table(tmp_path / n) for n in ("cols.npz", "xy.npz", "table.npy")]
     for table in tables:
         assert np.array_equal(table.x, xy) and np.array_equal(table.y, f(*xy.T))
     # write_table's .npz bytes depend on the numbers only (numpy.savez stamps the time): same data, same run ids.
-    datafile.write_table(tmp_path / "w.npz", {"a": xy[:, 0], "out": f(*xy.T)})
+    data_files.write_table(tmp_path / "w.npz", {"a": xy[:, 0], "out": f(*xy.T)})
     first = (tmp_path / "w.npz").read_bytes()
     os.utime(tmp_path / "w.npz", ns=(1, 1))
-    datafile.write_table(tmp_path / "w.npz", {"a": xy[:, 0], "out": f(*xy.T)})
-    assert (tmp_path / "w.npz").read_bytes() == first and datafile.read_table(tmp_path / "w.npz").inputs == ("a",)
-    chosen = datafile.read_table(tmp_path / "cols.npz", inputs=["b"], output="out")
+    data_files.write_table(tmp_path / "w.npz", {"a": xy[:, 0], "out": f(*xy.T)})
+    assert (tmp_path / "w.npz").read_bytes() == first and data_files.read_table(tmp_path / "w.npz").inputs == ("a",)
+    chosen = data_files.read_table(tmp_path / "cols.npz", inputs=["b"], output="out")
     assert chosen.inputs == ("b",) and np.array_equal(chosen.x[:, 0], xy[:, 1])
     # A savetxt file with its "# " header, blank lines and comments reads as the same numbers.
     np.savetxt(tmp_path / "saved.csv", np.column_stack([xy, f(*xy.T)]), delimiter=",", header="x,y,f")
     text = (tmp_path / "saved.csv").read_text().splitlines()
     (tmp_path / "saved.csv").write_text("\n".join(text[:3] + ["", "# a comment"] + text[3:]) + "\n")
-    saved = datafile.read_table(tmp_path / "saved.csv")
+    saved = data_files.read_table(tmp_path / "saved.csv")
     assert saved.inputs == ("x", "y") and np.allclose(saved.x, xy, rtol=1e-15) and saved.n == 50
 
 
 def test_exact_duplicate_rows_are_kept_once(tmp_path):
     (tmp_path / "d.csv").write_text("x,f\n0,0\n1,1\n0,0\n2,4\n")
-    table = datafile.read_table(tmp_path / "d.csv")
+    table = data_files.read_table(tmp_path / "d.csv")
     assert table.n == 3 and table.dropped_duplicates == 1 and list(table.rows) == [1, 2, 4]
 
 
@@ -299,7 +300,7 @@ def test_too_few_or_unsuitable_points_for_the_model_are_refused(tmp_path, model,
     (tmp_path / "three.csv").write_text("x,y,f\n0,0,0\n1,0,1\n0,1,1\n")
     scattered(tmp_path / "good.csv", 40)
     rows = np.random.default_rng(0).uniform(size=(20, 5))
-    datafile.write_table(tmp_path / "wide.csv", {f"x{i}": rows[:, i] for i in range(5)})
+    data_files.write_table(tmp_path / "wide.csv", {f"x{i}": rows[:, i] for i in range(5)})
     cfg = write_yaml(tmp_path / "cfg.yaml", config(data, model))
     refused(CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "store")]), fragment)
 

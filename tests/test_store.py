@@ -17,7 +17,7 @@ import yaml
 from precision_jax import models
 
 from precision_jax.runs import store
-from precision_jax.models import chebyshev, classical, simplex, spline
+from precision_jax.models import chebyshev, simplex, spline
 from precision_jax.experiment import build_config
 from precision_jax.problems.sampling import make_dataset
 from precision_jax.engine.stages.base import CurvePoint
@@ -255,7 +255,7 @@ def fitted_interpolant(kind: str, d: int, model: dict, train_points: int):
                         "train": []})
     target = formula_target(formula, variables)
     data = make_dataset(target, train_points, 50, jax.random.PRNGKey(0), 0.8, False)
-    return cfg, target, models.INTERPOLANTS[kind](cfg.model, target, data)
+    return cfg, target, models.fit(cfg.model, target, data)
 
 
 @pytest.mark.parametrize("kind, d, model, train_points", [
@@ -269,7 +269,7 @@ def test_interpolant_restores_bit_for_bit_and_reloads_from_the_store(tmp_path, k
     cfg, target, interpolant = fitted_interpolant(kind, d, model, train_points)
     # Points inside and (for d = 2, simplex) outside the fitted region: NaN must stay NaN.
     x = np.random.default_rng(3).uniform(np.array(target.lows) - 0.1, np.array(target.highs) + 0.1, (2000, d))
-    restored = classical.RESTORERS[kind](cfg.model, interpolant.state())
+    restored = models.restore(cfg.model, interpolant.state())
     expected = np.asarray(interpolant.predict(x))
     np.testing.assert_array_equal(restored.predict(x), expected)
     assert restored.n_params == interpolant.n_params and np.isfinite(expected).sum() > 1000

@@ -2,7 +2,10 @@
 
 A model or stage module defines its config as a class with a
 ``kind: Literal["name"]`` field and decorates it with :func:`model_config` or
-:func:`stage_config`; importing the module registers the kind. The experiment
+:func:`stage_config`; importing the module registers the kind. A model kind's
+module also calls :func:`register_model` once with everything else about the
+kind (how it is built or fitted, its parameter count, its restorer and data
+checks): :data:`MODEL_KINDS` holds one :class:`ModelKind` per kind. The experiment
 schema (:mod:`precision_jax.experiment`) imports the approximator and stage
 packages, so by the time a config is parsed every kind is known; the
 registries themselves depend on nothing but the parsing engine, so the
@@ -15,11 +18,11 @@ import dataclasses
 import difflib
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 from precision_jax.config.engine import ConfigError, join_key, parse_dataclass, parsed_field
 
-MODEL_KINDS: dict[str, type] = {}
+MODEL_KINDS: dict[str, "ModelKind"] = {}  # kind -> ModelKind, filled by register_model
 STAGE_KINDS: dict[str, type] = {}
 
 
@@ -46,9 +49,68 @@ def _register(registry: dict[str, type], kind: str, cls: type, what: str) -> typ
     return cls
 
 
-def register_model(kind: str, cls: type) -> type:
-    """Make ``model: {kind: <kind>, ...}`` parse into dataclass ``cls``."""
-    return _register(MODEL_KINDS, kind, cls, "model")
+@dataclass(frozen=True)
+class ModelKind:
+    """Everything kind-specific about a model kind: one entry of :data:`MODEL_KINDS`, made by :func:`register_model`.
+
+    A kind is *trainable* (``build``) or *fitted* (``fit``, ``restore``), never both:
+
+    * ``config`` -- the dataclass ``model: {kind: <kind>, ...}`` parses into.
+    * ``build(cfg, d, variables)`` -- the flat-θ ``TrainableModel`` an optimizer chain trains.
+    * ``parameter_count(cfg, d)`` -- a trainable kind's N from its shape alone, without initialising it.
+    * ``fit(cfg, target, dataset)`` -- an interpolant of a sampled target (raw inputs): an object with
+      ``n_params``, ``n_train``, ``description``, ``state()`` and ``predict(x) -> (n,)``.
+    * ``fit_rows(cfg, target, dataset)`` -- the same from a data file's rows, where that differs (default ``fit``).
+    * ``restore(cfg, arrays)`` -- the interpolant whose ``state()`` is ``arrays``, without refitting.
+    * ``check_rows(cfg, target, n_train, source)`` -- refuse, before anything is drawn, a data file this kind
+      cannot fit with ``n_train`` training rows (``source`` says where the rows come from, for messages).
+    """
+
+    config: type
+    build: Optional[Callable] = None
+    parameter_count: Optional[Callable] = None
+    fit: Optional[Callable] = None
+    fit_rows: Optional[Callable] = None
+    restore: Optional[Callable] = None
+    check_rows: Optional[Callable] = None
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.config)
+
+    @property
+    def trainable(self) -> bool:
+        return self.build is not None
+
+    def __post_init__(self):
+        if (self.build is None) == (self.fit is None):
+            raise TypeError(f"model kind {self.kind!r} needs exactly one of build (trainable) or fit (fitted)")
+        if self.fit is not None and self.restore is None:
+            raise TypeError(f"fitted model kind {self.kind!r} needs restore (its state() read back)")
+        if self.build is not None and (self.fit_rows or self.restore or self.parameter_count is None):
+            raise TypeError(f"trainable model kind {self.kind!r} takes build and parameter_count, not fitters")
+
+
+def register_model(config: type, **facts: Callable) -> ModelKind:
+    """Register model kind ``config.kind``: its config class and facts (the fields of :class:`ModelKind`).
+
+    One call per kind, in the kind's own module; the order of the calls is the order error messages and
+    ``prec schema`` list the kinds in.
+    """
+    entry = ModelKind(config, **facts)
+    known = MODEL_KINDS.get(entry.kind)
+    # The same class defined again (a module reloaded) replaces itself; a second class for a kind is a bug.
+    if known is not None and (known.config.__module__, known.config.__qualname__) != \
+            (config.__module__, config.__qualname__):
+        raise ValueError(f"model kind {entry.kind!r} is registered twice: {known.config.__module__}."
+                         f"{known.config.__qualname__} and {config.__module__}.{config.__qualname__}")
+    MODEL_KINDS[entry.kind] = entry
+    return entry
+
+
+def model_configs() -> dict[str, type]:
+    """kind -> config class of every registered model kind, in registration order."""
+    return {kind: entry.config for kind, entry in MODEL_KINDS.items()}
 
 
 def register_stage(kind: str, cls: type) -> type:
@@ -65,9 +127,10 @@ def kind_of(cls: type) -> str:
 
 
 def model_config(model_cls: type) -> type:
-    """Decorator: make ``model_cls`` a frozen dataclass and register it under its ``kind``."""
+    """Decorator: make ``model_cls`` a frozen dataclass with a ``kind``; :func:`register_model` registers it."""
     cls = dataclass(frozen=True)(model_cls)
-    return register_model(kind_of(cls), cls)
+    kind_of(cls)
+    return cls
 
 
 def stage_config(stage_cls: type) -> type:
@@ -94,7 +157,7 @@ def parse_kind(data: Any, key: str, registry: Mapping[str, type], what: str, def
 
 def parse_model(data: Any, key: str) -> Any:
     """A model config; ``kind`` defaults to ``mlp``."""
-    return parse_kind(data, key, MODEL_KINDS, "model", "mlp")
+    return parse_kind(data, key, model_configs(), "model", "mlp")
 
 
 def parse_optional_model(data: Any, key: str) -> Any:

@@ -20,25 +20,42 @@ Error: for f analytic in the Bernstein ellipse of parameter ρ > 1 around
 e^x or sin(πx) reach the float64 floor (~1e-16 relative, times the Lebesgue
 constant O(log n)) by degree ~20–30. Parameter count:
 ``n_params = n_train = (degree + 1) ** d``.
+
+As a model kind (``model: {kind: chebyshev, degree: n}``, :class:`ChebyshevConfig`)
+the degree defaults to ``floor(D^(1/d)) − 1`` for ``data.train_points`` D, and
+the fit uses its own (degree+1)^d nodes (a ``train_points`` that disagrees with
+a set ``degree`` is refused). A data file's rows are not at the nodes, so there
+it is a least-squares series (:func:`fit_rows`): degree n per axis (default the
+largest n with (n+1)^d ≤ D/4, which keeps the fit well conditioned on scattered
+points) and the coefficients of
+
+    min_c ‖V c − y‖₂,   V[r, (i, j, …)] = T_i(t_{r,0}) T_j(t_{r,1}) …,
+
+by ``numpy.linalg.lstsq`` (SVD), refused when V is rank-deficient.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Literal, Optional, Sequence
 
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
-from precision_jax.models.spline import _check_box, evaluate_on_grid, points_in_box, tensor_points
+from precision_jax.config.engine import ConfigError, checked, positive
+from precision_jax.config.kinds import model_config, register_model
+from precision_jax.models.fitting import described, numpy_target, training_rows
+from precision_jax.models.spline import _check_box, evaluate_on_grid, points_in_box, points_per_axis_for, tensor_points
 
-__all__ = ["ChebyshevInterpolant", "fit_chebyshev", "restore", "chebyshev_points", "MAX_DIM"]
+__all__ = ["ChebyshevConfig", "ChebyshevInterpolant", "fit_chebyshev", "restore", "chebyshev_points", "MAX_DIM",
+           "default_rows_degree"]
 
 MAX_DIM = 3  # numpy provides chebval, chebval2d and chebval3d
 _VALFUNCS = {1: C.chebval, 2: C.chebval2d, 3: C.chebval3d}
 # Clenshaw over the first axis materialises (n+1)^(d-1) x (points) values;
 # evaluate in chunks so that this stays below ~32 MiB.
 _EVAL_BUDGET = 1 << 22
+_MAX_LSQ_ENTRIES = 1 << 27  # a least-squares design matrix of at most 1 GiB
 
 
 def chebyshev_points(degree: int) -> np.ndarray:
@@ -175,3 +192,95 @@ def node_axes(lows: np.ndarray, highs: np.ndarray, degree: int) -> list[np.ndarr
     for i in range(lows.size):  # put the end nodes exactly on the box
         axes[i][0], axes[i][-1] = highs[i], lows[i]
     return axes
+
+
+# --------------------------------------------------------------------------- the model kind
+
+
+@model_config
+class ChebyshevConfig:
+    """Tensor-product Chebyshev interpolation at second-kind Chebyshev points (d ≤ 3)."""
+
+    kind: Literal["chebyshev"] = checked("chebyshev", doc="tensor-product Chebyshev interpolation, d ≤ 3")
+    degree: Optional[int] = checked(None, positive, doc="per axis; null: floor(D^(1/d)) − 1")
+
+
+def fit(cfg: ChebyshevConfig, target, data) -> ChebyshevInterpolant:
+    """Interpolation of the target at the (degree+1)^d nodes; sizes that disagree are a :class:`ConfigError`."""
+    if target.d > 3:
+        raise ConfigError(f"chebyshev interpolation supports d ≤ 3; the target has d = {target.d}", "model.kind")
+    degree = cfg.degree if cfg.degree is not None else points_per_axis_for(data.n_train, target.d) - 1
+    if cfg.degree is not None and data.n_train != (degree + 1) ** target.d:
+        raise ConfigError(f"a chebyshev model of degree {degree} is fitted at its own (degree+1)^d = "
+                          f"{(degree + 1) ** target.d} nodes, not at {data.n_train} points", "data.train_points")
+    if degree < 1:
+        raise ConfigError(f"D = {data.n_train} gives degree {degree}; need at least 2^d points",
+                          "data.train_points")
+    try:
+        fitted = fit_chebyshev(numpy_target(target), target.lows, target.highs, degree)
+    except ValueError as e:
+        raise ConfigError(str(e), "model.degree") from None
+    return described(fitted, f"chebyshev degree {degree}")
+
+
+def default_rows_degree(n_points: int, d: int) -> int:
+    """The largest n with (n+1)^d ≤ D/4 (at least 1): enough rows per coefficient for a stable fit."""
+    n = 1
+    while (n + 2) ** d <= n_points / 4:
+        n += 1
+    return n
+
+
+def fit_rows(cfg: ChebyshevConfig, target, data) -> ChebyshevInterpolant:
+    """A least-squares tensor Chebyshev series of degree ``cfg.degree`` per axis through scattered rows.
+
+    The box is the target's (the data's range), mapped to [-1, 1]^d; the design matrix holds
+    T_i(t_0) T_j(t_1) … at every training point (``chebvander``/``chebvander2d``/``chebvander3d``). The
+    result is stored and restored as any :class:`ChebyshevInterpolant`; its training error is the
+    least-squares residual at the rows.
+    """
+    x, y = training_rows(data)
+    D, d = x.shape
+    if d > MAX_DIM:
+        raise ConfigError(f"a Chebyshev series supports d ≤ {MAX_DIM}, got d = {d}", "model.kind")
+    n = cfg.degree if cfg.degree is not None else default_rows_degree(D, d)
+    m = (n + 1) ** d
+    if m > D:
+        raise ConfigError(f"degree {n} has {m} coefficients but there are {D} training points: lower model.degree",
+                          "model.degree")
+    lows, highs = np.asarray(target.lows, np.float64), np.asarray(target.highs, np.float64)
+    t = np.clip((x - 0.5 * (lows + highs)) / (0.5 * (highs - lows)), -1.0, 1.0)
+    if d == 1:
+        design = C.chebvander(t[:, 0], n)
+    elif d == 2:
+        design = C.chebvander2d(t[:, 0], t[:, 1], [n, n])
+    else:
+        design = C.chebvander3d(t[:, 0], t[:, 1], t[:, 2], [n, n, n])
+    coefficients, _, rank, singular = np.linalg.lstsq(design, y, rcond=None)
+    if rank < m:
+        raise ConfigError(f"the {D} training points do not determine a degree-{n} Chebyshev series (rank {rank} of "
+                          f"{m}): lower model.degree", "model.degree")
+    fitted = ChebyshevInterpolant(m, D, d, n, coefficients.reshape((n + 1,) * d), lows, highs)
+    condition = singular[0] / singular[-1]
+    return described(fitted, f"chebyshev least squares degree {n} ({m} coefficients, {D} points, "
+                             f"condition {condition:.1e})", (x, y))
+
+
+def check_rows(cfg, target, n_train: int, source: str) -> None:
+    """A data file has d ≤ 3 inputs and enough rows for the series' coefficients, in a design matrix ≤ 1 GiB."""
+    d, name = target.d, target.data.train.name
+    if d > MAX_DIM:
+        raise ConfigError(f"a Chebyshev series supports d ≤ {MAX_DIM}; {name} has d = {d} inputs: use "
+                          f"kind: mlp, simplex or spline", "model.kind")
+    degree = cfg.model.degree if cfg.model.degree is not None else default_rows_degree(n_train, d)
+    if (degree + 1) ** d > n_train:
+        raise ConfigError(f"on data, chebyshev is a least-squares series; degree {degree} has "
+                          f"{(degree + 1) ** d} coefficients but there are {n_train} training points"
+                          f"{source}: lower model.degree", "model.degree")
+    if (degree + 1) ** d * n_train > _MAX_LSQ_ENTRIES:
+        raise ConfigError(f"a least-squares fit of {(degree + 1) ** d} coefficients to {n_train} points needs a "
+                          f"{n_train} × {(degree + 1) ** d} matrix (over 1 GiB): lower model.degree or "
+                          f"data.train_points", "model.degree")
+
+
+MODEL = register_model(ChebyshevConfig, fit=fit, fit_rows=fit_rows, restore=restore, check_rows=check_rows)

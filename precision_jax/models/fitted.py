@@ -9,7 +9,7 @@ so a reloaded model answers for the target's own variables:
 * a trainable part (``mlp``, ``modular``, …) is ``build_model(cfg, d, variables).apply(θ, z)``
   with θ = ``arrays["theta"]``, jitted once per part;
 * an interpolant part (``simplex``, ``spline``, ``chebyshev``) is the interpolant
-  ``classical.RESTORERS[kind](cfg, arrays)`` rebuilt from its ``state()``.
+  ``models.restore(cfg, arrays)`` rebuilt from its ``state()``.
 
 Parts are duck-typed (``.model``, ``.arrays``, ``.coefficient``), so this
 module needs nothing from the store that saves them.
@@ -24,7 +24,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from precision_jax import models
-from precision_jax.models import classical
 
 
 class FittedModel:
@@ -64,10 +63,10 @@ class FittedModel:
 
     def _build(self, index: int, part) -> tuple[Any, Callable[[np.ndarray], np.ndarray], int]:
         kind = part.model.kind
-        if kind in classical.RESTORERS:
-            interpolant = classical.RESTORERS[kind](part.model, part.arrays)
+        if models.is_interpolant(kind):
+            interpolant = models.restore(part.model, part.arrays)
             return interpolant, lambda z: np.asarray(interpolant.predict(z), np.float64), int(interpolant.n_params)
-        if kind not in models.BUILDERS:
+        if not models.is_trainable(kind):
             raise ValueError(f"part {index}: unknown model kind {kind!r}")
         if "theta" not in part.arrays:
             raise ValueError(f"part {index} ({kind}) has no parameters 'theta'")
@@ -89,10 +88,6 @@ class FittedModel:
         # The same jax expression as data.make_dataset, so z equals the training inputs bit for bit: XLA on CPU
         # divides by multiplying with the reciprocal, which differs from numpy's division in the last bit.
         return np.asarray((jnp.asarray(x) - self.input_shift) / self.input_scale, np.float64)
-
-    def predict_part(self, index: int, z) -> np.ndarray:
-        """f_k on already standardized inputs ``z`` (n, d), without its coefficient."""
-        return self._functions[index](np.asarray(z, np.float64))
 
     def predict_standardized(self, z, parts: Optional[int] = None) -> np.ndarray:
         """Σ_{k < parts} c_k f_k(z) on standardized inputs (all parts by default)."""

@@ -2,15 +2,17 @@
 
 The network itself (forward pass, PyTorch-default initialisation, parameter
 count) is :mod:`precision_jax.numerics.dense_net`; this module holds its
-config, ``model: {kind: mlp, ...}`` (:class:`MLPConfig`).
+config, ``model: {kind: mlp, ...}`` (:class:`MLPConfig`), and its flat-θ build,
+with N = Σ_l (w_{l-1} + 1) w_l over the layer widths (d, hidden…, 1).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Sequence
 
 from precision_jax.config.engine import ConfigError, checked, positive
-from precision_jax.config.kinds import model_config
+from precision_jax.config.kinds import model_config, register_model
+from precision_jax.models.trainable import TrainableModel, flat_model
 from precision_jax.numerics.dense_net import (ACTIVATIONS, Params, check_activation, init_mlp,  # noqa: F401
                                              layer_widths, mlp_apply, parameter_count)
 
@@ -40,3 +42,21 @@ class MLPConfig:
 
     def hidden_widths(self) -> tuple[int, ...]:
         return tuple(self.widths) if self.widths is not None else (self.width,) * (self.depth - 1)
+
+
+def network_widths(cfg: MLPConfig, d: int) -> tuple[int, ...]:
+    """Layer widths (d, hidden…, 1) of the network ``cfg`` describes on ``d`` inputs."""
+    return (d,) + cfg.hidden_widths() + (1,)
+
+
+def build_mlp(cfg: MLPConfig, d: int, variables: Optional[Sequence[str]] = None) -> TrainableModel:
+    """The dense network on ``d`` inputs as a flat-θ model (a dense net reads its inputs by position)."""
+    widths = network_widths(cfg, d)
+    model = flat_model(lambda key: init_mlp(key, widths), lambda params, x: mlp_apply(params, x, cfg.activation),
+                       f"mlp {'-'.join(map(str, widths))} {cfg.activation}")
+    assert model.n_params == parameter_count(widths)
+    return model
+
+
+MODEL = register_model(MLPConfig, build=build_mlp,
+                       parameter_count=lambda cfg, d: parameter_count(network_widths(cfg, d)))

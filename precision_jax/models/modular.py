@@ -43,10 +43,10 @@ from typing import Literal, Optional, Sequence
 import jax
 import jax.numpy as jnp
 
+from precision_jax.config.engine import ConfigError, checked, positive
+from precision_jax.config.kinds import model_config, register_model
 from precision_jax.models import mlp
 from precision_jax.models.trainable import TrainableModel, flat_model
-from precision_jax.config.engine import ConfigError, checked, positive
-from precision_jax.config.kinds import model_config
 
 MODEL_KEY = "model"  # where a modular config sits in an experiment file, for build-time errors
 
@@ -206,3 +206,6 @@ def build_modular(cfg: ModularConfig, d: int, variables: Optional[Sequence[str]]
                        f"modular [{graph}] {cfg.activation}")
     assert model.n_params == cfg.parameter_count()
     return model
+
+
+MODEL = register_model(ModularConfig, build=build_modular, parameter_count=lambda cfg, d: cfg.parameter_count())

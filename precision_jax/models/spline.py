@@ -31,19 +31,33 @@ Implementation
 Outside the box the interpolant is undefined: :meth:`SplineInterpolant.predict`
 returns NaN there. Parameter count: ``n_params = n_train = p^d`` (one value
 per grid point, as in the paper).
+
+As a model kind (``model: {kind: spline, order: n}``, :class:`SplineConfig`)
+the grid has ``floor(D^(1/d))`` points per axis for ``data.train_points`` D;
+with ``data.sampling: grid`` D is already a whole grid of ``round(D^(1/d))``
+points per axis and the spline interpolates exactly the run's training points.
+On a data file's rows (:func:`fit_rows`) the rows must be a lookup table: a full
+tensor grid (:func:`tensor_grid`), the same number of values on every axis in
+d ≥ 2 (order 1 also needs them equally spaced); the spline interpolates every
+row, so in d ≥ 2 the test points come from ``target.test_data``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
 
+from precision_jax.config.engine import ConfigError, between, checked
+from precision_jax.config.kinds import model_config, register_model
+from precision_jax.models.fitting import described, numpy_target, training_rows
 from precision_jax.models.simplex import default_memory_limit_gib
 
 __all__ = [
+    "SplineConfig",
     "SplineInterpolant",
+    "tensor_grid",
     "fit_spline",
     "restore",
     "points_per_axis_for",
@@ -305,3 +319,115 @@ def tensor_spline(axes: Sequence[np.ndarray], values: np.ndarray, order: int) ->
         coef = np.moveaxis(s.c, 0, ax)
         knots.append(s.t)
     return NdBSpline(tuple(knots), np.ascontiguousarray(coef), order, extrapolate=False), METHODS_ND[order]
+
+
+# --------------------------------------------------------------------------- the model kind
+
+
+@model_config
+class SplineConfig:
+    """Tensor-product spline of degree ``order`` on a regular grid."""
+
+    kind: Literal["spline"] = checked("spline", doc="tensor-product spline on a floor(D^(1/d))^d grid")
+    order: int = checked(3, between(1, 7), doc="polynomial degree; 1–7 in 1-D, 1, 3 or 5 for d ≥ 2")
+
+
+def _check_order(order: int, d: int) -> None:
+    if order not in supported_orders(d):
+        raise ConfigError(f"order {order} is not supported in d={d}; supported: "
+                          f"{', '.join(map(str, supported_orders(d)))}", "model.order")
+
+
+def fit(cfg: SplineConfig, target, data) -> SplineInterpolant:
+    """The spline through the target sampled on a ``floor(D^(1/d))``-per-axis grid of its box."""
+    _check_order(cfg.order, target.d)
+    points = points_per_axis_for(data.n_train, target.d)
+    try:
+        fitted = fit_spline(numpy_target(target), target.lows, target.highs, points, cfg.order)
+    except ValueError as e:
+        raise ConfigError(str(e), "data.train_points") from None
+    return described(fitted, f"spline order {cfg.order}, {points}^{target.d} grid")
+
+
+def tensor_grid(x: np.ndarray) -> Optional[tuple[np.ndarray, ...]]:
+    """The sorted distinct values per column if the rows of ``x`` (n, d) are a full tensor grid (every
+    combination exactly once), else None."""
+    x = np.asarray(x, np.float64)
+    axes = tuple(np.unique(x[:, i]) for i in range(x.shape[1]))
+    if int(np.prod([a.size for a in axes], dtype=object)) != x.shape[0]:
+        return None
+    index = np.ravel_multi_index(tuple(np.searchsorted(a, x[:, i]) for i, a in enumerate(axes)),
+                                 tuple(a.size for a in axes))
+    return axes if np.unique(index).size == x.shape[0] else None
+
+
+def _uniform(axis: np.ndarray) -> bool:
+    steps = np.diff(axis)
+    return bool(np.all(np.abs(steps - (axis[-1] - axis[0]) / (axis.size - 1)) <= 1e-9 * np.abs(steps).max()))
+
+
+def _grid_problem(x: np.ndarray, inputs: Sequence[str], name: str, order: int) -> Optional[str]:
+    """Why rows ``x`` (n, d) of file ``name`` cannot carry a spline of ``order`` (None if they can)."""
+    axes = tensor_grid(x)
+    d = x.shape[1]
+    if axes is None:
+        counts = ", ".join(f"{c}: {np.unique(x[:, i]).size}" for i, c in enumerate(inputs))
+        return (f"a spline needs data on a full tensor grid (a lookup table: every combination of the inputs' "
+                f"values once); these {x.shape[0]} points of {name} are scattered (distinct values per input: "
+                f"{counts}): use kind: simplex or mlp")
+    short = [(c, a.size) for c, a in zip(inputs, axes) if a.size < order + 1]
+    if short:
+        return (f"a spline of order {order} needs at least {order + 1} values per input; {name} has "
+                f"{', '.join(f'{n} of {c}' for c, n in short)}")
+    if d >= 2 and len({a.size for a in axes}) != 1:
+        return (f"a spline in d ≥ 2 needs the same number of values on every axis; {name} has "
+                f"{' × '.join(f'{a.size} ({c})' for c, a in zip(inputs, axes))}: use kind: simplex or mlp")
+    if d >= 2 and order == 1 and not all(_uniform(a) for a in axes):
+        return (f"a multilinear spline (order 1) in d ≥ 2 needs equally spaced values on every axis; "
+                f"{name}'s are not: use order 3 or 5, or kind: simplex")
+    return None
+
+
+def fit_rows(cfg: SplineConfig, target, data) -> SplineInterpolant:
+    """A tensor-product spline through every row of a lookup table (the data set's training rows).
+
+    1-D: ``make_interp_spline`` on the sorted points (any spacing); d ≥ 2, order 1: multilinear on the
+    (equally spaced) grid; orders 3 and 5: the exact tensor not-a-knot solve of :func:`fit_spline` on the
+    table's own axes. The result is stored and restored like any spline.
+    """
+    x, y = training_rows(data)
+    d, order = x.shape[1], cfg.order
+    _check_order(order, d)
+    problem = _grid_problem(x, target.variables, target.data.train.name, order)
+    if problem is not None:
+        raise ConfigError(problem, "model.kind")
+    axes = tensor_grid(x)
+    p = axes[0].size
+    values = np.empty(tuple(a.size for a in axes))
+    values[tuple(np.searchsorted(a, x[:, i]) for i, a in enumerate(axes))] = y
+    lows, highs = np.array([a[0] for a in axes]), np.array([a[-1] for a in axes])
+    # Multilinear interpolation on the regular axes that a restored spline rebuilds, so the fit and the stored
+    # model agree bit for bit; the B-splines keep their knots, from the table's own axes.
+    spline, method = tensor_spline(grid_axes(lows, highs, p) if d > 1 and order == 1 else axes, values, order)
+    fitted = SplineInterpolant(p**d, p**d, d, order, p, method, lows, highs, spline, values)
+    # The training error of a data fit is measured at the rows it was fitted to.
+    return described(fitted, f"spline order {order} on a {'×'.join(str(a.size) for a in axes)} table", (x, y))
+
+
+def check_rows(cfg, target, n_train: int, source: str) -> None:
+    """A data file is a lookup table this order can interpolate, used whole, tested on ``test_data`` in d ≥ 2."""
+    points, d, order = target.data, target.d, cfg.model.order
+    _check_order(order, d)
+    if cfg.data.train_points != "auto":
+        raise ConfigError("a spline interpolates every row of the table; leave data.train_points auto",
+                          "data.train_points")
+    problem = _grid_problem(points.train.x, points.train.inputs, points.train.name, order)
+    if problem is not None:
+        raise ConfigError(problem, "model.kind")
+    if d >= 2 and points.test is None:
+        raise ConfigError(f"a spline interpolates every row of the lookup table {points.train.name}; holding 20 % "
+                          f"of them out for testing would leave holes in it: give target.test_data (points off "
+                          f"the grid)", "target.test_data")
+
+
+MODEL = register_model(SplineConfig, fit=fit, fit_rows=fit_rows, restore=restore, check_rows=check_rows)

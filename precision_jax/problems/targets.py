@@ -8,9 +8,9 @@ Four kinds, all producing a :class:`Target`:
   :mod:`precision_jax.problems.formula`, e.g. ``exp(x*y)`` on ``[-1, 1]^2``;
 * :func:`teacher_target` -- a randomly initialised MLP (the paper's
   teacher-student setting), inputs on ``[-1, 1]^d``;
-* :func:`precision_jax.problems.datafile.data_target` -- rows of a data file (CSV,
+* :func:`precision_jax.problems.data_target.data_target` -- rows of a data file (CSV,
   ``.npz``, ``.npy``): no function at all. Its ``fn`` is None and its ``data``
-  holds the rows (a :class:`precision_jax.problems.datafile.DataPoints`); the box is the
+  holds the rows (a :class:`precision_jax.problems.data_target.DataPoints`); the box is the
   rows' range. Code that evaluates a target branches on ``target.fn is None``
   (:func:`precision_jax.runs.training.run_data` takes the rows instead of sampling).
 
@@ -74,7 +74,7 @@ class Target:
     formula: str | None = None  # source formula; None for teachers
     expr: Any = None  # sympy expression, for high-precision reference values
     params: Any = field(default=None, compare=False)  # teacher network (list of (W, b)); None otherwise
-    data: Any = field(default=None, compare=False)  # a data file's rows (datafile.DataPoints); None otherwise
+    data: Any = field(default=None, compare=False)  # a data file's rows (data_target.DataPoints); None otherwise
 
     def __post_init__(self):
         _check_box(self.variables, self.lows, self.highs, f"target {self.name!r}")

@@ -162,17 +162,6 @@ def _xla_exp_core(x):
         return ((e * m1) * m1) * m1 * m2
 
 
-def xla_exp(x):
-    """XLA's float64 exp on CPU: 0 below −708.4, inf above 709.8."""
-    x = np.asarray(x, _F8)
-    if not XLA_EXACT:
-        with np.errstate(over="ignore"):
-            return np.exp(x)
-    out = _xla_exp_core(x)
-    out = np.where(x < _EXP_LO, 0.0, out)
-    return np.where(x > _EXP_HI, np.inf, out)
-
-
 def xla_sigmoid(x):
     """jax.nn.sigmoid (XLA logistic): 1 / (1 + exp(−x)), 1 above 708.4, 0 below −709.8."""
     x = np.asarray(x, _F8)
@@ -353,7 +342,8 @@ def _barycentric_transforms(tri) -> None:
     """Fill scipy's barycentric transforms with one batched inverse, exactly as prec does when it fits.
 
     prec precomputes them this way (scipy's own per-simplex LAPACK calls are slow
-    on busy machines); the same transforms give the same predictions bit for bit.
+    on busy machines, and differ from these in the last bits); the same transforms
+    give the same predictions bit for bit.
     """
     if getattr(tri, "_transform", 0) is not None:
         return
