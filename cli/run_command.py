@@ -75,27 +75,16 @@ def summary_table(summary) -> Table:
 TIMEOUT_STATUS = 3  # the run stopped at its time cap; its checkpoint resumes it
 
 
-def already_complete(root: Path, cfg, quiet: bool) -> bool:
-    """True (after saying so in one line) if the store already holds this run complete; a run whose summary
-    cannot be read is not complete (a warning says so) and is trained again."""
-    from precision_jax.runs import store
-
-    path = store.run_dir(root, cfg)
-    if not store.is_complete(path):
-        return False
-    try:
-        summary = store.read_summary(path)
-    except store.StoreError as e:
-        err_console.print(f"prec: warning: {e}; training the run again", markup=False, soft_wrap=True)
-        return False
+def say_complete(outcome, quiet: bool) -> None:
+    """One line for a run the store already holds complete."""
     if quiet:
-        print(path)
-    else:
-        rmse = summary.metrics.get("test_rmse")
-        shown = f"{rmse:.3e}" if isinstance(rmse, float) else str(rmse)
-        console.print(f"{path}: already complete ({summary.status}, test RMSE {shown}); nothing to do "
-                      f"(--force runs it again)", soft_wrap=True)
-    return True
+        print(outcome.path)
+        return
+    summary = outcome.summary
+    rmse = summary.metrics.get("test_rmse")
+    shown = f"{rmse:.3e}" if isinstance(rmse, float) else str(rmse)
+    console.print(f"{outcome.path}: already complete ({summary.status}, test RMSE {shown}); nothing to do "
+                  f"(--force runs it again)", soft_wrap=True)
 
 
 def _persistent_compilation_cache() -> None:
@@ -130,52 +119,50 @@ def run(
 
     Example: prec run configs/quickstart.yaml model.width=40 seed=3
     """
-    from precision_jax.runs import store
-    from precision_jax.runs.checkpoint import CheckpointError, RunTimeout, for_runs
-    from precision_jax.experiment import load_config
     from precision_jax.config.engine import ConfigError
-    from precision_jax.runs.training import preflight, run_experiment
+    from precision_jax.experiment import load_config
+    from precision_jax.runs.checkpoint import CheckpointError, checkpoint_path
+    from precision_jax.runs.execute import BUSY, COMPLETE, Hooks, execute
 
     cfg = load_config(config, overrides or [])
     root = out if out is not None else Path(cfg.output.dir)
-    if not force and already_complete(root, cfg, quiet):
+
+    def note(text: str) -> None:
+        if text.startswith("resuming"):
+            if not quiet:
+                console.print(text, soft_wrap=True)
+        else:
+            err_console.print(f"prec: warning: {text}", markup=False, soft_wrap=True)
+
+    def start(plan) -> None:
+        _persistent_compilation_cache()
+        interrupts.set_where(cfg.name)
+
+    with Progress(quiet, cfg.name) as progress:
+        try:
+            outcome, = execute(root, [cfg], force=force,
+                               max_memory=None if max_memory is None else int(max_memory * 2**30), max_time=max_time,
+                               hooks=Hooks(on_log=progress, on_compile=progress.compiling, on_note=note,
+                                           on_start=start))
+        except ConfigError as e:  # found once the target is known (sizes, stages for this model, memory)
+            raise e.located(e.source or str(config)) from None
+        except CheckpointError as e:
+            fail(str(e))
+    if outcome.state == "skipped":
+        if outcome.reason == BUSY:
+            fail(f"{outcome.path}: this run is being trained by another process")
+        assert outcome.reason == COMPLETE, outcome
+        say_complete(outcome, quiet)
         return
-    try:
-        preflight([cfg], None if max_memory is None else int(max_memory * 2**30))
-    except ConfigError as e:  # found only once the target is known (sizes, stages for this model, memory)
-        raise e.located(e.source or str(config)) from None
-    store.check_writable(root)  # a file, a read-only or full folder: refused before any data are drawn
-    _persistent_compilation_cache()
-    interrupts.set_where(cfg.name)
-    checkpoint = for_runs(root, [cfg])
-    if max_time is not None:
-        checkpoint.max_seconds = max_time
-    lock = store.RunLock(root, cfg)
-    if not lock.acquire():
-        fail(f"{store.run_dir(root, cfg)}: this run is being trained by another process")
-    try:
-        if checkpoint.path.is_file() and not quiet:
-            console.print(f"resuming from {checkpoint.path}")
-        with Progress(quiet, cfg.name) as progress:
-            try:
-                result = run_experiment(cfg, on_log=progress, on_compile=progress.compiling, checkpoint=checkpoint,
-                                        max_memory=None if max_memory is None else int(max_memory * 2**30))
-            except ConfigError as e:  # found only once the target is known (sizes, orders, graph inputs)
-                raise e.located(e.source or str(config)) from None
-            except CheckpointError as e:
-                fail(str(e))
-            except RunTimeout as stop:
-                err_console.print(f"prec: {stop}; the checkpoint is {checkpoint.path}; run the same command "
-                                  f"to resume", markup=False, soft_wrap=True)
-                sys.exit(TIMEOUT_STATUS)
-        path = store.write_run(root, result)
-        checkpoint.clear()
-    finally:
-        lock.release()
+    if outcome.state == "timeout":
+        err_console.print(f"prec: {outcome.reason}; the checkpoint is {checkpoint_path(root, [cfg])}; run the same "
+                          f"command to resume", markup=False, soft_wrap=True)
+        sys.exit(TIMEOUT_STATUS)
+    path = outcome.path
     if quiet:
         print(path)
         return
-    summary = result.summary
+    summary = outcome.summary
     m = summary.metrics
     console.print(summary_table(summary))
     if summary.boost is not None:

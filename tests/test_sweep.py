@@ -124,7 +124,7 @@ def test_failing_run_is_recorded_and_the_sweep_continues(tmp_path, monkeypatch):
         path = store.run_dir(tmp_path, r.config)
         if r.config.model.width == 7:
             assert not store.is_complete(path)
-            record = yaml.safe_load((path / sw.FAILED_FILE).read_text())
+            record = yaml.safe_load((path / store.FAILED_FILE).read_text())
             assert "simulated failure" in record["reason"] and record["run_id"] == r.run_id
             assert sw.status_of(tmp_path, r.config) == "failed"
         else:
@@ -138,7 +138,7 @@ def test_failing_run_is_recorded_and_the_sweep_continues(tmp_path, monkeypatch):
     monkeypatch.undo()
     fixed = sw.run_sweep(runs, tmp_path, retry_failed=True)  # the cause gone, the retry completes, clears the record
     assert (fixed.done, fixed.skipped, fixed.failed) == (4, 4, 0)
-    assert not list(tmp_path.rglob(sw.FAILED_FILE))
+    assert not list(tmp_path.rglob(store.FAILED_FILE))
 
 
 def test_diverged_run_is_saved_with_its_status_counted_apart_and_not_retried(tmp_path):

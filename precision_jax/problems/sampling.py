@@ -50,12 +50,6 @@ class Dataset:
     def n_test(self) -> int:
         return int(self.x_test.shape[0])
 
-    def prepare_inputs(self, x: jax.Array) -> jax.Array:
-        """Map raw inputs into the space the model was trained in."""
-        if self.input_shift is None:
-            return x
-        return (x - self.input_shift) / self.input_scale
-
 
 def sample_box(key: jax.Array, n: int, lows, highs, shrink: float = 1.0) -> jax.Array:
     """``n`` uniform points in the box ``[lows, highs]`` shrunk by ``shrink`` about its centre; shape ``(n, d)``."""

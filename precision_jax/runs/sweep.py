@@ -43,19 +43,17 @@ import json
 import os
 import signal
 import threading
-import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
-from precision_jax.problems import datafile
+from precision_jax.problems import data_target
 
 from precision_jax.runs import store
+from precision_jax.runs.execute import Outcome, describe, execute, record_failure, status_of
 from precision_jax.experiment import ConfigError, ExperimentConfig, apply_override, build_config, read_yaml, to_dict
 
 SWEEP_KEYS = ("name", "base", "grid", "zip", "output", "description")
-FAILED_FILE = store.FAILED_FILE
 SWEEPS_DIR = Path("configs") / "sweeps"
 # The project's configs folder, next to the package (the repository, for an editable install).
 PROJECT_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -90,18 +88,6 @@ class SweepRun:
     @property
     def label(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.values.items()) or self.config.name
-
-
-@dataclass
-class Outcome:
-    """What happened to one run: ``done``, ``skipped`` or ``failed`` (with ``reason``)."""
-
-    run_id: str
-    label: str
-    state: str
-    reason: str = ""
-    seconds: float = 0.0
-    path: str = ""
 
 
 @dataclass
@@ -210,15 +196,15 @@ def parse_sweep(data: Any, source: str = "", base_dir: str | Path = ".") -> Swee
                 base = read_yaml(base_path)
             except ConfigError as e:
                 raise ConfigError(e.what, "base", "") from None
-            datafile.absolutize_paths(base, base_path.parent)  # a data path is relative to the file that wrote it
+            data_target.absolutize_paths(base, base_path.parent)  # a data path is relative to the file that wrote it
         elif not isinstance(base, dict):
             raise ConfigError(f"expected a config file path or a mapping, got {base!r}", "base")
         else:
-            base = datafile.absolutize_paths(copy.deepcopy(base), base_dir)
+            base = data_target.absolutize_paths(copy.deepcopy(base), base_dir)
         grid = data.get("grid") or {}
         if not isinstance(grid, dict):
             raise ConfigError(f"expected a mapping of dotted keys to lists, got {grid!r}", "grid")
-        grid_axes = tuple((_check_key(k, f"grid.{k}"), datafile.absolutize_axis(k, _axis(v, f"grid.{k}"), base_dir))
+        grid_axes = tuple((_check_key(k, f"grid.{k}"), data_target.absolutize_axis(k, _axis(v, f"grid.{k}"), base_dir))
                           for k, v in grid.items())
         zips_raw = data.get("zip") or []
         if isinstance(zips_raw, dict):
@@ -232,7 +218,7 @@ def parse_sweep(data: Any, source: str = "", base_dir: str | Path = ".") -> Swee
             if not isinstance(group, dict) or not group:
                 raise ConfigError(f"expected a mapping of dotted keys to lists, got {group!r}", where)
             axes = tuple((_check_key(k, f"{where}.{k}"),
-                          datafile.absolutize_axis(k, _axis(v, f"{where}.{k}"), base_dir)) for k, v in group.items())
+                          data_target.absolutize_axis(k, _axis(v, f"{where}.{k}"), base_dir)) for k, v in group.items())
             lengths = {k: len(v) for k, v in axes}
             if len(set(lengths.values())) != 1:
                 raise ConfigError(f"zipped keys need lists of equal length, got {lengths}", where)
@@ -344,144 +330,18 @@ def shard(groups: list[list[SweepRun]], index: int, count: int) -> list[list[Swe
 # --------------------------------------------------------------------------- running
 
 
-def failed_path(root: str | Path, cfg: ExperimentConfig) -> Path:
-    return store.run_dir(root, cfg) / FAILED_FILE
-
-
-def record_failure(root: str | Path, cfg: ExperimentConfig, reason: str, detail: str = "") -> Path:
-    """Write ``failed.json`` atomically (:func:`precision_jax.runs.store.atomic_write_json`) into the run's directory.
-
-    The directory gets no ``summary.json``, so the store never counts it as complete.
-    """
-    final = store.run_dir(root, cfg)
-    final.mkdir(parents=True, exist_ok=True)
-    record = {"run_id": final.name, "name": cfg.name, "seed": cfg.seed, "status": "failed", "reason": reason,
-              "detail": detail, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": to_dict(cfg)}
-    return store.atomic_write_json(final / FAILED_FILE, record)
-
-
-def clear_failure(root: str | Path, cfg: ExperimentConfig) -> None:
-    path = failed_path(root, cfg)
-    if path.exists() and store.is_complete(path.parent):
-        path.unlink(missing_ok=True)
-
-
-def clean_run_leftovers(root: str | Path, cfg: ExperimentConfig) -> int:
-    """Remove ``.tmp-<run id>-*`` directories an interrupted writer of *this* run left behind.
-
-    Only this run's leftovers: shards run disjoint runs, so another process
-    sharing the store is never writing them.
-    """
-    import shutil
-
-    parent = store.run_dir(root, cfg).parent
-    stale = list(parent.glob(f"{store.TMP_PREFIX}{store.run_id(cfg)}-*")) if parent.is_dir() else []
-    for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
-    return len(stale)
-
-
-def status_of(root: str | Path, cfg: ExperimentConfig) -> str:
-    """``complete`` (any saved run), ``failed`` (a failure record only) or ``missing``."""
-    path = store.run_dir(root, cfg)
-    if store.is_complete(path):
-        return "complete"
-    if (path / FAILED_FILE).is_file():
-        return "failed"
-    return "missing"
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def _save(root: str | Path, record, run: SweepRun, seconds: float) -> Outcome:
-    path = store.write_run(root, record)
-    clear_failure(root, run.config)
-    status = record.summary.status
-    state = "done" if status == "complete" else status  # "diverged": saved, counted apart, never retried
-    return Outcome(run.run_id, run.label, state, "" if state == "done" else status, seconds, str(path))
-
-
-def _fail(root: str | Path, run: SweepRun, exc: BaseException, seconds: float) -> Outcome:
-    reason = _describe(exc)
-    record_failure(root, run.config, reason, traceback.format_exc(limit=8))
-    return Outcome(run.run_id, run.label, "failed", reason, seconds)
-
-
-def _train(root: str | Path, runs: list[SweepRun]) -> list[Outcome]:
-    """Train ``runs`` (one seed group, or one run) with a checkpoint, save them, drop the checkpoint.
-
-    A run that reaches its time cap (``output.max_time``) keeps its checkpoint
-    and comes back as ``timeout``; the next invocation resumes it.
-    """
-    from precision_jax.runs.checkpoint import RunTimeout, for_runs
-    from precision_jax.runs.training import run_seed_group
-
-    checkpoint = for_runs(root, [r.config for r in runs])
-    start = time.perf_counter()
-    try:
-        records = run_seed_group([r.config for r in runs], checkpoint=checkpoint)
-    except RunTimeout as stop:
-        return [Outcome(r.run_id, r.label, "timeout", str(stop), time.perf_counter() - start) for r in runs]
-    seconds = (time.perf_counter() - start) / len(runs)
-    outcomes = [_save(root, record, run, seconds) for record, run in zip(records, runs)]
-    checkpoint.clear()
-    return outcomes
-
-
-def run_sequential(root: str | Path, run: SweepRun) -> Outcome:
-    """One run through :func:`precision_jax.runs.training.run_seed_group`, saved or recorded as failed."""
-    start = time.perf_counter()
-    try:
-        return _train(root, [run])[0]
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as exc:  # a failed run is data for the sweep, not the end of it
-        return _fail(root, run, exc, time.perf_counter() - start)
-
-
 def run_group(root: str | Path, group: list[SweepRun], batch: bool = True,
               retry_failed: bool = False) -> list[Outcome]:
     """Run the not-yet-complete runs of one seed group as one batch (one by one with ``batch=False``).
 
-    Complete runs come back as ``skipped`` without being touched, and so do
-    failed runs unless ``retry_failed``, and runs another process holds (their
-    lock, :class:`precision_jax.runs.store.RunLock`). If the batch raises, its runs
-    are retried one by one so a failing seed is isolated and recorded.
+    :func:`precision_jax.runs.execute.execute` with failures recorded: complete
+    runs come back ``skipped`` without being touched, and so do failed runs
+    unless ``retry_failed``, and runs another process holds. If the batch
+    raises, its runs are retried one by one so a failing seed is isolated and
+    recorded.
     """
-    outcomes, todo, locks = [], [], []
-    try:
-        for run in group:
-            status = status_of(root, run.config)
-            if status == "complete" or (status == "failed" and not retry_failed):
-                outcomes.append(Outcome(run.run_id, run.label, "skipped", "" if status == "complete" else "failed"))
-                continue
-            lock = store.RunLock(root, run.config)
-            if not lock.acquire():
-                outcomes.append(Outcome(run.run_id, run.label, "skipped", "running in another process"))
-                continue
-            locks.append(lock)
-            if status_of(root, run.config) == "complete":  # finished by another process meanwhile
-                outcomes.append(Outcome(run.run_id, run.label, "skipped"))
-                continue
-            clean_run_leftovers(root, run.config)  # safe: no other process holds this run
-            todo.append(run)
-        if batch and len(todo) > 1:
-            try:
-                return outcomes + _train(root, todo)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception:
-                # Isolate the failing seed(s) by running them one by one; the batch's checkpoint is abandoned.
-                from precision_jax.runs.checkpoint import checkpoint_path
-
-                checkpoint_path(root, [r.config for r in todo]).unlink(missing_ok=True)
-        return outcomes + [run_sequential(root, run) for run in todo]
-    finally:
-        for lock in locks:
-            lock.release()
+    return execute(root, [r.config for r in group], labels=[r.label for r in group],
+                   retry_failed=retry_failed, record_failures=True, batch=batch)
 
 
 def enable_compilation_cache(directory: str | Path | None = None) -> Path:
@@ -599,8 +459,8 @@ def run_sweep(runs: list[SweepRun], root: str | Path, jobs: int = 1, batch: bool
                     outcomes = []
                     for r in group:
                         if status_of(root, r.config) != "complete":
-                            record_failure(root, r.config, _describe(exc))
-                            outcomes.append(Outcome(r.run_id, r.label, "failed", _describe(exc)))
+                            record_failure(root, r.config, describe(exc))
+                            outcomes.append(Outcome(r.run_id, r.label, "failed", describe(exc)))
                 for outcome in outcomes:
                     report(outcome)
     return summary

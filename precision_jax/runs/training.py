@@ -1,9 +1,10 @@
-"""From validated configs to finished runs: target → data → model → stage chains → boosting → run records.
+"""From a run plan to finished runs: data → stage chains → boosting → run records.
 
-A *seed group* is a list of configs that differ only in their seed. It is
-trained as one batch (:func:`precision_jax.engine.driver.run_chain` maps every stage
-over the seeds), and a single run is a group of one, so ``prec run`` and a
-sweep produce the same numbers for the same config.
+A *seed group* (configs that differ only in their seed, resolved once into a
+:class:`~precision_jax.runs.plan.RunPlan`) is trained as one batch
+(:func:`precision_jax.engine.driver.run_chain` maps every stage over the
+seeds), and a single run is a group of one, so ``prec run`` and a sweep
+produce the same numbers for the same config.
 
 The fitted model is a sum F(x) = f₀(x) + Σ_k c_k f_k(x). f₀ is the configured
 model trained by ``train``; with a ``boost`` section, each round k = 1…R
@@ -14,99 +15,59 @@ work at their comfortable scale while F gains the orders of magnitude. A round
 that does not lower the training MSE of F is discarded and ends that seed's
 boosting. Classical interpolants (simplex, spline, Chebyshev) are fitted once,
 without a chain, from the same training points a net with the same seed gets.
+
+Nothing here writes to the store: :func:`precision_jax.runs.execute.execute`
+owns skipping, locking, checkpoint files and writing.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import platform
 import time
-from importlib import metadata
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from precision_jax import models
-
-from precision_jax.engine import auto_chain, driver, memory
-
-from precision_jax.problems import datafile
-
-from precision_jax.runs import provenance
-
-from precision_jax.numerics.error_metrics import max_abs_error, relative_rmse, rmse
-from precision_jax.runs.checkpoint import Checkpointer
-from precision_jax.engine.boosting import BoostConfig
-from precision_jax.experiment import ExperimentConfig
-from precision_jax.problems.sampling import Dataset, check_sampling, make_dataset
-from precision_jax.numerics.random_keys import RunKeys, run_keys
 from precision_jax.config.engine import ConfigError, to_dict
+from precision_jax.engine import driver
+from precision_jax.engine.boosting import BoostConfig
 from precision_jax.engine.stages.base import CurvePoint, Problem
+from precision_jax.experiment import ExperimentConfig
+from precision_jax.numerics.error_metrics import max_abs_error, relative_rmse, rmse
+from precision_jax.numerics.random_keys import RunKeys, run_keys
+from precision_jax.problems import data_target
+from precision_jax.problems.sampling import Dataset, make_dataset
+from precision_jax.problems.targets import Target
+from precision_jax.runs import provenance
+from precision_jax.runs.checkpoint import Checkpointer
+from precision_jax.runs.plan import RunPlan, preflight, resolve_target, resolve_train_points
 from precision_jax.runs.store import Part, RunRecord, Summary, TargetInfo
-from precision_jax.problems.targets import Target, equation_target, formula_target, teacher_target
 
 
-def resolve_target(cfg: ExperimentConfig) -> Target:
-    """The :class:`Target` a config names; unknown equations become a :class:`ConfigError`."""
-    t = cfg.target
-    if t.data is not None:  # a data file: read and checked here, one-line errors naming the file
-        return datafile.data_target(t)
-    try:
-        if t.equation is not None:
-            return equation_target(t.equation)
-        if t.formula is not None:
-            return formula_target(t.formula, t.variables)
-        return teacher_target(t.teacher.widths, t.teacher.activation, t.teacher.seed)
-    except (KeyError, ValueError) as e:
-        key = "target.equation" if t.equation is not None else "target.formula" if t.formula else "target.teacher"
-        message = e.args[0] if e.args else str(e)
-        raise ConfigError(str(message), key) from None
+def draw_data(cfg: ExperimentConfig, target: Target, n_train: int, keys: Optional[RunKeys] = None,
+              standardize: Optional[bool] = None) -> Dataset:
+    """The run's training and test sets (``n_train`` = D training points), drawn from the key tree's ``data`` key.
 
-
-def resolve_train_points(cfg: ExperimentConfig, n_params: int, d: int) -> int:
-    """``D``: the configured number, or the paper's tie ``D = N // (d + 1)`` for ``auto``."""
-    if cfg.data.train_points != "auto":
-        return int(cfg.data.train_points)
-    n = n_params // (d + 1)
-    if n < 1:
-        raise ConfigError(f"auto gives D = N // (d+1) = {n_params} // {d + 1} = 0 training points",
-                          "data.train_points")
-    return n
+    Every path that must see a run's exact data goes through here: training
+    (with the plan's D, :attr:`precision_jax.runs.plan.RunPlan.n_train`), and
+    :func:`run_data` for ``prec hessian`` and the figures. A data file's rows
+    are split by its own counts (``n_train`` is not used).
+    """
+    keys = keys or run_keys(cfg.seed, getattr(cfg.model, "init_seed", None))
+    standardize = cfg.data.standardize if standardize is None else standardize
+    if target.data is not None:  # a data file's rows, split by the same data key (precision_jax/problems/data_target.py)
+        return data_target.dataset(target, keys.data, cfg.data.train_points, cfg.data.test_points, standardize)
+    return make_dataset(target, n_train, cfg.data.test_points, keys.data, cfg.data.test_compactification,
+                        standardize, cfg.data.sampling)
 
 
 def run_data(cfg: ExperimentConfig, target: Target, n_params: int, keys: Optional[RunKeys] = None,
              standardize: Optional[bool] = None) -> Dataset:
-    """The run's training and test sets, drawn from the key tree's ``data`` key.
-
-    Every path that must see a run's exact data (``prec run``, seed groups,
-    ``prec hessian``, interpolants) goes through here.
-    """
-    keys = keys or run_keys(cfg.seed, getattr(cfg.model, "init_seed", None))
-    if target.data is not None:  # a data file's rows, split by the same data key (precision_jax/problems/datafile.py)
-        return datafile.dataset(target, keys.data, cfg.data.train_points, cfg.data.test_points,
-                                cfg.data.standardize if standardize is None else standardize)
-    return make_dataset(target, resolve_train_points(cfg, n_params, target.d), cfg.data.test_points, keys.data,
-                        cfg.data.test_compactification, cfg.data.standardize if standardize is None else standardize,
-                        cfg.data.sampling)
-
-
-@functools.lru_cache(maxsize=64)
-def cached_model(model_cfg, d: int, variables: Optional[tuple]) -> models.TrainableModel:
-    """One model object per (config, d, input names), so compiled programs keyed by its function are reused."""
-    return models.build_model(model_cfg, d, variables)
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in ("prec", "jax", "jaxlib", "optax", "jaxopt", "numpy", "scipy", "sympy"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    """:func:`draw_data` for a run of a model with ``n_params`` parameters (D resolved as the run's plan does)."""
+    n_train = 0 if target.data is not None else resolve_train_points(cfg, n_params, target.d)
+    return draw_data(cfg, target, n_train, keys, standardize)
 
 
 def error_metrics(prediction, y) -> dict[str, float]:
@@ -126,159 +87,41 @@ def residual_scale(r: np.ndarray, how: str) -> float:
     return float({"mean_abs": np.mean(a), "rms": np.sqrt(np.mean(a * a)), "max": np.max(a)}[how])
 
 
-def _same_but_seed(configs: Sequence[ExperimentConfig]) -> bool:
-    def strip(cfg):
-        d = to_dict(cfg)
-        d.pop("seed", None)
-        d["output"].pop("dir", None)  # where a run is written does not change how it is trained
-        return d
-
-    first = strip(configs[0])
-    return all(strip(c) == first for c in configs[1:])
-
-
-def with_chain(cfg: ExperimentConfig, d: int, D: int, n_params: int) -> ExperimentConfig:
-    """``cfg`` with ``train: auto`` written out (:func:`precision_jax.engine.auto_chain.plan`); other configs as they are.
-
-    Only training sees the planned chain: the run keeps the config as written (its id, its config.yaml), and
-    its summary's ``chain`` records what ran.
-    """
-    if cfg.train != auto_chain.AUTO:
-        return cfg
-    train, boost = auto_chain.plan(d, D, n_params)
-    return dataclasses.replace(cfg, train=train, boost=boost)
-
-
-def check_chains(cfg: ExperimentConfig, model: models.TrainableModel, d: int, variables) -> list:
-    """Build every stage of the main chain and the boosting chain: settings and sizes fail here, before any data.
-
-    Returns ``[(prefix, stages), ...]`` for the memory check.
-    """
-    chains = [("train", driver.build_chain(cfg.train, model.apply, model.n_params, cfg.output.log_every, "train"))]
-    if cfg.boost is not None:
-        round_model = cached_model(cfg.boost.model or cfg.model, d, variables)
-        chains.append(("boost.train", driver.build_chain(cfg.boost.train, round_model.apply, round_model.n_params,
-                                                         cfg.output.log_every, "boost.train")))
-    return chains
-
-
-def check_target(target: Target, samples: int = 4096) -> None:
-    """Refuse a target that is not finite somewhere on its box, naming the box and a point where it fails.
-
-    The check evaluates the box's corners, its centre and ``samples`` fixed
-    pseudo-random points: enough to catch ``sqrt(x)`` on [−1, 1] or a pole
-    inside the box in seconds, before any data are drawn.
-    """
-    lows, highs = np.asarray(target.lows, np.float64), np.asarray(target.highs, np.float64)
-    d = lows.shape[0]
-    corners = np.array(np.meshgrid(*[[0.0, 1.0]] * d, indexing="ij")).reshape(d, -1).T if d <= 10 else np.zeros((0, d))
-    unit = np.concatenate([corners, np.full((1, d), 0.5), np.random.default_rng(0).random((samples, d))])
-    x = lows + unit * (highs - lows)
-    with np.errstate(all="ignore"):
-        y = np.asarray(target.fn(jnp.asarray(x)))
-    bad = np.flatnonzero(~np.isfinite(y))
-    if bad.size:
-        point = ", ".join(f"{v} = {x[bad[0], i]:.6g}" for i, v in enumerate(target.variables))
-        ranges = ", ".join(f"{v} in [{lo:g}, {hi:g}]" for v, lo, hi in zip(target.variables, lows, highs))
-        raise ConfigError(f"{target.name} is not finite on its sampling box ({ranges}): "
-                          f"{y[bad[0]]} at {point} ({bad.size} of {len(y)} probe points)", "target")
-
-
-def preflight(configs: Sequence[ExperimentConfig], max_memory: Optional[int] = None) -> Target:
-    """Every check that needs no data: the target, the stages for this model, memory, finiteness on the box.
-
-    Raises :class:`ConfigError` naming the key; draws no data and compiles
-    nothing, so a caller can refuse a run before it writes anything.
-    """
-    first = configs[0]
-    target = resolve_target(first)
-    if target.data is not None:
-        return _preflight_data(configs, target, max_memory)
-    if first.model.kind in models.INTERPOLANTS:
-        kind = first.model.kind
-        if first.train:
-            raise ConfigError(f"a {kind} model is fitted directly; remove the optimizer stages", "train")
-        if first.boost is not None:
-            raise ConfigError(f"a {kind} model is fitted directly; remove the boost section", "boost")
-        if first.data.train_points == "auto":
-            raise ConfigError(f"give a number of training points for a {kind} model", "data.train_points")
-        memory.check_run_memory(int(first.data.train_points), first.data.test_points, target.d, [], 1,
-                                   max_memory)
-        check_sampling(first.data.sampling, int(first.data.train_points), target.d, kind)
-    else:
-        variables = tuple(target.variables)
-        model = cached_model(first.model, target.d, variables)
-        n_train = resolve_train_points(first, model.n_params, target.d)
-        chains = check_chains(with_chain(first, target.d, n_train, model.n_params), model, target.d, variables)
-        memory.check_run_memory(n_train, first.data.test_points, target.d, chains, len(configs), max_memory)
-        check_sampling(first.data.sampling, n_train, target.d, first.model.kind)
-    check_target(target)
-    return target
-
-
-def _preflight_data(configs: Sequence[ExperimentConfig], target: Target, max_memory: Optional[int]) -> Target:
-    """:func:`preflight` for a data-file target, whose rows (read and checked by :func:`resolve_target`) decide
-    the sizes: the stages, what the model needs of the rows (:func:`datafile.check_model`) and memory."""
-    first = configs[0]
-    kind = first.model.kind
-    n_train, n_test = datafile.point_counts(target, first.data.train_points, first.data.test_points)
-    if kind in models.INTERPOLANTS:
-        if first.train:
-            raise ConfigError(f"a {kind} model is fitted directly; remove the optimizer stages", "train")
-        if first.boost is not None:
-            raise ConfigError(f"a {kind} model is fitted directly; remove the boost section", "boost")
-        chains, seeds = [], 1
-    else:
-        variables = tuple(target.variables)
-        model = cached_model(first.model, target.d, variables)
-        chains = check_chains(with_chain(first, target.d, n_train, model.n_params), model, target.d, variables)
-        seeds = len(configs)
-    datafile.check_model(first, target)
-    memory.check_run_memory(n_train, n_test, target.d, chains, seeds, max_memory)
-    return target
-
-
 def run_experiment(cfg: ExperimentConfig, on_log: Optional[Callable[[CurvePoint], None]] = None,
                    max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None,
                    on_compile: Optional[Callable[[driver.Compiling], None]] = None) -> RunRecord:
-    """Train (or fit) the configured approximator and measure it; deterministic for a given config."""
+    """Train (or fit) the configured approximator and measure it, in memory; deterministic for a given config."""
     return run_seed_group([cfg], on_log, max_memory, checkpoint, on_compile)[0]
 
 
-def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callable[[CurvePoint], None]] = None,
+def run_seed_group(group: Union[RunPlan, Sequence[ExperimentConfig]],
+                   on_log: Optional[Callable[[CurvePoint], None]] = None,
                    max_memory: Optional[int] = None, checkpoint: Optional[Checkpointer] = None,
                    on_compile: Optional[Callable[[driver.Compiling], None]] = None) -> list[RunRecord]:
-    """Train configs that differ only in their seed as one batch; one :class:`RunRecord` per config.
+    """Train a seed group as one batch; one :class:`RunRecord` per config, in memory.
 
-    Each record equals what a group of one would give (bit for bit on one
-    machine). ``summary.wall_seconds`` is the group's wall time divided by its
-    size, and ``summary.batch`` says how many seeds shared the loop. Before
-    any data are drawn, every stage is built (bad settings for this model are
-    refused), the target is checked to be finite on its box and the memory
-    estimate is checked against ``max_memory`` bytes (default: what is available).
+    ``group`` is a plan that has passed :func:`~precision_jax.runs.plan.preflight`,
+    or the group's configs (planned and preflighted here, ``max_memory`` bytes
+    the limit; default: what is available). Each record equals what a group of
+    one would give (bit for bit on one machine). ``summary.wall_seconds`` is
+    the group's wall time divided by its size, and ``summary.batch`` says how
+    many seeds shared the loop.
 
     With a ``checkpoint``, the group resumes from its saved state when there
     is one and saves its state as it goes (see :mod:`precision_jax.runs.checkpoint`);
     the caller removes the checkpoint once the records are written.
     """
-    if not configs:
-        return []
-    if not _same_but_seed(configs):
-        raise ValueError("a seed group's configs may differ only in their seed")
+    if not isinstance(group, RunPlan):
+        if not group:
+            return []
+        group = preflight(group, max_memory)
+    plan = group
     start, started_at = time.perf_counter(), time.time()
-    first = configs[0]
-    target = preflight(configs, max_memory)
-    if first.model.kind in models.INTERPOLANTS:
-        return [fit_interpolant(cfg, target) for cfg in configs]
-    variables = tuple(target.variables)
-    model = cached_model(first.model, target.d, variables)
-    keys = [run_keys(cfg.seed, getattr(cfg.model, "init_seed", None)) for cfg in configs]
-    datasets = [run_data(cfg, target, model.n_params, k) for cfg, k in zip(configs, keys)]
-    planned = first.train == auto_chain.AUTO
-    first = with_chain(first, target.d, datasets[0].n_train, model.n_params)
+    if plan.interpolant:
+        return [fit_interpolant(plan, s) for s in range(len(plan.configs))]
+    configs, target, model, round_model, keys = plan.configs, plan.target, plan.model, plan.round_model, plan.keys
+    datasets = [draw_data(cfg, target, plan.n_train, k) for cfg, k in zip(configs, keys)]
     S = len(configs)
-    round_model_cfg = first.boost.model or first.model if first.boost is not None else None
-    round_model = cached_model(round_model_cfg, target.d, variables) if round_model_cfg is not None else None
     snapshot = checkpoint.load() if checkpoint is not None else None
     fit = _GroupFit.empty(S) if snapshot is None else _GroupFit.restore(snapshot["fit"])
 
@@ -294,34 +137,34 @@ def run_seed_group(configs: Sequence[ExperimentConfig], on_log: Optional[Callabl
     if fit.round == 0:
         problems = _stack_problems(datasets, [k.subsets for k in keys])
         theta0 = jnp.stack([model.init(k.init) for k in keys])
-        chains = driver.run_chain(first.train, model.apply, model.n_params, problems, theta0, first.output.log_every,
+        chains = driver.run_chain(plan.train, model.apply, model.n_params, problems, theta0, plan.log_every,
                                   on_log=on_log, on_compile=on_compile, resume=resume_for(0), offer=offer_for(0))
         fit.finish_main(chains)
-    if first.boost is not None:
-        applies = [model.apply] + [round_model.apply] * first.boost.rounds
-        while fit.round <= first.boost.rounds and fit.active.any():
-            _boost_round(first.boost, first.output.log_every, round_model, keys, datasets, applies, fit,
+    applies = [model.apply] + ([round_model.apply] * plan.boost.rounds if plan.boost is not None else [])
+    ensemble = _Ensemble(applies, datasets)
+    if plan.boost is not None:
+        while fit.round <= plan.boost.rounds and fit.active.any():
+            _boost_round(plan.boost, plan.log_every, round_model, keys, datasets, ensemble, fit,
                          on_log, on_compile, resume_for(fit.round), offer_for(fit.round))
 
     wall = time.perf_counter() - start
+    round_model_cfg = (plan.boost.model or configs[0].model) if plan.boost is not None else None
     records = []
     for s, cfg in enumerate(configs):
         data = datasets[s]
-        parts = [Part(first.model if k == 0 else round_model_cfg, {"theta": np.asarray(theta)}, float(c))
+        parts = [Part(cfg.model if k == 0 else round_model_cfg, {"theta": np.asarray(theta)}, float(c))
                  for k, (theta, c) in enumerate(fit.parts[s])]
-        predict = functools.partial(_predict_sum, applies if first.boost is not None else [model.apply],
-                                    fit.parts[s])
-        summary = summarize(cfg, target, data, model.n_params, model.description, predict(data.x_train),
-                            predict(data.x_test), fit.stages[s], wall / S,
-                            "diverged" if fit.diverged[s] else "complete", started_at=started_at,
+        f_train, f_test = ensemble.predictions(s, fit.parts[s])
+        summary = summarize(cfg, target, data, model.n_params, model.description, f_train, f_test, fit.stages[s],
+                            wall / S, "diverged" if fit.diverged[s] else "complete", started_at=started_at,
                             curve=fit.curves[s])
-        if first.boost is not None:
-            summary.boost = {"rounds": len(parts) - 1, "normalize": first.boost.normalize, "rows": fit.rows[s],
+        if plan.boost is not None:
+            summary.boost = {"rounds": len(parts) - 1, "normalize": plan.boost.normalize, "rows": fit.rows[s],
                              "N_total": int(sum(p.arrays["theta"].size for p in parts))}
         if S > 1:
             summary.batch = {"seeds": S, "group_wall_seconds": wall}
-        if planned:
-            summary.chain = {"train": [to_dict(c) for c in first.train], "boost": to_dict(first.boost)}
+        if plan.planned:
+            summary.chain = {"train": [to_dict(c) for c in plan.train], "boost": to_dict(plan.boost)}
         records.append(RunRecord(cfg, summary, fit.curves[s], parts, data.input_shift, data.input_scale))
     return records
 
@@ -380,18 +223,43 @@ def _predict_sum(applies, parts: Sequence[tuple], x) -> jax.Array:
     return out
 
 
+class _Ensemble:
+    """Each seed's F on its training and test points, evaluated once per accepted set of parts.
+
+    A boosting round needs F before the round (its residual) and F with the
+    round's candidate (to accept it or not); the accepted candidate's values are
+    the next round's "before" and, at the end, the reported predictions. They
+    are kept here, keyed by the number of parts, instead of being recomputed
+    (the arithmetic is the same op by op, so the bits are too).
+    """
+
+    def __init__(self, applies, datasets: Sequence[Dataset]):
+        self.applies, self.datasets = applies, datasets
+        self._cache: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+
+    def predictions(self, s: int, parts: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        """(F on the training points, F on the test points) of seed ``s`` with ``parts``."""
+        cached = self._cache.get(s)
+        if cached is not None and cached[0] == len(parts):
+            return cached[1], cached[2]
+        data = self.datasets[s]
+        if not parts:
+            return np.zeros(data.n_train), np.zeros(data.n_test)
+        values = (np.asarray(_predict_sum(self.applies, parts, data.x_train)),
+                  np.asarray(_predict_sum(self.applies, parts, data.x_test)))
+        self._cache[s] = (len(parts), *values)
+        return values
+
+
 def _boost_round(boost: BoostConfig, log_every: int, model: models.TrainableModel, keys: Sequence[RunKeys],
-                 datasets: Sequence[Dataset], applies, fit: _GroupFit, on_log, on_compile, resume, offer) -> None:
+                 datasets: Sequence[Dataset], ensemble: _Ensemble, fit: _GroupFit, on_log, on_compile, resume,
+                 offer) -> None:
     """Boosting round ``fit.round`` for every seed still active; a seed whose round does not help stops."""
     k, S = fit.round, len(datasets)
     active = fit.active.copy()
     residuals, residuals_test, scales, before = [], [], np.ones(S), np.full(S, np.nan)
     for s, data in enumerate(datasets):
-        if fit.parts[s]:
-            f_train = np.asarray(_predict_sum(applies, fit.parts[s], data.x_train))
-            f_test = np.asarray(_predict_sum(applies, fit.parts[s], data.x_test))
-        else:
-            f_train, f_test = np.zeros(data.n_train), np.zeros(data.n_test)
+        f_train, f_test = ensemble.predictions(s, fit.parts[s])
         r, r_test = np.asarray(data.y_train) - f_train, np.asarray(data.y_test) - f_test
         before[s] = float(np.mean(r * r))
         scale = residual_scale(r, boost.normalize)
@@ -405,13 +273,11 @@ def _boost_round(boost: BoostConfig, log_every: int, model: models.TrainableMode
         theta0 = jnp.stack([model.init(kk.round_init(k)) for kk in keys])
         chains = driver.run_chain(boost.train, model.apply, model.n_params, problems, theta0, log_every,
                                   active=active, round_index=k, units=scales, on_log=on_log,
-                                  on_compile=on_compile, resume=resume,
-                                  offer=offer)
+                                  on_compile=on_compile, resume=resume, offer=offer)
         for s in np.flatnonzero(active):
             data, chain = datasets[s], chains[s]
             candidate = fit.parts[s] + [(chain.theta, float(scales[s]))]
-            g_train = np.asarray(_predict_sum(applies, candidate, data.x_train))
-            g_test = np.asarray(_predict_sum(applies, candidate, data.x_test))
+            g_train, g_test = ensemble.predictions(s, candidate)
             after = float(np.mean((g_train - np.asarray(data.y_train)) ** 2))
             accepted = bool(np.isfinite(after) and after < before[s])
             fit.rows[s].append({"round": k, "scale": float(scales[s]), "model": model.description,
@@ -428,23 +294,22 @@ def _boost_round(boost: BoostConfig, log_every: int, model: models.TrainableMode
     fit.round = k + 1
 
 
-def fit_interpolant(cfg: ExperimentConfig, target: Target) -> RunRecord:
+def fit_interpolant(plan: RunPlan, s: int = 0) -> RunRecord:
     """Classical approximators: no optimizer chain, one fit from the run's training points or a grid.
 
-    ``models.INTERPOLANTS[kind](model_cfg, target, dataset)`` returns an
+    :func:`precision_jax.models.fit` (the kind's registered fitter) returns an
     object with ``n_params``, ``n_train``, ``state()`` and ``predict(x) -> (n,)``
     (NaN where undefined, e.g. outside a triangulation's convex hull). The data
     are raw (interpolants work in the target's coordinates) and drawn from the
     key tree's ``data`` key, so a net with the same seed sees the same points.
-    A data-file target has no function to sample, so its builders are
-    ``datafile.INTERPOLANTS`` (splines through a lookup table, least-squares
-    Chebyshev series). The config has passed :func:`preflight`.
+    A data-file target has no function to sample, so the kind fits its rows
+    (splines through a lookup table, least-squares Chebyshev series). ``plan`` has passed :func:`~precision_jax.runs.plan.preflight`; ``s`` picks its seed.
     """
     start, started_at = time.perf_counter(), time.time()
-    data = run_data(cfg, target, 0, standardize=False)
-    builders = models.INTERPOLANTS if target.data is None else datafile.INTERPOLANTS
+    cfg, target = plan.configs[s], plan.target
+    data = draw_data(cfg, target, plan.n_train, plan.keys[s], standardize=False)
     try:
-        interpolant = builders[cfg.model.kind](cfg.model, target, data)
+        interpolant = models.fit(cfg.model, target, data)
     except ConfigError:
         raise
     except ValueError as e:
@@ -491,6 +356,7 @@ def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: in
         "min_test_rmse": min_test,
         **(extra_metrics or {}),
     }
+    record = provenance.collect(started_at if started_at is not None else time.time() - wall_seconds)
     return Summary(
         name=cfg.name, seed=cfg.seed, status=status,
         target=TargetInfo(target.name, target.d, tuple(target.variables), tuple(map(float, target.lows)),
@@ -499,8 +365,7 @@ def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: in
         stages=stages, wall_seconds=wall_seconds,
         numerics={"dtype": str(jnp.asarray(data.y_train).dtype), "jax_enable_x64": bool(jax.config.jax_enable_x64),
                   "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
-        versions=package_versions(),
-        provenance=provenance.collect(started_at if started_at is not None else time.time() - wall_seconds))
+        versions=record["versions"], provenance=record)
 
 
 def run_round_spectrum(record, model, round_: int):

@@ -16,9 +16,8 @@
 ``<store>/.data/<sha256>.npz`` (content-addressed, so the same arrays are one
 file; the leading dot keeps it apart from experiment folders), puts
 ``target: {data: that file, inputs: [...], output: ...}`` into the config and
-runs it exactly as ``prec run`` does (:func:`precision_jax.runs.training.preflight`,
-:func:`~precision_jax.runs.training.run_experiment`,
-:func:`~precision_jax.runs.store.write_run`). The run is an ordinary run of the
+runs it exactly as ``prec run`` does (:func:`precision_jax.runs.execute.execute`:
+plan and preflight, lock, checkpoint, train, write). The run is an ordinary run of the
 store — ``prec runs list``, ``prec predict`` and ``prec export`` see it — its
 resolved config records the file's SHA-256, and the same arrays with the same
 config give the same run id and the same metrics as ``prec run`` on a CSV or
@@ -210,7 +209,7 @@ def _columns(x, y, names: Optional[Sequence[str]], output: str, what: str) -> di
 
 def _write_data(root: Path, columns: dict[str, np.ndarray]) -> Path:
     """The columns as ``<root>/.data/<sha256>.npz`` (content-addressed; written once, atomically)."""
-    from precision_jax.problems.datafile import write_table
+    from precision_jax.problems.data_files import write_table
 
     digest = hashlib.sha256()
     for name, values in columns.items():
@@ -248,7 +247,7 @@ def fit(x, y, config: Union[None, str, os.PathLike, Mapping] = None, *, inputs: 
     **overrides : dotted config keys, e.g. ``seed=1``, ``**{"train.0.steps": 500}``, ``model={"width": 64}``.
     """
     from precision_jax.experiment import build_config
-    from precision_jax.runs.training import preflight, run_experiment
+    from precision_jax.runs.execute import BUSY, Hooks, execute
 
     data = resolve_config(config, overrides)
     source = str(config) if isinstance(config, (str, os.PathLike)) else "pj.fit config"
@@ -261,28 +260,24 @@ def fit(x, y, config: Union[None, str, os.PathLike, Mapping] = None, *, inputs: 
         target["test_data"] = str(_write_data(root, _columns(x_test, y_test, names, output, "test ")))
     data["target"] = target
     cfg = build_config(data, source=source)
-    path = store.run_dir(root, cfg)
-    if not force and store.is_complete(path):
-        try:
-            return Model(path)
-        except store.StoreError as e:  # unreadable: say so and train it again, as prec run does
-            warnings.warn(f"{e}; training the run again", stacklevel=2)
+    hooks = Hooks(on_note=lambda text: warnings.warn(text, stacklevel=3))
+    if verbose:
+        hooks.on_log = _progress(cfg.name)
+        hooks.on_compile = lambda e: print(f"{cfg.name}: compiling {e.label()}…", flush=True)
     try:
-        preflight([cfg])
+        outcome, = execute(root, [cfg], force=force, hooks=hooks)
     except ConfigError as e:
         raise e.located(e.source or source) from None
-    store.check_writable(root)
-    lock = store.RunLock(root, cfg)
-    if not lock.acquire():
-        raise store.StoreError(path, "this run is being trained by another process")
+    if outcome.reason == BUSY:
+        raise store.StoreError(Path(outcome.path), "this run is being trained by another process")
     try:
-        record = run_experiment(cfg, on_log=_progress(cfg.name) if verbose else None,
-                                on_compile=(lambda e: print(f"{cfg.name}: compiling {e.label()}…", flush=True))
-                                if verbose else None)
-        written = store.write_run(root, record)
-    finally:
-        lock.release()
-    return Model(written)
+        return Model(outcome.path)
+    except store.StoreError as e:  # found complete but unreadable: say so and train it again, as prec run does
+        if outcome.state != "skipped":
+            raise
+        warnings.warn(f"{e}; training the run again", stacklevel=2)
+    outcome, = execute(root, [cfg], force=True, hooks=hooks)
+    return Model(outcome.path)
 
 
 def _progress(name: str):
