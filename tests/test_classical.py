@@ -18,10 +18,10 @@ from importlib import resources
 import numpy as np
 import pytest
 
+from precision_jax.analysis.power_laws import bootstrap_exponent, fit_power_law
 from precision_jax.models.chebyshev import chebyshev_points, fit_chebyshev
 from precision_jax.models.simplex import estimate_triangulation_bytes, fit_simplex
 from precision_jax.models.spline import fit_spline, points_per_axis_for, supported_orders
-from precision_jax.analysis.power_laws import bootstrap_exponent, fit_power_law
 from precision_jax.numerics.error_metrics import relative_rmse, rmse
 
 TEST_COMPACTIFICATION = 0.8
@@ -114,7 +114,8 @@ def test_simplex_exact_and_nan_outside():
     rng = np.random.default_rng(0)
     # Linear functions are reproduced exactly inside the hull.
     x = rng.uniform(0, 1, (200, 2))
-    lin = lambda z: 1.5 + 2 * z[:, 0] - 3 * z[:, 1]
+    def lin(z):
+        return 1.5 + 2 * z[:, 0] - 3 * z[:, 1]
     interp = fit_simplex(x, lin(x))
     xt = rng.uniform(0.2, 0.8, (1000, 2))
     assert np.max(np.abs(interp.predict(xt) - lin(xt))) < 1e-13
@@ -194,14 +195,16 @@ def test_spline_2d_cubic_scaling_exponent():
 def test_spline_nd_is_exact_tensor_interpolant():
     # Non-symmetric target on a non-square box: catches axis mix-ups in the per-axis solve.
     lows, highs = [-1.0, 0.5], [2.0, 1.5]
-    f = lambda x: np.sin(1.3 * x[:, 0]) * np.exp(x[:, 1]) + x[:, 0] * x[:, 1] ** 2
+    def f(x):
+        return np.sin(1.3 * x[:, 0]) * np.exp(x[:, 1]) + x[:, 0] * x[:, 1] ** 2
     for order in (3, 5):
         s = fit_spline(f, lows, highs, 12, order)
         g0, g1 = np.linspace(-1, 2, 12), np.linspace(0.5, 1.5, 12)
         grid = np.stack(np.meshgrid(g0, g1, indexing="ij"), -1).reshape(-1, 2)
         assert np.max(np.abs(s.predict(grid) - f(grid))) < 1e-13
     # Not-a-knot cubic reproduces polynomials of degree <= 3 per axis exactly.
-    poly = lambda x: 1 + x[:, 0] ** 3 - 2 * x[:, 0] * x[:, 1] ** 2 + 0.5 * x[:, 1] ** 3 * x[:, 0] ** 2
+    def poly(x):
+        return 1 + x[:, 0] ** 3 - 2 * x[:, 0] * x[:, 1] ** 2 + 0.5 * x[:, 1] ** 3 * x[:, 0] ** 2
     s = fit_spline(poly, lows, highs, 7, 3)
     xt = uniform_box(lows, highs, 2000, np.random.default_rng(0))
     assert np.max(np.abs(s.predict(xt) - poly(xt))) < 1e-12
@@ -224,7 +227,7 @@ def test_spline_reaches_float64_floor():
     for order, D in [(3, 3000), (5, 300), (7, 100)]:
         floors[order] = relative_rmse(fit_spline(exp1, [-1], [1], D, order).predict(x_test), y_test)
         assert floors[order] <= 1e-14
-    print(f"\n[spline floor on e^x] rel RMSE: " + ", ".join(f"order {k} D={D}: {floors[k]:.1e}"
+    print("\n[spline floor on e^x] rel RMSE: " + ", ".join(f"order {k} D={D}: {floors[k]:.1e}"
                                                          for k, D in [(3, 3000), (5, 300), (7, 100)]))
 
 
@@ -262,7 +265,8 @@ def test_points_per_axis_for():
 
 def test_chebyshev_1d_machine_precision():
     x_test, y_test = _test_set_1d()
-    sin_pi = lambda x: np.sin(np.pi * x[:, 0])
+    def sin_pi(x):
+        return np.sin(np.pi * x[:, 0])
     x_full = uniform_box([-1.0], [1.0], 30000, np.random.default_rng(5))
     results = {}
     for name, f, degree in [("e^x", exp1, 20), ("sin(pi x)", sin_pi, 30)]:
@@ -286,7 +290,8 @@ def test_chebyshev_2d_and_3d():
     err2 = relative_rmse(c.predict(x2), exp_xy(x2))
     # 3-D, analytic, non-symmetric, on a non-cube box (catches axis mix-ups).
     lo3, hi3 = np.array([1.0, 2.0, 1.0]), np.array([2.0, 5.0, 5.0])
-    f3 = lambda x: np.exp(0.5 * x[:, 0]) * np.sin(x[:, 1]) / (1.0 + 0.3 * x[:, 2])
+    def f3(x):
+        return np.exp(0.5 * x[:, 0]) * np.sin(x[:, 1]) / (1.0 + 0.3 * x[:, 2])
     x3 = uniform_box(lo3, hi3, 5000, rng, TEST_COMPACTIFICATION)
     c3 = fit_chebyshev(f3, lo3, hi3, 24)
     assert c3.n_params == 25**3
@@ -315,7 +320,8 @@ def test_chebyshev_points_and_validation():
     with pytest.raises(ValueError, match="degree must be >= 1"):
         fit_chebyshev(exp1, [-1], [1], 0)
     # Polynomials of degree <= n are reproduced exactly.
-    p = lambda x: 3 - x[:, 0] + 2 * x[:, 0] ** 5
+    def p(x):
+        return 3 - x[:, 0] + 2 * x[:, 0] ** 5
     c = fit_chebyshev(p, [0.0], [2.0], 5)
     xt = np.linspace(0, 2, 101)[:, None]
     assert np.max(np.abs(c.predict(xt) - p(xt))) < 1e-12

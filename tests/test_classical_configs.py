@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
 import pytest
 
+from precision_jax import models
+from precision_jax.config.kinds import MODEL_KINDS, register_model
 from precision_jax.experiment import ConfigError, build_config
 from precision_jax.runs.training import run_experiment
 from tests.test_cli import prec, write
@@ -57,3 +64,38 @@ def test_interpolants_take_no_optimizer_stages():
     cfg["train"] = [{"kind": "adam", "steps": 10}]
     with pytest.raises(ConfigError, match="train"):
         run_experiment(build_config(cfg))
+
+
+def test_one_registry_entry_per_model_kind_says_how_it_is_built_or_fitted():
+    assert list(MODEL_KINDS) == ["mlp", "modular", "simplex", "spline", "chebyshev"]  # `prec schema`'s order
+    for kind, entry in MODEL_KINDS.items():
+        assert entry.kind == kind and entry.config.__dataclass_params__.frozen
+        assert entry.trainable == (kind in ("mlp", "modular")) == models.is_trainable(kind)
+        assert models.is_interpolant(kind) == (entry.fit is not None and entry.restore is not None)
+        assert entry.trainable or (entry.fit_rows is not None and entry.check_rows is not None)
+    assert not models.is_interpolant("no-such-kind") and not models.is_trainable("no-such-kind")
+    cfg = build_config({"name": "n", "target": {"equation": "I.8.14"}, "data": {"train_points": 10},
+                        "model": {"kind": "mlp", "depth": 3, "width": 7}, "train": [{"kind": "adam", "steps": 1}]})
+    assert models.parameter_count(cfg.model, 4) == models.build_model(cfg.model, 4).n_params == 5 * 7 + 8 * 7 + 8
+
+
+def test_a_kind_is_trainable_or_fitted_never_both():
+    @dataclass(frozen=True)
+    class Half:
+        kind: Literal["half"] = "half"
+
+    with pytest.raises(TypeError, match="exactly one of build"):
+        register_model(Half, build=lambda cfg, d, v: None, fit=lambda cfg, t, data: None)
+    with pytest.raises(TypeError, match="needs restore"):
+        register_model(Half, fit=lambda cfg, t, data: None)
+    assert "half" not in MODEL_KINDS
+
+
+def test_problems_import_nothing_from_models():
+    """The layer order is models above problems: the data-file fitters live with the models."""
+    root = Path(models.__file__).resolve().parent.parent / "problems"
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.startswith("precision_jax.models") for n in names), path.name

@@ -19,12 +19,12 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
+from precision_jax.config.engine import ConfigError, to_dict
+from precision_jax.experiment import build_config, load_config
+from precision_jax.numerics.random_keys import run_keys
 from precision_jax.problems import data_files, data_target
 from precision_jax.runs import store
 from precision_jax.runs import sweep as sw
-from precision_jax.experiment import build_config, load_config
-from precision_jax.numerics.random_keys import run_keys
-from precision_jax.config.engine import ConfigError, to_dict
 from precision_jax.runs.plan import preflight, resolve_target
 from precision_jax.runs.training import run_data, run_experiment
 
@@ -173,6 +173,33 @@ def test_npz_and_npy_layouts(tmp_path):
     (tmp_path / "saved.csv").write_text("\n".join(text[:3] + ["", "# a comment"] + text[3:]) + "\n")
     saved = data_files.read_table(tmp_path / "saved.csv")
     assert saved.inputs == ("x", "y") and np.allclose(saved.x, xy, rtol=1e-15) and saved.n == 50
+
+
+def test_input_points_are_read_by_the_table_reader(tmp_path):
+    """``prec predict``'s points go through the same reader as a data target's rows: the same numbers, the
+    same savetxt headers and comments, the same one-line refusals; only the header and the output are optional."""
+    xy = np.random.default_rng(1).uniform(-1, 1, (30, 2))
+    data_files.write_table(tmp_path / "rows.csv", {"f": f(*xy.T), "y": xy[:, 1], "x": xy[:, 0]})
+    table = data_files.read_table(tmp_path / "rows.csv", inputs=["x", "y"], output="f")
+    points = data_files.read_points(tmp_path / "rows.csv", ["x", "y"])
+    assert np.array_equal(points, table.x) and np.array_equal(points, xy)
+    (tmp_path / "plain.txt").write_text("".join(f"{a!r},{b!r}\n" for a, b in xy.tolist()))  # no header, any suffix
+    assert np.array_equal(data_files.read_points(tmp_path / "plain.txt", ["x", "y"]), xy)
+    np.savetxt(tmp_path / "saved.csv", xy, delimiter=",", header="x,y")
+    text = (tmp_path / "saved.csv").read_text().splitlines()
+    (tmp_path / "saved.csv").write_text("\n".join(text[:2] + ["# a comment", ""] + text[2:]) + "\n")
+    assert np.array_equal(data_files.read_points(tmp_path / "saved.csv", ["x", "y"]), xy)
+    np.savez(tmp_path / "cols.npz", y=xy[:, 1], x=xy[:, 0])
+    np.save(tmp_path / "x.npy", xy)
+    for name in ("cols.npz", "x.npy"):
+        assert np.array_equal(data_files.read_points(tmp_path / name, ["x", "y"]), xy)
+    (tmp_path / "bad.csv").write_text("x,y\n0.5,0.25\n0.1,abc\n")
+    for read in (lambda p: data_files.read_table(p, ["x"], "y"), lambda p: data_files.read_points(p, ["x", "y"])):
+        with pytest.raises(ConfigError, match=r"bad.csv: row 2 \(line 3\), column 'y': 'abc' is not a number"):
+            read(tmp_path / "bad.csv")
+    with pytest.raises(ConfigError, match="3 columns and no header, but 2 are needed"):
+        (tmp_path / "wide.csv").write_text("1,2,3\n")
+        data_files.read_points(tmp_path / "wide.csv", ["x", "y"])
 
 
 def test_exact_duplicate_rows_are_kept_once(tmp_path):

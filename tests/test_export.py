@@ -9,7 +9,6 @@ the npz must have the documented layout; bad input is one line and exit 2.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -21,11 +20,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from precision_jax.use import export, export_runtime
-from precision_jax.runs import store
-from precision_jax.models import mlp
 from precision_jax.experiment import build_config
+from precision_jax.models import mlp
+from precision_jax.runs import store
 from precision_jax.runs.training import run_experiment
+from precision_jax.use import export, export_runtime
 
 TOLERANCE = 1e-15
 PLANE = {"formula": "sin(3*x)*exp(y)", "variables": {"x": [-1, 1], "y": [0, 1]}}
@@ -294,13 +293,13 @@ def test_bad_input_is_one_line_and_exit_2(runs, tmp_path):
         (("predict", tmp_path / "no_such_run", tmp_path / "cell.csv"), "no such run directory"),
         (("predict", run.parent, tmp_path / "cell.csv"), "not a prec run directory"),
         (("predict", run, tmp_path / "nope.csv"), "no such file"),
-        (("predict", run, tmp_path / "missing_column.csv"), "no column y"),
+        (("predict", run, tmp_path / "missing_column.csv"), "no column 'y'"),
         (("predict", run, tmp_path / "columns.csv"), "3 columns and no header"),
-        (("predict", run, tmp_path / "cell.csv"), "line 3, column y: 'abc' is not a number"),
+        (("predict", run, tmp_path / "cell.csv"), "row 2 (line 3), column 'y': 'abc' is not a number"),
         (("predict", run, tmp_path / "nonfinite.csv"), "non-finite values (nan or inf) at lines 3"),
-        (("predict", run, tmp_path / "empty.csv"), "no rows"),
-        (("predict", run, tmp_path / "header_only.csv"), "a header but no rows"),
-        (("predict", run, tmp_path / "ragged.csv"), "line 3 has 1 cells"),
+        (("predict", run, tmp_path / "empty.csv"), "empty.csv is empty"),
+        (("predict", run, tmp_path / "header_only.csv"), "header_only.csv has no data rows"),
+        (("predict", run, tmp_path / "ragged.csv"), "row 2 (line 3) has 1 cells, the header has 2 columns"),
         (("predict", run, tmp_path / "unnamed.npz"), "no arrays named x, y"),
         (("predict", run, tmp_path / "wide.npy"), "has shape (4, 3)"),
         (("predict", run, tmp_path / "broken.npz"), "not a readable .npz file"),

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 import precision_jax  # noqa: F401
+from precision_jax.experiment import ConfigError, build_config, load_config
 from precision_jax.models import build_model, mlp
 from precision_jax.models.modular import ModularConfig
-from precision_jax.experiment import ConfigError, build_config, load_config
 from precision_jax.problems.targets import equation_target
 from precision_jax.runs.training import run_experiment
 
@@ -99,7 +99,7 @@ def test_gradient_reaches_every_module_and_every_input():
     grad = jax.grad(lambda t: jnp.mean((model.apply(t, x) - y) ** 2))(theta)
     per_module = model.unflatten(grad)
     for module, layers in zip(cfg.modules, per_module):
-        for index, (gw, gb) in enumerate(layers):
+        for index, (gw, _gb) in enumerate(layers):
             assert float(jnp.linalg.norm(gw)) > 0, f"no gradient reaches {module.name} layer {index}"
     dy_dx = jax.grad(lambda z: jnp.sum(model.apply(theta, z)))(x)
     assert bool(jnp.all(jnp.any(dy_dx != 0, axis=0))), "some input does not reach the output"

@@ -283,4 +283,4 @@ def check_rows(cfg, target, n_train: int, source: str) -> None:
                           f"data.train_points", "model.degree")
 
 
-MODEL = register_model(ChebyshevConfig, fit=fit, fit_rows=fit_rows, restore=restore, check_rows=check_rows)
+register_model(ChebyshevConfig, fit=fit, fit_rows=fit_rows, restore=restore, check_rows=check_rows)

@@ -13,8 +13,15 @@ from typing import Literal, Optional, Sequence
 from precision_jax.config.engine import ConfigError, checked, positive
 from precision_jax.config.kinds import model_config, register_model
 from precision_jax.models.trainable import TrainableModel, flat_model
-from precision_jax.numerics.dense_net import (ACTIVATIONS, Params, check_activation, init_mlp,  # noqa: F401
-                                             layer_widths, mlp_apply, parameter_count)
+from precision_jax.numerics.dense_net import (  # noqa: F401
+    ACTIVATIONS,
+    Params,
+    check_activation,
+    init_mlp,
+    layer_widths,
+    mlp_apply,
+    parameter_count,
+)
 
 ACTIVATION_DOC = "hidden-layer nonlinearity: " + ", ".join(ACTIVATIONS)
 
@@ -58,5 +65,4 @@ def build_mlp(cfg: MLPConfig, d: int, variables: Optional[Sequence[str]] = None)
     return model
 
 
-MODEL = register_model(MLPConfig, build=build_mlp,
-                       parameter_count=lambda cfg, d: parameter_count(network_widths(cfg, d)))
+register_model(MLPConfig, build=build_mlp, parameter_count=lambda cfg, d: parameter_count(network_widths(cfg, d)))

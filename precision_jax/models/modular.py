@@ -208,4 +208,4 @@ def build_modular(cfg: ModularConfig, d: int, variables: Optional[Sequence[str]]
     return model
 
 
-MODEL = register_model(ModularConfig, build=build_modular, parameter_count=lambda cfg, d: cfg.parameter_count())
+register_model(ModularConfig, build=build_modular, parameter_count=lambda cfg, d: cfg.parameter_count())

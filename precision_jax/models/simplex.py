@@ -302,4 +302,4 @@ def check_rows(cfg, target, n_train: int, source: str) -> None:
                           f"{target.data.train.name} gives {n_train}{source}", "data.train_points")
 
 
-MODEL = register_model(SimplexConfig, fit=fit, fit_rows=fit_rows, restore=restore, check_rows=check_rows)
+register_model(SimplexConfig, fit=fit, fit_rows=fit_rows, restore=restore, check_rows=check_rows)

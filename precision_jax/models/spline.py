@@ -111,7 +111,7 @@ def _check_box(lows, highs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def points_in_box(x, lows: np.ndarray, highs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check ``x`` has shape (n, d); return it as float64, the mask of rows inside the box, and a NaN-filled (n,) output."""
+    """Check ``x`` has shape (n, d); return it as float64, the mask of rows inside the box and a NaN-filled (n,)."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != len(lows):
         raise ValueError(f"x must have shape (n, {len(lows)}), got {x.shape}")
@@ -430,4 +430,4 @@ def check_rows(cfg, target, n_train: int, source: str) -> None:
                           f"the grid)", "target.test_data")
 
 
-MODEL = register_model(SplineConfig, fit=fit, fit_rows=fit_rows, restore=restore, check_rows=check_rows)
+register_model(SplineConfig, fit=fit, fit_rows=fit_rows, restore=restore, check_rows=check_rows)

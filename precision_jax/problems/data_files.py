@@ -40,6 +40,7 @@ import functools
 import hashlib
 import io
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
@@ -49,7 +50,7 @@ import numpy as np
 from precision_jax.config.engine import ConfigError
 
 __all__ = ["SUFFIXES", "Table", "file_columns", "describe", "select_columns", "read_table", "duplicate_rows",
-           "write_table"]
+           "read_points", "write_table"]
 
 SUFFIXES = (".csv", ".npz", ".npy")
 _SHOWN_ROWS = 3  # rows named in a message about many rows
@@ -67,13 +68,14 @@ def number_text(value: float) -> str:
 # --------------------------------------------------------------------------- reading files
 
 
-def _read_bytes(path: str, key: str) -> bytes:
+def _read_bytes(path: str, key: str, any_suffix: bool = False) -> bytes:
+    """A data file's bytes; ``any_suffix``: read a file of any other type as CSV text (input points)."""
     p = Path(path)
     if not p.exists():
         raise _fail(f"no such file: {path}", key)
     if not p.is_file():
         raise _fail(f"not a regular file: {path}", key)
-    if p.suffix.lower() not in SUFFIXES:
+    if not any_suffix and p.suffix.lower() not in SUFFIXES:
         raise _fail(f"{p.name}: unsupported data file type {p.suffix or '(none)'!r}; use .csv (with a header), "
                     f".npz or .npy", key)
     try:
@@ -120,10 +122,23 @@ def _csv_header(lines: Sequence[str], name: str) -> tuple[tuple[str, ...], int]:
     return tuple(header), header_line
 
 
-def _csv_rows(text: str, name: str) -> tuple[tuple[str, ...], list[list[str]], list[int]]:
-    """Header, data rows (cells as text) and each row's file line, from a CSV's text."""
+def _csv_rows(text: str, name: str, names: Optional[Sequence[str]] = None
+              ) -> tuple[tuple[str, ...], list[list[str]], list[int]]:
+    """Header, data rows (cells as text) and each row's file line, from a CSV's text.
+
+    ``names``: a first line of numbers is a row, not a header, and the columns are ``names`` in order.
+    """
     lines = text.splitlines()
-    header, header_line = _csv_header(lines, name)
+    first = next((line for line in lines if line.strip()), None)
+    cells = [cell.strip() for cell in next(csv.reader([first]))] if names is not None and first else None
+    if cells is not None and all(_is_number(cell) for cell in cells):
+        if len(cells) != len(names):
+            raise _fail(f"{name}: {len(cells)} columns and no header, but {len(names)} are needed "
+                        f"({', '.join(names)}); give exactly {len(names)} column{'s' if len(names) != 1 else ''} "
+                        f"or a header naming them")
+        header, header_line = tuple(names), lines.index(first) - 1
+    else:
+        header, header_line = _csv_header(lines, name)
     body, numbers = [], []
     for i in range(header_line + 1, len(lines)):
         stripped = lines[i].strip()
@@ -138,15 +153,16 @@ def _csv_rows(text: str, name: str) -> tuple[tuple[str, ...], list[list[str]], l
     return header, rows, numbers
 
 
-def _check_header(header: Sequence[str], name: str) -> None:
-    def numeric(cell: str) -> bool:
-        try:
-            float(cell)
-            return True
-        except ValueError:
-            return False
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
-    if header and all(numeric(c) for c in header):
+
+def _check_header(header: Sequence[str], name: str) -> None:
+    if header and all(_is_number(c) for c in header):
         raise _fail(f"{name}: the first line holds numbers, not column names; add a header line naming the "
                     f"columns, e.g. x,y,f")
     for i, cell in enumerate(header):
@@ -165,6 +181,58 @@ def _numeric_array(array: np.ndarray, what: str, name: str, key: str) -> np.ndar
     return np.asarray(array, np.float64)
 
 
+def _csv_columns(raw: bytes, name: str, key: str, header_only: bool = False,
+                 names: Optional[Sequence[str]] = None):
+    """(columns, ``column(name) -> float64 array``, each row's file line) of a CSV's bytes (see :func:`_parse`)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _fail(f"{name}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})", key) from None
+    try:
+        if header_only:
+            return _csv_header(text.splitlines(), name)[0], None, None
+        header, rows, lines = _csv_rows(text, name, names)
+    except csv.Error as e:
+        raise _fail(f"{name}: not a readable CSV ({e})", key) from None
+    except ConfigError as e:
+        raise ConfigError(e.what, key) from None
+
+    def column(column_name: str) -> np.ndarray:
+        cells = [row[header.index(column_name)] for row in rows]
+        try:
+            return np.array(cells, dtype=np.float64) if cells else np.zeros(0)
+        except ValueError:
+            for r, cell in enumerate(cells, start=1):
+                try:
+                    float(cell)
+                except ValueError:
+                    shown = repr(cell.strip()) if cell.strip() else "an empty cell"
+                    raise _fail(f"{name}: row {r} (line {lines[r - 1]}), column {column_name!r}: {shown} is "
+                                f"not a number", key) from None
+            raise
+
+    return header, column, lines
+
+
+def _load_arrays(raw: bytes, name: str, suffix: str, key: str):
+    """The array of a ``.npy`` file, or a ``.npz`` file's arrays by name; loaded without pickle."""
+    try:
+        loaded = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise _fail(f"{name}: not a readable {suffix} file ({' '.join(str(e).split())})", key) from None
+    if suffix == ".npy":
+        return loaded
+    try:
+        with loaded as npz:
+            stored = {k: npz[k] for k in npz.files}
+    except ValueError:  # an object array needs pickle
+        raise _fail(f"{name} holds Python objects, not numbers (reading them needs pickle, which prec never "
+                    f"uses)", key) from None
+    if not stored:
+        raise _fail(f"{name} holds no arrays", key)
+    return stored
+
+
 def _parse(raw: bytes, path: str, key: str, header_only: bool = False):
     """(columns, ``column(name) -> float64 array``, each row's CSV file line or None) of a data file's bytes.
 
@@ -173,38 +241,8 @@ def _parse(raw: bytes, path: str, key: str, header_only: bool = False):
     name = Path(path).name
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise _fail(f"{name}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})", key) from None
-        try:
-            if header_only:
-                return _csv_header(text.splitlines(), name)[0], None, None
-            header, rows, lines = _csv_rows(text, name)
-        except csv.Error as e:
-            raise _fail(f"{name}: not a readable CSV ({e})", key) from None
-        except ConfigError as e:
-            raise ConfigError(e.what, key) from None
-
-        def column(column_name: str) -> np.ndarray:
-            cells = [row[header.index(column_name)] for row in rows]
-            try:
-                return np.array(cells, dtype=np.float64) if cells else np.zeros(0)
-            except ValueError:
-                for r, cell in enumerate(cells, start=1):
-                    try:
-                        float(cell)
-                    except ValueError:
-                        shown = repr(cell.strip()) if cell.strip() else "an empty cell"
-                        raise _fail(f"{name}: row {r} (line {lines[r - 1]}), column {column_name!r}: {shown} is "
-                                    f"not a number", key) from None
-                raise
-
-        return header, column, lines
-    try:
-        loaded = np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise _fail(f"{name}: not a readable {suffix} file ({' '.join(str(e).split())})", key) from None
+        return _csv_columns(raw, name, key, header_only)
+    loaded = _load_arrays(raw, name, suffix, key)
     if suffix == ".npy":
         if not isinstance(loaded, np.ndarray) or loaded.ndim != 2 or loaded.shape[1] < 2:
             shape = getattr(loaded, "shape", "?")
@@ -214,14 +252,7 @@ def _parse(raw: bytes, path: str, key: str, header_only: bool = False):
         columns = tuple(f"x{i}" for i in range(table.shape[1] - 1)) + ("y",)
         arrays = {c: table[:, i] for i, c in enumerate(columns)}
     else:
-        try:
-            with loaded as npz:
-                stored = {k: npz[k] for k in npz.files}
-        except ValueError:  # an object array needs pickle
-            raise _fail(f"{name} holds Python objects, not numbers (reading them needs pickle, which prec never "
-                        f"uses)", key) from None
-        if not stored:
-            raise _fail(f"{name} holds no arrays", key)
+        stored = loaded
         if "x" in stored and stored["x"].ndim == 2:
             x, y = stored["x"], stored.get("y")
             if y is None or set(stored) != {"x", "y"}:
@@ -377,6 +408,61 @@ def duplicate_rows(x: np.ndarray, y: np.ndarray):
 
 
 
+# --------------------------------------------------------------------------- input points
+
+
+def read_points(path, variables: Sequence[str], key: str = "") -> np.ndarray:
+    """Input points (n, d) for a model with inputs ``variables``, from a data file (what ``prec predict`` reads).
+
+    The same reader as :func:`read_table`, with what inputs need: no output column, and a CSV's header is
+    optional. CSV (any suffix but .npz/.npy): with a header the input columns are picked by name (other
+    columns are ignored); without one (a first line of numbers) the file has exactly d columns, in the
+    model's order. NPZ: one 1-D array per input name, or one array ``x`` of shape (n, d) (or the only
+    array). NPY: one (n, d) array. Non-finite values are refused, their CSV lines or rows named. Every
+    problem is a one-line :class:`ConfigError` naming the file (at ``key``).
+    """
+    path, variables = os.path.abspath(path), tuple(variables)
+    name, suffix, d = Path(path).name, Path(path).suffix.lower(), len(variables)
+    raw = _read_bytes(path, key, any_suffix=True)
+    lines = None
+    if suffix in (".npz", ".npy"):
+        arrays = _load_arrays(raw, name, suffix, key)
+        arrays = {"x": arrays} if suffix == ".npy" else arrays
+        if all(v in arrays for v in variables):
+            columns = [np.asarray(arrays[v]) for v in variables]
+            if any(c.ndim != 1 for c in columns) or len({c.shape for c in columns}) != 1:
+                raise _fail(f"{name}: the arrays {', '.join(variables)} must be 1-D and of one length, got shapes "
+                            f"{', '.join(str(c.shape) for c in columns)}", key)
+            x = np.stack(columns, axis=1)
+        elif "x" in arrays or len(arrays) == 1:
+            array = "x" if "x" in arrays else next(iter(arrays))
+            x = np.asarray(arrays[array])
+            x = x[:, None] if x.ndim == 1 and d == 1 else x
+            if x.ndim != 2 or x.shape[1] != d:
+                raise _fail(f"{name}: array {array!r} has shape {x.shape}; the model has {d} input"
+                            f"{'s' if d != 1 else ''} ({', '.join(variables)}), so give (n, {d})", key)
+        else:
+            raise _fail(f"{name}: no arrays named {', '.join(variables)} and no array x; it has "
+                        f"{', '.join(arrays) or 'none'}", key)
+        x = _numeric_array(x, "the points", name, key)
+    else:
+        columns, column, lines = _csv_columns(raw, name, key, names=variables)
+        missing = [v for v in variables if v not in columns]
+        if missing:
+            raise _fail(f"{name}: no column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}: the "
+                        f"model's inputs are {', '.join(variables)}; the header has {', '.join(columns)}", key)
+        x = np.stack([column(v) for v in variables], axis=1) if variables else np.zeros((0, 0))
+    if x.shape[0] == 0:
+        raise _fail(f"{name} has no data rows", key)
+    bad = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
+    if bad.size:
+        where = "lines" if lines is not None else "rows"
+        shown = ", ".join(str(lines[i] if lines is not None else i + 1) for i in bad[:_SHOWN_ROWS])
+        more = f" and {bad.size - _SHOWN_ROWS} more" if bad.size > _SHOWN_ROWS else ""
+        raise _fail(f"{name}: non-finite values (nan or inf) at {where} {shown}{more}", key)
+    return x
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -387,8 +473,6 @@ def write_table(path, columns: Mapping[str, Any]) -> Path:
     The bytes depend only on the columns (the .npz's zip entries carry a fixed date, unlike ``numpy.savez``'s),
     so the same numbers always give the same SHA-256 and therefore the same run ids.
     """
-    import zipfile
-
     path = Path(path)
     arrays = {str(k): np.asarray(v, np.float64).reshape(-1) for k, v in columns.items()}
     if len({a.size for a in arrays.values()}) > 1:

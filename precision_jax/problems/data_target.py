@@ -16,8 +16,8 @@ Training and test sets
 ----------------------
 The test set is ``test_data``'s rows, or else 20 % of the rows (:data:`HOLDOUT_FRACTION`, at least one row)
 held out by a permutation drawn from the run's data key (:func:`precision_jax.numerics.random_keys.run_keys`), so
-every seed has its own split. ``data.train_points: auto`` uses every remaining row; a number D uses D of them (drawn with
-the same permutation), so a sweep over ``train_points`` measures scaling on one file. ``data.test_points``
+every seed has its own split. ``data.train_points: auto`` uses every remaining row; a number D uses D of them
+(drawn with the same permutation), so a sweep over ``train_points`` measures scaling on one file. ``data.test_points``
 caps the test set (a seeded subset when there are more rows). Points keep their file order.
 ``data.standardize`` works as for sampled targets. ``data.test_compactification`` does not apply: the points
 are the file's. The target's box (``lows``/``highs``, in the summary) is each input column's min and max over

@@ -31,16 +31,17 @@ import base64
 import inspect
 import json
 import pprint
-import zipfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import numpy as np
 
-from precision_jax.use import export_runtime
-
-from precision_jax.runs import store
+from precision_jax import models
+from precision_jax.config.engine import ConfigError
 from precision_jax.models.fitted import FittedModel
+from precision_jax.problems import data_files
+from precision_jax.runs import store
+from precision_jax.use import export_runtime
 
 FORMATS = ("python", "npz")
 DEFAULT_OUTPUT = "prediction"
@@ -58,15 +59,15 @@ def _strings(values) -> np.ndarray:
 
 def _dense_arrays(layers, prefix: str) -> dict[str, np.ndarray]:
     arrays = {f"{prefix}layers": np.asarray(len(layers), np.int64)}
-    for l, (w, b) in enumerate(layers):
-        arrays[f"{prefix}W_{l}"] = np.asarray(w, np.float64)
-        arrays[f"{prefix}b_{l}"] = np.asarray(b, np.float64)
+    for layer, (w, b) in enumerate(layers):
+        arrays[f"{prefix}W_{layer}"] = np.asarray(w, np.float64)
+        arrays[f"{prefix}b_{layer}"] = np.asarray(b, np.float64)
     return arrays
 
 
 def _part_arrays(model_cfg: Any, built: Any, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     kind = model_cfg.kind
-    if kind in ("simplex", "spline", "chebyshev"):
+    if models.is_interpolant(kind):  # its state() arrays are what the runtime evaluates
         return {name: np.asarray(a) for name, a in arrays.items()}
     params = built.unflatten(np.asarray(arrays["theta"], np.float64))  # the model's own (W, b) pytree
     if kind == "mlp":
@@ -228,119 +229,18 @@ def export_run(run: Union[str, Path], to: str, out: Optional[Union[str, Path]] =
 class PointsError(ValueError):
     """Points ``prec predict`` cannot read: one line naming the file and what is wrong."""
 
-    def __init__(self, path: Union[str, Path], what: str):
-        super().__init__(f"{path}: {' '.join(str(what).split())}")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _csv_points(path: Path, variables: tuple[str, ...]) -> np.ndarray:
-    import csv
-
-    try:
-        with open(path, newline="") as f:
-            rows = [(line, [cell.strip() for cell in row]) for line, row in enumerate(csv.reader(f), start=1)
-                    if any(cell.strip() for cell in row)]
-    except UnicodeDecodeError:
-        raise PointsError(path, "not a text CSV file") from None
-    except csv.Error as e:
-        raise PointsError(path, f"not a readable CSV file ({e})") from None
-    if not rows:
-        raise PointsError(path, "no rows")
-    d = len(variables)
-    first = rows[0][1]
-    if all(_is_number(cell) for cell in first):  # no header: the columns are the inputs, in order
-        if len(first) != d:
-            raise PointsError(path, f"{len(first)} columns and no header, but the run has {d} input"
-                                    f"{'s' if d != 1 else ''} ({', '.join(variables)}); give exactly {d} "
-                                    f"column{'s' if d != 1 else ''} or a header naming them")
-        names, columns, body = list(variables), list(range(d)), rows
-    else:
-        header = first
-        missing = [v for v in variables if v not in header]
-        if missing:
-            raise PointsError(path, f"no column{'s' if len(missing) > 1 else ''} {', '.join(missing)}: the run's "
-                                    f"inputs are {', '.join(variables)}; the header has {', '.join(header)}")
-        twice = [v for v in variables if header.count(v) > 1]
-        if twice:
-            raise PointsError(path, f"column {twice[0]!r} appears {header.count(twice[0])} times in the header")
-        names, columns, body = list(variables), [header.index(v) for v in variables], rows[1:]
-        if not body:
-            raise PointsError(path, "a header but no rows")
-    width = len(first)
-    x = np.empty((len(body), d))
-    for i, (line, row) in enumerate(body):
-        if len(row) != width:
-            first_line = "the header" if body is not rows else "the first row"
-            raise PointsError(path, f"line {line} has {len(row)} cells, {first_line} {width}")
-        for j, (name, c) in enumerate(zip(names, columns)):
-            try:
-                x[i, j] = float(row[c])
-            except ValueError:
-                raise PointsError(path, f"line {line}, column {name}: {row[c]!r} is not a number") from None
-    return x
-
-
-def _npz_points(path: Path, variables: tuple[str, ...]) -> np.ndarray:
-    try:
-        if path.suffix.lower() == ".npy":
-            arrays = {"x": np.load(path, allow_pickle=False)}
-        else:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise PointsError(path, f"not a readable {path.suffix} file ({type(e).__name__}: {e})") from None
-    d = len(variables)
-    if all(v in arrays for v in variables):
-        columns = [np.asarray(arrays[v]) for v in variables]
-        shapes = {c.shape for c in columns}
-        if any(c.ndim != 1 for c in columns) or len(shapes) != 1:
-            raise PointsError(path, f"the arrays {', '.join(variables)} must be 1-D and of one length, got shapes "
-                                    f"{', '.join(str(c.shape) for c in columns)}")
-        x = np.stack(columns, axis=1)
-    elif "x" in arrays or len(arrays) == 1:
-        name = "x" if "x" in arrays else next(iter(arrays))
-        x = np.asarray(arrays[name])
-        if x.ndim == 1 and d == 1:
-            x = x[:, None]
-        if x.ndim != 2 or x.shape[1] != d:
-            raise PointsError(path, f"array {name!r} has shape {x.shape}; the run has {d} input"
-                                    f"{'s' if d != 1 else ''} ({', '.join(variables)}), so give (n, {d})")
-    else:
-        raise PointsError(path, f"no arrays named {', '.join(variables)} and no array x; it has "
-                                f"{', '.join(arrays) or 'none'}")
-    if x.dtype.kind not in "fiu":
-        raise PointsError(path, f"the points are {x.dtype}, not numbers")
-    if x.shape[0] == 0:
-        raise PointsError(path, "no points")
-    return np.asarray(x, np.float64)
-
 
 def read_points(path: Union[str, Path], variables) -> np.ndarray:
     """Points (n, d) for a run with inputs ``variables`` from a CSV, NPZ or NPY file; :class:`PointsError` if not.
 
-    CSV: with a header the input columns are picked by name (other columns are
-    ignored); without one the file must have exactly d columns, in the run's
-    order. NPZ: one 1-D array per input name, or one array ``x`` of shape (n, d).
-    NPY: one (n, d) array. Non-finite values are refused, rows named.
+    The data-file reader (:func:`precision_jax.problems.data_files.read_points`): with a CSV header the input
+    columns are picked by name, without one the file has exactly d columns in the run's order; an NPZ holds
+    one array per input or ``x`` (n, d); an NPY one (n, d) array. Non-finite values are refused, rows named.
     """
-    path, variables = Path(path), tuple(variables)
-    if not path.is_file():
-        raise PointsError(path, "no such file" if not path.exists() else "not a file")
-    x = _npz_points(path, variables) if path.suffix.lower() in (".npz", ".npy") else _csv_points(path, variables)
-    bad = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
-    if bad.size:
-        offset = 2 if path.suffix.lower() not in (".npz", ".npy") else 0  # CSV: file lines (header line 1)
-        shown = ", ".join(str(int(i) + offset) for i in bad[:5]) + (f" and {bad.size - 5} more" if bad.size > 5 else "")
-        where = "lines" if offset else "rows"
-        raise PointsError(path, f"non-finite values (nan or inf) at {where} {shown}")
-    return x
+    try:
+        return data_files.read_points(path, variables)
+    except ConfigError as e:
+        raise PointsError(e.what) from None
 
 
 def outside_box(x: np.ndarray, lows, highs) -> int:
@@ -427,8 +327,7 @@ def input_gradient(model: FittedModel, x: np.ndarray) -> np.ndarray:
     inverse_scale = np.ones(model.d) if model.input_scale is None else 1.0 / model.input_scale
     z = model.standardize(x)
     total = np.zeros_like(x)
-    trainable = [(k, m) for k, m in enumerate(model.models) if model.parts[k].model.kind not in
-                 ("simplex", "spline", "chebyshev")]
+    trainable = [(k, m) for k, m in enumerate(model.models) if models.is_trainable(model.parts[k].model.kind)]
     if trainable:
         shift = None if model.input_shift is None else jnp.asarray(model.input_shift)
         scale = None if model.input_scale is None else jnp.asarray(model.input_scale)
@@ -444,7 +343,7 @@ def input_gradient(model: FittedModel, x: np.ndarray) -> np.ndarray:
         total = total + np.asarray(jax.jit(jax.grad(nets))(jnp.asarray(x)), np.float64)
     for k, m in enumerate(model.models):
         kind = model.parts[k].model.kind
-        if kind in ("simplex", "spline", "chebyshev"):
+        if models.is_interpolant(kind):
             total = total + model.coefficients[k] * _interpolant_gradient(kind, m, z) * inverse_scale
     return total
 

@@ -293,7 +293,7 @@ def dense_net(layers, z, activation):
 
 
 def _layers(arrays, prefix):
-    return [(arrays[f"{prefix}W_{l}"], arrays[f"{prefix}b_{l}"]) for l in range(int(arrays[f"{prefix}layers"]))]
+    return [(arrays[f"{prefix}W_{i}"], arrays[f"{prefix}b_{i}"]) for i in range(int(arrays[f"{prefix}layers"]))]
 
 
 def _mlp(arrays, z, variables):
@@ -365,23 +365,23 @@ def _barycentric_transforms(tri) -> None:
 
 
 def _find_interval(t, k, x):
-    """Index l with t[l] ≤ x < t[l+1], k ≤ l ≤ n−1 (x = t[n] gives n−1); −1 outside [t[k], t[n]] or NaN."""
+    """Knot span l with t[l] ≤ x < t[l+1], k ≤ l ≤ n−1 (x = t[n] gives n−1); −1 outside [t[k], t[n]] or NaN."""
     n = t.size - k - 1
     inner = t[k + 1:n]  # interior knots
-    l = k + np.searchsorted(inner, x, side="right")
-    return np.where((x >= t[k]) & (x <= t[n]), l, -1)
+    span = k + np.searchsorted(inner, x, side="right")
+    return np.where((x >= t[k]) & (x <= t[n]), span, -1)
 
 
-def _bspline_basis(t, k, x, l):
-    """The k+1 non-zero B-splines at x on interval l, scipy's _deBoor_D operation for operation: (n, k+1)."""
+def _bspline_basis(t, k, x, span):
+    """The k+1 non-zero B-splines at x on knot span ``span``, scipy's _deBoor_D operation for operation: (n, k+1)."""
     h = np.zeros((x.size, k + 1))
     h[:, 0] = 1.0
     for j in range(1, k + 1):
         hh = h[:, :j].copy()
         h[:, 0] = 0.0
         for n in range(1, j + 1):
-            xb = t[l + n]
-            xa = t[l + n - j]
+            xb = t[span + n]
+            xa = t[span + n - j]
             same = xb == xa
             with np.errstate(divide="ignore", invalid="ignore"):
                 w = hh[:, n - 1] / (xb - xa)
@@ -399,13 +399,13 @@ def _spline(arrays, z, variables):
     if d == 1:
         t, c = np.asarray(arrays["t"], _F8), np.asarray(arrays["c"], _F8)
         x = zi[:, 0]
-        l = _find_interval(t, k, x)
-        ok = l >= 0
-        l = np.where(ok, l, k)
-        b = _bspline_basis(t, k, x, l)
+        span = _find_interval(t, k, x)
+        ok = span >= 0
+        span = np.where(ok, span, k)
+        b = _bspline_basis(t, k, x, span)
         acc = np.zeros(x.size)
         for a in range(k + 1):
-            acc = acc + c[l + a - k] * b[:, a]
+            acc = acc + c[span + a - k] * b[:, a]
         out[inside] = np.where(ok, acc, np.nan)
         return out
     if k == 1:
@@ -416,11 +416,11 @@ def _spline(arrays, z, variables):
     ok = np.ones(zi.shape[0], bool)
     intervals, bases = [], []
     for axis in range(d):
-        l = _find_interval(knots[axis], k, zi[:, axis])
-        ok &= l >= 0
-        l = np.where(l >= 0, l, k)
-        intervals.append(l)
-        bases.append(_bspline_basis(knots[axis], k, zi[:, axis], l))
+        span = _find_interval(knots[axis], k, zi[:, axis])
+        ok &= span >= 0
+        span = np.where(span >= 0, span, k)
+        intervals.append(span)
+        bases.append(_bspline_basis(knots[axis], k, zi[:, axis], span))
     acc = np.zeros(zi.shape[0])
     for flat in range((k + 1) ** d):
         idx = np.unravel_index(flat, (k + 1,) * d)
