@@ -60,7 +60,7 @@ def guide(
     rec = g.recommend(analysis)
     header = [f"written by `prec guide {target}`: {rec.method.label} [{rec.regime}]",
               f"expected: RMSE ∝ {rec.method.expectation}"]
-    if rec.method.key in ("net", "modular"):
+    if rec.method.key in g.NET_KEYS:
         header.append(f"trained here as a {rec.config['model']['activation']} net with "
                       f"{' → '.join(s['kind'] for s in rec.config['train'])}, for precision")
     if write is not None:

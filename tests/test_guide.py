@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from precision_jax.analysis import guide
+from precision_jax.config.engine import ConfigError
 from precision_jax.experiment import load_config
 from precision_jax.problems.formula import parse_formula
-from precision_jax.config.engine import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOX5 = {k: (-1.0, 1.0) for k in "abcde"}
@@ -135,7 +135,7 @@ def test_data_file_and_config_targets(tmp_path):
     _write_csv(tmp_path / "s.csv", x, np.exp(x[:, 0] * x[:, 1]), ["u", "v", "f"])
     a = guide.analyze(str(tmp_path / "s.csv"))
     rec = guide.recommend(a)
-    assert (a.d, a.d_star, a.smooth.verdict, a.rows) == (2, None, guide.UNKNOWN, 300)
+    assert (a.d, a.d_star, a.smooth.verdict, a.scale_from) == (2, None, guide.UNKNOWN, "the file's 300 rows")
     assert a.scale_rms == pytest.approx(np.sqrt(np.mean(np.exp(x[:, 0] * x[:, 1]) ** 2)))
     assert rec.method.key == "simplex"
     path = guide.write_config(rec, tmp_path / "fit.yaml")
@@ -143,7 +143,7 @@ def test_data_file_and_config_targets(tmp_path):
     assert load_config(path).model.kind == "simplex"
     # The written config is itself a TARGET: the same analysis
     b = guide.analyze(str(path))
-    assert (b.kind, b.variables, b.rows) == ("data", ("u", "v"), 300)
+    assert (b.kind, b.variables, b.scale_from) == ("data", ("u", "v"), "the file's 300 rows")
 
     x5 = rng.uniform(-1, 1, (400, 5))
     _write_csv(tmp_path / "s5.csv", x5, x5[:, 0] * x5[:, 1] + x5[:, 2], list("abcde") + ["f"])
