@@ -108,7 +108,7 @@ def test_failing_run_is_recorded_and_the_sweep_continues(tmp_path, monkeypatch):
     # Width 7 fails at run time (as an out-of-memory or a library error would), batched or not.
     def explode(original):
         def run(arg, *args, **kwargs):
-            configs = arg if isinstance(arg, list) else [arg]
+            configs = arg.configs if hasattr(arg, "configs") else arg if isinstance(arg, list) else [arg]  # a plan
             if any(c.model.width == 7 for c in configs):
                 raise RuntimeError("simulated failure inside training")
             return original(arg, *args, **kwargs)
