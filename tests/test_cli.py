@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+import typer.main
 import yaml
 
-from precision_jax.runs import store
+from cli.main import app
 from precision_jax.experiment import load_config
+from precision_jax.runs import store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,9 +78,27 @@ def test_targets_lists_registry_and_shows_one():
     assert bad.returncode == 2 and "I.8.14" in bad.stderr
 
 
+def help_commands(text: str) -> list[str]:
+    """The command names in the Commands panel of a ``--help`` screen, in the order shown."""
+    assert "─ Commands ─" in text, text
+    return re.findall(r"^│ (\S+) {2,}", text.split("─ Commands ─", 1)[1], re.MULTILINE)
+
+
 def test_every_command_has_help_with_an_example():
     top = prec("--help")
-    assert top.returncode == 0
-    for command in ("run", "targets"):
-        result = prec(command, "--help")
-        assert result.returncode == 0 and "Example: prec" in result.stdout, command
+    assert top.returncode == 0, top.stderr
+    listed = help_commands(top.stdout)
+    registered = typer.main.get_command(app).commands
+    assert listed == list(registered) and len(listed) >= 13, listed  # --help shows every command there is
+    without_example = []
+    for name in listed:
+        subcommands = list(getattr(registered[name], "commands", {}))  # a group (`prec runs`) lists its own
+        if subcommands:
+            group = prec(name, "--help")
+            assert group.returncode == 0 and help_commands(group.stdout) == subcommands, group.stdout
+        for path in [[name, sub] for sub in subcommands] or [[name]]:
+            result = prec(*path, "--help")
+            assert result.returncode == 0, (path, result.stderr)
+            if not re.search(rf"Examples?: prec {' '.join(path)}\b", result.stdout):
+                without_example.append(" ".join(path))
+    assert without_example == [], f"--help without an 'Example: prec …' line: {without_example}"

@@ -6,18 +6,19 @@
 from __future__ import annotations
 
 import copy
+import math
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import jax
 import pytest
 import yaml
 
-from precision_jax.runs import store
-from precision_jax.experiment import build_config
 from precision_jax.config.engine import ConfigError
+from precision_jax.experiment import build_config
+from precision_jax.runs import store
 from precision_jax.runs.training import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +38,26 @@ def prec(*args, timeout=240):
                           timeout=timeout)
 
 
+# `prec` with every JAX loop primitive replaced by a failure: a stage's iterations are a lax.scan or a
+# lax.while_loop, so a command that traces any of them fails with status 1 and a traceback instead of
+# the one-line refusal. (Model initialisation and memory estimates use neither.)
+UNTRAINED_PREC = """
+import jax
+
+def no_training(*args, **kwargs):
+    raise AssertionError("a training loop was traced before the refusal")
+
+jax.lax.scan = jax.lax.while_loop = jax.lax.fori_loop = no_training
+from cli.main import app
+app(prog_name="prec")
+"""
+
+
+def prec_without_training(*args, timeout=240):
+    return subprocess.run([sys.executable, "-c", UNTRAINED_PREC, *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def one_line_error(result) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2, result.stderr
@@ -45,34 +66,41 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
-def test_a_run_too_big_for_memory_is_refused_in_seconds_naming_the_stage(tmp_path):
+def test_a_run_too_big_for_memory_is_refused_before_training_naming_the_stage(tmp_path):
     data = {**copy.deepcopy(TINY), "target": {"equation": "I.8.14"},
             "model": {"kind": "mlp", "depth": 3, "width": 200},
             "train": [{"kind": "adam", "steps": 5}, {"kind": "bfgs", "maxiter": 10}]}
     config = tmp_path / "big.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "store"
-    start = time.perf_counter()
-    line = one_line_error(prec("run", config, "--out", out, "--max-memory", 4))
-    assert time.perf_counter() - start < 60  # seconds (mostly importing JAX), not minutes of training first
+    # Refused before any training: no stage's loop is even traced (benchmarks/refusal_latency.py times it).
+    line = one_line_error(prec_without_training("run", config, "--out", out, "--max-memory", 4))
     assert re.search(r"big\.yaml: train\.1: \(bfgs\) needs ~[\d.]+ GB, 4\.0 GB available", line), line
     assert not out.exists()
 
 
 @pytest.mark.parametrize("key, value", [("data.train_points", 1e9), ("data.test_points", 2e9)])
-def test_data_too_big_for_memory_is_refused_before_it_is_drawn(key, value):
+def test_data_too_big_for_memory_is_refused_before_it_is_drawn(key, value, monkeypatch):
     section, name = key.split(".")
     data = copy.deepcopy(TINY)
     data[section][name] = value
-    start = time.perf_counter()
+    uniform, drawn = jax.random.uniform, []
+
+    def counted_uniform(rng, shape=(), *args, **kwargs):  # every random draw's size, refused past 1e6 numbers
+        drawn.append(math.prod(shape))
+        assert drawn[-1] <= 10**6, f"drew {shape} before refusing"
+        return uniform(rng, shape, *args, **kwargs)
+
+    monkeypatch.setattr(jax.random, "uniform", counted_uniform)
     with pytest.raises(ConfigError, match=rf"^{re.escape(key)}: .* needs ~[\d.]+ GB"):
         run_experiment(build_config(data), max_memory=8 * 2**30)
-    assert time.perf_counter() - start < 5
+    assert sum(drawn) < 10**4  # the model's initial weights at most; no data point was drawn
 
 
 def test_a_target_not_finite_on_its_box_is_refused_with_the_box_and_a_point():
     data = {**copy.deepcopy(TINY), "target": {"formula": "sqrt(x)", "variables": {"x": [-1, 1]}}}
-    with pytest.raises(ConfigError, match=r"^target: .*not finite on its sampling box \(x in \[-1, 1\]\): nan at x = -"):
+    message = r"^target: .*not finite on its sampling box \(x in \[-1, 1\]\): nan at x = -"
+    with pytest.raises(ConfigError, match=message):
         run_experiment(build_config(data))
 
 
@@ -95,7 +123,7 @@ def test_the_same_sweep_started_three_times_trains_every_run_exactly_once(tmp_pa
     processes = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for _ in range(3)]
     results = [p.communicate(timeout=600) for p in processes]
-    for p, (stdout, stderr) in zip(processes, results):
+    for p, (_, stderr) in zip(processes, results):
         assert p.returncode == 0, stderr
         assert "Traceback" not in stderr
     done = sum(int(re.search(r"(\d+) done", stdout).group(1)) for stdout, _ in results)

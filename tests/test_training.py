@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from precision_jax import models
-from precision_jax.models import mlp
-from precision_jax.experiment import ConfigError, build_config
-from precision_jax.problems.sampling import make_dataset
 from precision_jax.engine.stages.base import NON_FINITE, REASONS
+from precision_jax.experiment import ConfigError, build_config
+from precision_jax.models import mlp
+from precision_jax.problems.sampling import make_dataset
 from precision_jax.problems.targets import teacher_target
 from precision_jax.runs.training import run_experiment
 
@@ -97,6 +97,9 @@ def test_auto_train_points_tie_data_to_parameters(small_teacher):
 
 
 def test_unknown_equation_is_a_config_error(small_teacher):
+    # The schema refuses it while the config is built, naming the key and the nearest ids: no run starts.
     small_teacher["target"] = {"equation": "I.8.41"}
-    with pytest.raises(ConfigError, match="target.equation"):
-        run_experiment(build_config(small_teacher))
+    message = r"^target\.equation: unknown equation 'I\.8\.41'; did you mean I\.8\.14"
+    with pytest.raises(ConfigError, match=message) as error:
+        build_config(small_teacher)
+    assert error.value.key == "target.equation"
