@@ -42,10 +42,11 @@ def predict(
     target = record.summary.target
     outside = export.outside_box(x, target.lows, target.highs)
     if outside:
-        kinds = {p.model.kind for p in record.parts}
-        what = "interpolants give nan there" if kinds <= {"simplex", "spline", "chebyshev"} else \
-            "nets extrapolate there" if not kinds & {"simplex", "spline", "chebyshev"} else \
-            "interpolant parts give nan there"
+        from precision_jax import models
+
+        fitted = [models.is_interpolant(p.model.kind) for p in record.parts]
+        what = "interpolants give nan there" if all(fitted) else \
+            "nets extrapolate there" if not any(fitted) else "interpolant parts give nan there"
         err_console.print(f"prec: warning: {outside} of {x.shape[0]} points lie outside the box the run was "
                           f"trained on; {what}", markup=False, soft_wrap=True)
     names, table = export.prediction_table(model, x, export.output_name(record.config), grad)
