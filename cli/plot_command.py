@@ -135,7 +135,10 @@ def table(
     target: Optional[str] = typer.Option(None, "--target", help="Only this target."),
     where: Optional[list[str]] = typer.Option(None, "--where", help=WHERE_HELP),
 ) -> None:
-    """One row per run: the config keys that vary, N, D, RMSEs, status, wall time (failed runs included)."""
+    """One row per run: the config keys that vary, N, D, RMSEs, status, wall time (failed runs included).
+
+    Example: prec table results/ --where model.activation=tanh --csv
+    """
     from precision_jax.analysis import plotting
 
     records = _records(results, target, where, include_failed=True)
@@ -174,7 +177,10 @@ def fit(
     fit_range: Optional[str] = typer.Option(None, "--fit-range", help="Fit over sizes LOW:HIGH only."),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
-    """Fitted scaling exponents per target and series: error ≈ A·size^α, 95% bootstrap interval over seeds."""
+    """Fitted scaling exponents per target and series: error ≈ A·size^α, 95% bootstrap interval over seeds.
+
+    Example: prec fit results/ --metric relative --x D --target I.8.14
+    """
     from precision_jax.analysis import plotting
 
     records = _records(results, target, where)
