@@ -1,14 +1,20 @@
-"""The package's layering: no import circles between the project's modules.
+"""The package's layering: no import circles, and no layer importing one above it.
 
 The graph is read from source with :mod:`ast`, so it sees every ``import`` and
 ``from … import`` of a project module — at module top, inside functions and
 under ``TYPE_CHECKING`` alike: an import deferred into a function to dodge a
 circle is still a circle in the design.
+
+The layers are pyproject.toml's import-linter contract (``lint-imports`` in
+.ci/run checks it); the tests here check that the contract is the pipeline's
+order, that every module lies in a layer, and (so that pytest alone catches a
+violation, with file and line) that the graph keeps to it.
 """
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,3 +135,73 @@ def test_the_graph_sees_deferred_relative_and_submodule_imports(tmp_path):
     assert find_cycle(graph) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
     (package / "c.py").write_text("import json\n")
     assert find_cycle(import_graph(tmp_path, ("pkg",))) is None
+
+
+PIPELINE = ["cli", "precision_jax.use", "precision_jax.analysis", "precision_jax.runs", "precision_jax.experiment",
+            "precision_jax.engine", "precision_jax.models", "precision_jax.problems", "precision_jax.numerics",
+            "precision_jax.config"]
+FACE = "precision_jax"  # the package's __init__: in no layer (it re-exports the Python API, lazily)
+
+
+def layers_contract() -> dict:
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    [contract] = [c for c in contracts if c["type"] == "layers"]
+    return contract
+
+
+def layer_of(module: str, layers: list[str]) -> int | None:
+    """Index of ``module``'s layer, top first, or None."""
+    return next((i for i, layer in enumerate(layers) if module == layer or module.startswith(layer + ".")), None)
+
+
+def test_the_layers_contract_is_the_pipeline_and_covers_every_module():
+    contract = layers_contract()
+    assert contract["layers"] == PIPELINE
+    assert [m for m in module_files() if m != FACE and layer_of(m, PIPELINE) is None] == []
+    # The one ignored import is the face's lazy re-export of the API, nothing else.
+    assert contract.get("ignore_imports", []) == [f"{FACE} -> precision_jax.use.api"]
+
+
+def layer_violations(graph: dict[str, dict[str, int]], layers: list[str], ignored: set[tuple[str, str]],
+                     face: str = FACE) -> list[tuple[str, int, str]]:
+    """``(module, line, target)`` for every import of a layer above the importer's.
+
+    Importing the package's face runs the face's own imports, so the importer reaches those too (bar the
+    ignored, lazy one).
+    """
+    through_face = {t for t in graph.get(face, {}) if (face, t) not in ignored}
+    violations = []
+    for module, edges in graph.items():
+        low = layer_of(module, layers)
+        if low is None:
+            continue
+        reached = {**edges, **({t: edges[face] for t in through_face} if face in edges else {})}
+        for target, line in sorted(reached.items()):
+            high = layer_of(target, layers)
+            if high is not None and high < low and (module, target) not in ignored:
+                violations.append((module, line, target))
+    return violations
+
+
+def test_no_layer_imports_a_layer_above_it():
+    graph = import_graph()
+    ignored = {tuple(rule.split(" -> ")) for rule in layers_contract().get("ignore_imports", [])}
+    files = module_files()
+    found = [f"{files[m].relative_to(ROOT)}:{line}: {m} imports {t}" for m, line, t in
+             layer_violations(graph, PIPELINE, ignored)]
+    assert not found, "a layer imports one above it:\n" + "\n".join(found)
+
+
+def test_the_layer_check_sees_direct_imports_and_imports_through_the_face():
+    layers = ["pkg.top", "pkg.middle", "pkg.low"]
+    graph = {"pkg": {"pkg.top.api": 5, "pkg.middle.b": 6}, "pkg.top.api": {"pkg.low": 1},
+             "pkg.middle.b": {"pkg.low.c": 2}, "pkg.low": {}, "pkg.low.c": {"pkg.middle.b": 3},
+             "pkg.lowest": {"pkg": 4}}  # a prefix, not a sub-package: in no layer
+    ignored = {("pkg", "pkg.top.api")}
+    up = ("pkg.low.c", 3, "pkg.middle.b")  # a direct import of a layer above
+    assert layer_violations(graph, layers, ignored, "pkg") == [up]
+    # Importing the face reaches what the face imports, but not its ignored (lazy) import.
+    graph["pkg.low"] = {"pkg": 7}
+    assert layer_violations(graph, layers, ignored, "pkg") == [("pkg.low", 7, "pkg.middle.b"), up]
+    assert layer_violations(graph, layers, set(), "pkg") == [("pkg.low", 7, "pkg.middle.b"),
+                                                             ("pkg.low", 7, "pkg.top.api"), up]
