@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from precision_jax.engine import driver
+from precision_jax.engine.stages import STAGE_KINDS
 from precision_jax.experiment import build_config
 from precision_jax.numerics.random_keys import run_keys
-from precision_jax.engine.stages.base import BUILDERS
-from precision_jax.runs.training import run_data, run_experiment, run_seed_group, resolve_target
+from precision_jax.runs.plan import resolve_target
+from precision_jax.runs.training import run_data, run_experiment, run_seed_group
 
 TINY = {
     "name": "tiny_driver",
@@ -45,7 +46,7 @@ def config(chain, seed=0, **extra):
 
 
 def test_every_registered_stage_kind_is_covered():
-    assert set(BUILDERS) == {chain[-1]["kind"] for chain in CHAINS.values()}
+    assert set(STAGE_KINDS) == {chain[-1]["kind"] for chain in CHAINS.values()}
 
 
 @pytest.mark.parametrize("kind", sorted(CHAINS))

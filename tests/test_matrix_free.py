@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 import precision_jax  # noqa: F401
-from precision_jax.engine import krylov
-from precision_jax.models import MLPConfig, build_mlp
-from precision_jax.experiment import build_config
-from precision_jax.engine.hessian import mse_hessian, mse_value_and_grad
 from precision_jax.config.engine import ConfigError
+from precision_jax.engine import krylov
+from precision_jax.engine.hessian import mse_hessian, mse_value_and_grad
 from precision_jax.engine.stages.base import build_stage
 from precision_jax.engine.stages.lcs import LCSConfig, lanczos_ritz_pairs, make_low_curvature_direction
 from precision_jax.engine.stages.lm import LMConfig, make_lm
+from precision_jax.experiment import build_config
+from precision_jax.models import MLPConfig, build_mlp
 from precision_jax.runs.training import run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,8 +123,8 @@ def test_a_short_matrix_free_run_lowers_the_loss(chain):
 def test_auto_is_dense_for_small_nets_and_matrix_free_above_max_params():
     predict = lambda t, x: x[:, 0] * jnp.sum(t)  # noqa: E731  (never called: building only)
     small, large = 500, 30_000
-    lm = {n: build_stage(LMConfig(solver="auto"), predict, n, 10) for n in (small, large)}
-    lcs = {n: build_stage(LCSConfig(solver="auto"), predict, n, 10) for n in (small, large)}
+    lm = {n: build_stage(LMConfig(solver="auto"), predict, n) for n in (small, large)}
+    lcs = {n: build_stage(LCSConfig(solver="auto"), predict, n) for n in (small, large)}
     assert (lm[small].solver, lm[large].solver, lcs[small].solver, lcs[large].solver) == \
            ("qr", "cg", "dense", "lanczos")
     # Matrix-free memory is O(N + D) (plus activations), far below the N² a dense stage would need.
@@ -132,9 +132,9 @@ def test_auto_is_dense_for_small_nets_and_matrix_free_above_max_params():
         assert stage.memory_bytes(20_000) < 2 * 2**30 < 8 * large * large
     # An explicit dense solver still refuses a net beyond max_params, and names the way out.
     with pytest.raises(ConfigError, match="solver: auto"):
-        build_stage(LMConfig(), predict, large, 10)
+        build_stage(LMConfig(), predict, large)
     with pytest.raises(ConfigError, match="max_params"):
-        build_stage(LCSConfig(solver="dense"), predict, large, 10)
+        build_stage(LCSConfig(solver="dense"), predict, large)
 
 
 @pytest.mark.slow

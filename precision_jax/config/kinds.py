@@ -23,6 +23,8 @@ from typing import Any, Callable, Mapping, Optional
 from precision_jax.config.engine import ConfigError, join_key, parse_dataclass, parsed_field
 
 MODEL_KINDS: dict[str, "ModelKind"] = {}  # kind -> ModelKind, filled by register_model
+# kind -> stage config class, filled by stage_config. The class is the whole kind: its fields the schema, its
+# methods (engine.stages.base.StageConfig) the stage it builds and the kind's other facts.
 STAGE_KINDS: dict[str, type] = {}
 
 
@@ -134,7 +136,8 @@ def model_config(model_cls: type) -> type:
 
 
 def stage_config(stage_cls: type) -> type:
-    """Decorator: make ``stage_cls`` a frozen dataclass and register it under its ``kind``."""
+    """Decorator: make ``stage_cls`` a frozen dataclass and register it under its ``kind`` (the one registration
+    of a stage kind)."""
     cls = dataclass(frozen=True)(stage_cls)
     return register_stage(kind_of(cls), cls)
 

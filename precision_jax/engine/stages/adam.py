@@ -22,22 +22,36 @@ import optax
 
 from precision_jax.config.engine import checked, non_negative, positive
 from precision_jax.config.kinds import stage_config
-from precision_jax.engine.stages.base import (MAX_STEPS, NON_FINITE, RUNNING, Problem, StageBase, mse, register_builder,
-                                       tree_where)
+from precision_jax.engine.stages.base import (
+    MAX_STEPS,
+    NON_FINITE,
+    RUNNING,
+    Problem,
+    StageBase,
+    StageConfig,
+    mse,
+    tree_where,
+)
 
 
 @stage_config
-class AdamConfig:
+class AdamConfig(StageConfig):
     kind: Literal["adam"] = "adam"
     lr: float = checked(1e-3, positive, doc="peak learning rate η")
     steps: int = checked(20000, positive, doc="Adam steps")
-    schedule: Literal["constant", "cosine", "exponential"] = checked("constant", doc="learning-rate schedule after warm-up")
+    schedule: Literal["constant", "cosine", "exponential"] = checked("constant",
+                                                                     doc="learning-rate schedule after warm-up")
     final_lr: float = checked(1e-6, positive, doc="η at the last step for cosine/exponential schedules")
     warmup_steps: int = checked(0, non_negative, doc="linear warm-up from η = 0 over this many steps")
     batch_size: Optional[int] = checked(None, positive, doc="cyclic mini-batch size (null: full batch)")
     b1: float = checked(0.9, doc="β₁, first-moment decay")
     b2: float = checked(0.999, doc="β₂, second-moment decay")
     eps: float = checked(1e-8, positive, doc="ε in the denominator")
+
+    display_name, shade = "Adam", "#ececec"
+
+    def build(self, predict, n_params: int) -> "Adam":
+        return Adam(self, predict, n_params)
 
 
 def learning_rate_schedule(cfg: AdamConfig) -> optax.Schedule:
@@ -62,12 +76,14 @@ class AdamState(NamedTuple):
     status: jax.Array
 
 
-@register_builder("adam")
 class Adam(StageBase):
     kind = "adam"
+    # A fixed-length scan: XLA runs it ~20% faster than a while_loop. The steps past the stage's end are
+    # computed and discarded (``step`` takes none once stopped), at most one chunk's worth once per stage.
+    loop = "scan"
 
-    def __init__(self, cfg: AdamConfig, predict, n_params: int, log_every: int):
-        self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
+    def __init__(self, cfg: AdamConfig, predict, n_params: int):
+        super().__init__(cfg, predict, n_params)
         self.optimizer = optax.adam(learning_rate_schedule(cfg), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
 
     def init(self, problem: Problem, theta):
@@ -78,25 +94,19 @@ class Adam(StageBase):
         x, y = problem.x_train, problem.y_train
         n = x.shape[0]
         batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
-
-        def one_step(s: AdamState, _) -> tuple[AdamState, None]:
-            if batch == n:
-                xb, yb = x, y
-            else:
-                idx = (s.iteration * batch + jnp.arange(batch)) % n
-                xb, yb = x[idx], y[idx]
-            loss, grad = jax.value_and_grad(lambda t: mse(self.predict, t, xb, yb))(s.theta)
-            updates, new_opt_state = self.optimizer.update(grad, s.opt_state, s.theta)
-            running = s.status == RUNNING
-            ok = jnp.isfinite(loss) & jnp.all(jnp.isfinite(updates))
-            take = running & ok
-            theta, opt_state = tree_where(take, (optax.apply_updates(s.theta, updates), new_opt_state),
-                                          (s.theta, s.opt_state))
-            iteration = s.iteration + take.astype(s.iteration.dtype)
-            status = jnp.where(running, jnp.where(ok, jnp.where(iteration >= cfg.steps, MAX_STEPS, RUNNING),
-                                                  NON_FINITE), s.status).astype(jnp.int64)
-            return AdamState(theta, opt_state, iteration, status), None
-
-        # A fixed-length scan (XLA runs it ~20% faster than a while_loop): steps past the stage's end are
-        # computed and discarded, at most one chunk's worth once per stage.
-        return jax.lax.scan(one_step, state, None, length=min(self.log_every, cfg.steps))[0]
+        if batch == n:
+            xb, yb = x, y
+        else:
+            idx = (state.iteration * batch + jnp.arange(batch)) % n
+            xb, yb = x[idx], y[idx]
+        loss, grad = jax.value_and_grad(lambda t: mse(self.predict, t, xb, yb))(state.theta)
+        updates, new_opt_state = self.optimizer.update(grad, state.opt_state, state.theta)
+        running = state.status == RUNNING
+        ok = jnp.isfinite(loss) & jnp.all(jnp.isfinite(updates))
+        take = running & ok
+        theta, opt_state = tree_where(take, (optax.apply_updates(state.theta, updates), new_opt_state),
+                                      (state.theta, state.opt_state))
+        iteration = state.iteration + take.astype(state.iteration.dtype)
+        status = jnp.where(running, jnp.where(ok, jnp.where(iteration >= cfg.steps, MAX_STEPS, RUNNING),
+                                              NON_FINITE), state.status).astype(jnp.int64)
+        return AdamState(theta, opt_state, iteration, status)

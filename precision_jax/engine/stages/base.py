@@ -5,15 +5,20 @@ A stage improves the flat parameter vector θ (shape ``(N,)``) of a model
 
     L(θ) = (1/D) Σ_i (f(θ, x_i) − y_i)².
 
-In the spirit of optimistix's solvers, a stage is an object with four pure,
-jittable methods, and :mod:`precision_jax.engine.driver` is the only loop around them:
+As optimistix's solvers are to its ``iterative_solve``, a stage is an object
+with four pure, jittable methods, and :mod:`precision_jax.engine.driver` owns
+the only loop around them:
 
 ``init(problem, θ) -> state``
     Everything the stage needs from the start point: its training subsample
     (drawn with ``problem.key``), objective scale, optimizer state.
 ``step(state, problem) -> state``
-    Advance by at most ``log_every`` iterations (a ``lax.scan`` or
-    ``lax.while_loop``); never past the stage's own iteration limit.
+    One iteration. The driver calls it up to ``log_every`` times per chunk,
+    in a ``lax.while_loop`` that stops as soon as ``terminate`` says so, or,
+    for a stage with ``loop = "scan"``, in a fixed-length ``lax.scan`` of
+    ``min(log_every, max_steps)`` calls (XLA runs Adam's ~20 % faster so):
+    such a stage's ``step`` must leave a stopped state as it is, since the
+    steps past its end are computed and discarded.
 ``terminate(state) -> (done, reason)``
     ``reason`` is one of the codes below; ``RUNNING`` while not done.
 ``result(state) -> (θ, steps, info)``
@@ -27,8 +32,12 @@ A state is a pytree of arrays, so the driver can ``lax.map`` these functions
 over a batch of seeds: one compiled program serves one run or many, and a
 seed's numbers do not depend on the batch it ran in. The driver also records
 the curve, keeps each stage's lowest-loss θ and hands it to the next stage.
-A stage module registers its config dataclass (``registry.stage_config``) and
-its builder (:func:`register_builder`); a new stage is one new file.
+
+A stage kind is its config class, a :class:`StageConfig` registered with
+``config.kinds.stage_config`` (the one registry, ``STAGE_KINDS``): its fields
+are the schema, and its methods the kind's other facts (``build`` the stage
+object, the display name and plot shade, a cost estimate, the keys a run id
+leaves out). A new stage is one new file.
 """
 
 from __future__ import annotations
@@ -78,6 +87,8 @@ class StageOutput(NamedTuple):
 
 class Stage(Protocol):
     kind: str
+    loop: str  # "while" or "scan": how the driver runs a chunk of steps (module docstring)
+    max_steps: int  # iterations at most; a "scan" chunk is never longer
 
     def init(self, problem: Problem, theta: jax.Array) -> Any: ...
 
@@ -103,28 +114,66 @@ class CurvePoint:
     seconds: float  # since the stage started
 
 
-# kind -> builder(cfg, predict, n_params, log_every) -> Stage; filled by the stage modules.
-BUILDERS: dict[str, Callable[..., Stage]] = {}
+class StageConfig:
+    """What a stage kind is besides its fields: a base for the (frozen dataclass) stage configs.
+
+    The methods here are the kind's facts that live outside the loop; a config
+    class overrides those that differ for its kind.
+    """
+
+    display_name = ""  # in figures and tables
+    shade = "#eeeeee"  # background of the stage's span on a learning curve
+
+    def build(self, predict: Predict, n_params: int) -> "Stage":
+        """The stage object for a model ``predict`` with ``n_params`` parameters (ConfigError if it cannot run it)."""
+        raise NotImplementedError
+
+    def iterations(self) -> int:
+        """The most iterations the stage may run."""
+        for key in ("steps", "maxiter"):
+            if hasattr(self, key):
+                return int(getattr(self, key))
+        return 1
+
+    def fitted_points(self, n_train: int) -> int:
+        """The training points one iteration works on (a subsample or a mini-batch, else all ``n_train``)."""
+        for key in ("subsample", "batch_size"):
+            value = getattr(self, key, None)
+            if value:
+                return min(int(value), n_train)
+        return n_train
+
+    def iteration_work(self, n_params: int, points: int) -> float:
+        """One iteration's work in parameter·point units: a gradient, N·points (overridden by costlier kinds)."""
+        return float(n_params * points)
+
+    def work(self, n_params: int, n_train: int) -> float:
+        """A rough ceiling of the stage's work (parameter·point units), for a wall-time estimate before a run."""
+        return self.iterations() * self.iteration_work(n_params, self.fitted_points(n_train))
+
+    @classmethod
+    def id_neutral_keys(cls, fields: dict) -> tuple[str, ...]:
+        """Keys of a resolved stage config (``fields``) that a run id leaves out: keys added to the schema after
+        runs were first written, while they hold the value that does what a config without them did."""
+        return ()
 
 
-def register_builder(kind: str):
-    """Decorator: ``builder(cfg, predict, n_params, log_every) -> Stage`` for stage configs of ``kind``."""
-
-    def register(builder):
-        BUILDERS[kind] = builder
-        return builder
-
-    return register
-
-
-def build_stage(cfg, predict: Predict, n_params: int, log_every: int) -> Stage:
-    return BUILDERS[cfg.kind](cfg, predict, n_params, log_every)
+def build_stage(cfg: StageConfig, predict: Predict, n_params: int) -> Stage:
+    return cfg.build(predict, n_params)
 
 
 class StageBase:
     """Defaults shared by the stages: ``terminate`` and ``result`` read ``theta``, ``iteration``, ``status``."""
 
     kind = ""
+    loop = "while"
+
+    def __init__(self, cfg, predict: Predict, n_params: int):
+        self.cfg, self.predict, self.n_params = cfg, predict, n_params
+
+    @property
+    def max_steps(self) -> int:
+        return self.cfg.iterations()
 
     def terminate(self, state):
         return state.status != RUNNING, state.status

@@ -51,17 +51,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from precision_jax.engine import krylov
-from precision_jax.engine.hessian import DENSE_LIMIT, mse_hessian, mse_value_and_grad
 from precision_jax.config.engine import ConfigError, at_least, checked, positive
 from precision_jax.config.kinds import stage_config
-from precision_jax.engine.stages.base import (MAX_STEPS, NO_PROGRESS, NON_FINITE, RUNNING, Problem, mse,
-                                       register_builder, training_subset)
-from precision_jax.engine.stages.lm import DenseStage
+from precision_jax.engine import krylov
+from precision_jax.engine.hessian import DENSE_LIMIT, mse_hessian, mse_value_and_grad
+from precision_jax.engine.stages.base import (
+    MAX_STEPS,
+    NO_PROGRESS,
+    NON_FINITE,
+    RUNNING,
+    Problem,
+    StageConfig,
+    mse,
+    training_subset,
+)
+from precision_jax.engine.stages.dense import DenseStage
 
 
 @stage_config
-class LCSConfig:
+class LCSConfig(StageConfig):
     kind: Literal["lcs"] = "lcs"
     steps: int = checked(500, positive, doc="step attempts at most (the paper's 500 per stage)")
     tau: float = checked(1e-15, positive, doc="eigenvalues with |λ| < tau span the low-curvature subspace")
@@ -83,6 +91,20 @@ class LCSConfig:
     def __post_init__(self):
         if not self.alpha_min < self.alpha_max:
             raise ConfigError(f"needs alpha_min < alpha_max, got {self.alpha_min} and {self.alpha_max}", "alpha_max")
+
+    display_name, shade = "LCS", "#dcefd9"
+
+    def build(self, predict, n_params: int) -> "LowCurvatureSubspace":
+        return LowCurvatureSubspace(self, predict, n_params)
+
+    def iteration_work(self, n_params: int, points: int) -> float:
+        # The Hessian by N Hessian–vector products, then its eigh.
+        return super().iteration_work(n_params, points) + 2.5 * n_params * n_params * points + 10 * n_params**3
+
+    @classmethod
+    def id_neutral_keys(cls, fields: dict) -> tuple[str, ...]:
+        # solver and lanczos_steps came with the Lanczos solver; the dense one is what LCS always did.
+        return ("solver", "lanczos_steps") if fields.get("solver") == "dense" else ()
 
 
 class LowCurvatureDirection(NamedTuple):
@@ -170,7 +192,6 @@ class LCSState(NamedTuple):
     records: jax.Array  # (steps, 6): accepted, α, train MSE, count |λ| < τ, λ_min, λ_max per attempt
 
 
-@register_builder("lcs")
 class LowCurvatureSubspace(DenseStage):
     kind = "lcs"
     dense_solver, matrix_free_solver = "dense", "lanczos"
@@ -184,19 +205,14 @@ class LowCurvatureSubspace(DenseStage):
 
     def step(self, state: LCSState, problem: Problem) -> LCSState:
         attempt = make_lcs_step(self.cfg, self.predict, self.chunk(state.xh.shape[0]), self.solver)
-        until = state.attempts + self.log_every
-
-        def body(s: LCSState) -> LCSState:
-            theta, value, accepted, alpha, n_low, lmin, lmax = attempt(s.theta, problem.x_train, problem.y_train,
-                                                                       s.xh, s.yh)
-            record = jnp.stack([accepted.astype(jnp.float64), alpha, value, n_low.astype(jnp.float64), lmin, lmax])
-            attempts = s.attempts + 1
-            # A step that does not lower L ends the stage: the next attempt would repeat the same computation.
-            status = jnp.where(accepted, jnp.where(attempts >= self.cfg.steps, MAX_STEPS, RUNNING), NO_PROGRESS)
-            return LCSState(theta, s.iteration + accepted.astype(jnp.int64), attempts, status.astype(jnp.int64),
-                            s.xh, s.yh, s.records.at[s.attempts].set(record))
-
-        return jax.lax.while_loop(lambda s: (s.attempts < until) & (s.status == RUNNING), body, state)
+        theta, value, accepted, alpha, n_low, lmin, lmax = attempt(state.theta, problem.x_train, problem.y_train,
+                                                                   state.xh, state.yh)
+        record = jnp.stack([accepted.astype(jnp.float64), alpha, value, n_low.astype(jnp.float64), lmin, lmax])
+        attempts = state.attempts + 1
+        # A step that does not lower L ends the stage: the next attempt would repeat the same computation.
+        status = jnp.where(accepted, jnp.where(attempts >= self.cfg.steps, MAX_STEPS, RUNNING), NO_PROGRESS)
+        return LCSState(theta, state.iteration + accepted.astype(jnp.int64), attempts, status.astype(jnp.int64),
+                        state.xh, state.yh, state.records.at[state.attempts].set(record))
 
     def memory_bytes(self, n_points: int) -> int:
         n, fit = self.n_params, min(n_points, self.cfg.subsample or n_points)

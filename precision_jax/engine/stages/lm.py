@@ -67,18 +67,28 @@ from typing import Callable, Literal, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from precision_jax.engine import krylov
-from precision_jax.engine.hessian import DENSE_LIMIT, chunk_data, default_chunk
-from precision_jax.config.engine import ConfigError, checked, fraction, positive
+from precision_jax.config.engine import checked, fraction, positive
 from precision_jax.config.kinds import stage_config
-from precision_jax.engine.stages.base import (CONVERGED, FOCUS_DOC, MAX_STEPS, NO_PROGRESS, NON_FINITE, RUNNING,
-                                       SUBSAMPLE_DOC, Problem, StageBase, register_builder, training_subset)
+from precision_jax.engine import krylov
+from precision_jax.engine.hessian import DENSE_LIMIT, chunk_data
+from precision_jax.engine.stages.base import (
+    CONVERGED,
+    FOCUS_DOC,
+    MAX_STEPS,
+    NO_PROGRESS,
+    NON_FINITE,
+    RUNNING,
+    SUBSAMPLE_DOC,
+    Problem,
+    StageConfig,
+    training_subset,
+)
+from precision_jax.engine.stages.dense import DenseStage
 
 
 @stage_config
-class LMConfig:
+class LMConfig(StageConfig):
     kind: Literal["lm"] = "lm"
     maxiter: int = checked(200, positive, doc="accepted steps at most")
     solver: Literal["qr", "normal", "cg", "auto"] = checked(
@@ -95,30 +105,18 @@ class LMConfig:
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
     focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
 
+    display_name, shade = "LM", "#f6e3cf"
 
-def check_dense_size(n_params: int, limit: int, kind: str) -> None:
-    """Reject a model whose N×N matrices the stage cannot afford, stating the limit."""
-    if n_params > limit:
-        gib = n_params * n_params * 8 / 2**30
-        raise ConfigError(
-            f"the model has N = {n_params} parameters; a {kind} stage needs dense N×N matrices "
-            f"({gib:.1f} GiB each, O(N³) factorizations) and is limited to N ≤ {limit} "
-            f"(raise max_params at your own risk, or take the matrix-free solver: solver: auto)", "max_params")
+    def build(self, predict, n_params: int) -> "LevenbergMarquardt":
+        return LevenbergMarquardt(self, predict, n_params)
 
+    def iteration_work(self, n_params: int, points: int) -> float:
+        return super().iteration_work(n_params, points) + n_params * n_params * points  # the Jacobian's QR: D·N²
 
-MATRIX_FREE = ("cg", "lanczos")
-
-
-def choose_solver(requested: str, n_params: int, max_params: int, dense: str, matrix_free: str) -> str:
-    """The solver a stage runs: ``requested``, or for ``auto`` ``dense`` up to ``max_params`` and ``matrix_free`` above.
-
-    Only N and the config decide (not the machine's free memory), so a config
-    means the same computation everywhere; the run's memory check then refuses
-    a dense choice that cannot fit.
-    """
-    if requested != "auto":
-        return requested
-    return dense if n_params <= max_params else matrix_free
+    @classmethod
+    def id_neutral_keys(cls, fields: dict) -> tuple[str, ...]:
+        # The matrix-free solver's settings came with it; the dense solvers never read them.
+        return ("cg_maxiter", "cg_tol") if fields.get("solver") in ("qr", "normal") else ()
 
 
 class LMState(NamedTuple):
@@ -349,36 +347,6 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
     return init, iterate, system
 
 
-class DenseStage(StageBase):
-    """A second-order stage (LM, LCS) that factors dense N×N matrices or, with its matrix-free ``solver``,
-    works from matrix–vector products only.
-
-    ``solver`` is the one the stage runs (``auto`` resolved by :func:`choose_solver`
-    between ``dense_solver`` and ``matrix_free_solver``). The dense solvers are
-    capped by ``max_params`` and process the data in chunks.
-    """
-
-    dense_solver = ""
-    matrix_free_solver = ""
-
-    def __init__(self, cfg, predict, n_params: int, log_every: int):
-        self.solver = choose_solver(cfg.solver, n_params, cfg.max_params, self.dense_solver, self.matrix_free_solver)
-        if not self.matrix_free:
-            check_dense_size(n_params, cfg.max_params, self.kind)
-        self.cfg, self.predict, self.n_params, self.log_every = cfg, predict, n_params, log_every
-
-    @property
-    def matrix_free(self) -> bool:
-        return self.solver in MATRIX_FREE
-
-    chunk_numbers = 2**21  # per-sample derivative entries per chunk (the memory budget)
-
-    def chunk(self, n_points: int) -> int:
-        """Points per chunk of per-sample derivatives (``chunk_size``, or what the memory budget allows)."""
-        return self.cfg.chunk_size or default_chunk(self.n_params, n_points, self.chunk_numbers)
-
-
-@register_builder("lm")
 class LevenbergMarquardt(DenseStage):
     kind = "lm"
     dense_solver, matrix_free_solver = "qr", "cg"
@@ -395,9 +363,7 @@ class LevenbergMarquardt(DenseStage):
         return self.functions(x.shape[0])[0](theta, x, y)
 
     def step(self, state: LMState, problem: Problem) -> LMState:
-        iterate = self.functions(state.x.shape[0])[1]
-        until = state.iteration + self.log_every
-        return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), iterate, state)
+        return self.functions(state.x.shape[0])[1](state)
 
     def memory_bytes(self, n_points: int) -> int:
         n, fit = self.n_params, min(n_points, self.cfg.subsample or n_points)

@@ -30,12 +30,24 @@ import optax
 
 from precision_jax.config.engine import checked, fraction, non_negative, positive
 from precision_jax.config.kinds import stage_config
-from precision_jax.engine.stages.base import (CONVERGED, FOCUS_DOC, LINE_SEARCH_FAILED, MAX_STEPS, NON_FINITE, RUNNING,
-                                       SUBSAMPLE_DOC, Problem, StageBase, mse, register_builder, training_subset)
+from precision_jax.engine.stages.base import (
+    CONVERGED,
+    FOCUS_DOC,
+    LINE_SEARCH_FAILED,
+    MAX_STEPS,
+    NON_FINITE,
+    RUNNING,
+    SUBSAMPLE_DOC,
+    Problem,
+    StageBase,
+    StageConfig,
+    mse,
+    training_subset,
+)
 
 
 @stage_config
-class BFGSConfig:
+class BFGSConfig(StageConfig):
     kind: Literal["bfgs"] = "bfgs"
     maxiter: int = checked(5000, positive, doc="iterations at most")
     gtol: float = checked(0.0, non_negative, doc="stop when ‖∇L‖∞ ≤ gtol (0: never)")
@@ -46,9 +58,19 @@ class BFGSConfig:
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
     focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
 
+    display_name, shade = "BFGS", "#dbe7f4"
+
+    def build(self, predict, n_params: int) -> "QuasiNewton":
+        settings = Settings("bfgs", self.maxiter, self.gtol, self.max_linesearch_steps, self.approx_dec_rtol,
+                            curvature_eps=self.curvature_eps, subsample=self.subsample, focus=self.focus)
+        return QuasiNewton("bfgs", settings, predict, n_params, self.rescale)
+
+    def iteration_work(self, n_params: int, points: int) -> float:
+        return super().iteration_work(n_params, points) + 2 * n_params * n_params  # H g and H's update
+
 
 @stage_config
-class LBFGSConfig:
+class LBFGSConfig(StageConfig):
     kind: Literal["lbfgs"] = "lbfgs"
     maxiter: int = checked(5000, positive, doc="iterations at most")
     memory_size: int = checked(20, positive, doc="curvature pairs kept")
@@ -58,6 +80,13 @@ class LBFGSConfig:
     rescale: bool = checked(True, doc="minimize L / L(θ₀) so line-search tolerances act on O(1) values")
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
     focus: float = checked(0.0, fraction, doc=FOCUS_DOC)
+
+    display_name, shade = "L-BFGS", "#dbe7f4"
+
+    def build(self, predict, n_params: int) -> "QuasiNewton":
+        settings = Settings("lbfgs", self.maxiter, self.gtol, self.max_linesearch_steps, self.approx_dec_rtol,
+                            memory_size=self.memory_size, subsample=self.subsample, focus=self.focus)
+        return QuasiNewton("lbfgs", settings, predict, n_params, self.rescale)
 
 
 class DenseBFGSState(NamedTuple):
@@ -133,10 +162,9 @@ class QuasiNewtonState(NamedTuple):
 class QuasiNewton(StageBase):
     """BFGS/L-BFGS on L/scale; ``scale`` is L(θ₀) on the fitted points when rescaling, a fixed number else."""
 
-    def __init__(self, kind: str, settings: Settings, predict, n_params: int, log_every: int, rescale: bool,
+    def __init__(self, kind: str, settings: Settings, predict, n_params: int, rescale: bool,
                  fixed_scale: Optional[float] = None):
-        self.kind, self.settings, self.predict, self.log_every = kind, settings, predict, log_every
-        self.n_params = n_params
+        self.kind, self.settings, self.predict, self.n_params = kind, settings, predict, n_params
         self.rescale, self.fixed_scale = rescale, fixed_scale
         self.summary_fields: dict = {}  # static facts for the summary row (rescale: its factor)
         self.optimizer = make_optimizer(settings)
@@ -159,7 +187,11 @@ class QuasiNewton(StageBase):
         status = jnp.where(jnp.isfinite(loss0), RUNNING, NON_FINITE).astype(jnp.int64)
         return QuasiNewtonState(theta, self.optimizer.init(theta), value, grad, zero, status, zero, zero, x, y, scale)
 
-    def _iterate(self, state: QuasiNewtonState) -> QuasiNewtonState:
+    @property
+    def max_steps(self) -> int:
+        return self.settings.maxiter
+
+    def step(self, state: QuasiNewtonState, problem: Problem) -> QuasiNewtonState:
         fn = lambda t: self.objective(t, state.x, state.y, state.scale)  # noqa: E731
         updates, opt_state = self.optimizer.update(state.grad, state.opt_state, state.theta,
                                                    value=state.value, grad=state.grad, value_fn=fn)
@@ -183,10 +215,6 @@ class QuasiNewton(StageBase):
             iteration=iteration, status=status.astype(jnp.int64), failures=failures.astype(jnp.int64),
             linesearch_steps=state.linesearch_steps + info.num_linesearch_steps)
 
-    def step(self, state: QuasiNewtonState, problem: Problem) -> QuasiNewtonState:
-        until = state.iteration + self.log_every
-        return jax.lax.while_loop(lambda s: (s.iteration < until) & (s.status == RUNNING), self._iterate, state)
-
     def memory_bytes(self, n_points: int) -> int:
         n, fit = self.n_params, min(n_points, self.settings.subsample or n_points)
         # Dense BFGS: H, its update and the outer-product temporaries are N×N each.
@@ -200,22 +228,8 @@ class QuasiNewton(StageBase):
         return {**super().describe(info), **self.summary_fields}
 
 
-@register_builder("bfgs")
-def build_bfgs(cfg: BFGSConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
-    settings = Settings("bfgs", cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
-                        curvature_eps=cfg.curvature_eps, subsample=cfg.subsample, focus=cfg.focus)
-    return QuasiNewton("bfgs", settings, predict, n_params, log_every, cfg.rescale)
-
-
-@register_builder("lbfgs")
-def build_lbfgs(cfg: LBFGSConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
-    settings = Settings("lbfgs", cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
-                        memory_size=cfg.memory_size, subsample=cfg.subsample, focus=cfg.focus)
-    return QuasiNewton("lbfgs", settings, predict, n_params, log_every, cfg.rescale)
-
-
 @stage_config
-class RescaleConfig:
+class RescaleConfig(StageConfig):
     """The appendix experiment: BFGS/L-BFGS continued on the loss times ``factor``.
 
     ``factor: null`` divides by the loss at the stage start instead (what the
@@ -233,13 +247,16 @@ class RescaleConfig:
     approx_dec_rtol: Optional[float] = checked(1e-6, non_negative, doc="approximate-Wolfe switch (null: exact Wolfe)")
     curvature_eps: float = checked(1e-12, non_negative, doc="skip BFGS updates with yᵀs ≤ eps‖s‖‖y‖")
 
+    display_name, shade = "rescale", "#efdcef"
 
-@register_builder("rescale")
-def build_rescale(cfg: RescaleConfig, predict, n_params: int, log_every: int) -> QuasiNewton:
-    settings = Settings(cfg.optimizer, cfg.maxiter, cfg.gtol, cfg.max_linesearch_steps, cfg.approx_dec_rtol,
-                        curvature_eps=cfg.curvature_eps, memory_size=cfg.memory_size)
-    fixed = None if cfg.factor is None else 1.0 / cfg.factor
-    stage = QuasiNewton("rescale", settings, predict, n_params, log_every, rescale=cfg.factor is None,
-                        fixed_scale=fixed)
-    stage.summary_fields = {"factor": cfg.factor if cfg.factor is not None else "1/L0"}
-    return stage
+    def build(self, predict, n_params: int) -> "QuasiNewton":
+        settings = Settings(self.optimizer, self.maxiter, self.gtol, self.max_linesearch_steps, self.approx_dec_rtol,
+                            curvature_eps=self.curvature_eps, memory_size=self.memory_size)
+        fixed = None if self.factor is None else 1.0 / self.factor
+        stage = QuasiNewton("rescale", settings, predict, n_params, rescale=self.factor is None, fixed_scale=fixed)
+        stage.summary_fields = {"factor": self.factor if self.factor is not None else "1/L0"}
+        return stage
+
+    def iteration_work(self, n_params: int, points: int) -> float:
+        # Priced as dense BFGS whichever optimizer it continues (the estimate is a ceiling).
+        return super().iteration_work(n_params, points) + 2 * n_params * n_params
