@@ -60,18 +60,22 @@ def warmed_lm(task: str, warmup: int) -> WarmedLM:
 
     jax.config.update("jax_enable_x64", True)
     from precision_jax.engine import auto_chain
-    from precision_jax.runs import training
+    from precision_jax.runs import plan, training
     from precision_jax.experiment import load_config
     from precision_jax.engine.stages.lm import LevenbergMarquardt, LMConfig
 
     cfg = load_config(str(ROOT / "configs" / "precision" / "auto" / f"{task}.yaml"))
-    target = training.resolve_target(cfg)
-    model = training.cached_model(cfg.model, target.d, tuple(target.variables))
+    target = plan.resolve_target(cfg)
+    model = plan.cached_model(cfg.model, target.d, tuple(target.variables))
     data = training.run_data(cfg, target, model.n_params)
     n = model.n_params
     m = auto_chain.subsample_size(target.d, data.x_train.shape[0], n)
     x, y = jnp.asarray(data.x_train[:m]), jnp.asarray(data.y_train[:m])
-    init, iterate, system = LevenbergMarquardt(LMConfig(), model.apply, n, 1).functions(m)
+    try:
+        stage = LevenbergMarquardt(LMConfig(), model.apply, n)
+    except TypeError:  # a revision from before the driver owned the loop: the stage took log_every too
+        stage = LevenbergMarquardt(LMConfig(), model.apply, n, 1)
+    init, iterate, system = stage.functions(m)
     iterate = jax.jit(iterate)
     state = jax.jit(init)(model.init(jax.random.PRNGKey(0)), x, y)
     for _ in range(warmup):  # past the first steps' rejections, to a damping adapted to the problem

@@ -28,7 +28,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS must not figh
 import precision_jax  # noqa: E402,F401
 from precision_jax.experiment import build_config  # noqa: E402
 from precision_jax.engine.driver import build_chain  # noqa: E402
-from precision_jax.runs.training import cached_model, resolve_target, run_experiment  # noqa: E402
+from precision_jax.runs.plan import cached_model, resolve_target
+from precision_jax.runs.training import run_experiment  # noqa: E402
 
 TARGET = {"formula": "exp(sin(pi*x) + y**2)", "variables": {"x": [-1, 1], "y": [-1, 1]}}
 
@@ -78,7 +79,7 @@ def memory(stage: str, iterations: int, width: int, points: int) -> None:
     target = resolve_target(cfg)
     model = cached_model(cfg.model, target.d, tuple(target.variables))
     n = model.n_params
-    free_stage = build_chain(cfg.train[-1:], model.apply, n, iterations)[0]
+    free_stage = build_chain(cfg.train[-1:], model.apply, n)[0]
     dense_estimate = 8 * 6 * (n + 1) ** 2 if stage == "lm" else 8 * 5 * n * n
     print(f"{stage} ({row['solver']}): N={n}, D={points}, {row['steps']} steps ({row['stop_reason']}), "
           f"train RMSE {first:.3e} -> {last:.3e}, {seconds:.1f} s with compilation; peak RSS {peak_rss_gb():.2f} GiB "
