@@ -25,7 +25,7 @@ def hessian(
 
     Example: prec hessian results/teacher_student/7ce13e839837
     """
-    from precision_jax.runs import store
+    from precision_jax.runs import atomic_files, store
     from precision_jax.experiment import ConfigError
     from precision_jax.engine.hessian import DENSE_LIMIT, spectrum_summary
     from precision_jax.runs.training import run_round_spectrum
@@ -45,10 +45,10 @@ def hessian(
         raise ConfigError(f"N = {part.n_params} is beyond the dense Hessian limit N ≤ {DENSE_LIMIT}", "model")
     spectrum = run_round_spectrum(record, model, round_)
     summary = {**spectrum_summary(spectrum, tau), "round": round_, "run_dir": str(run_dir)}
-    store.atomic_write_npz(run_dir / "hessian.npz", {
+    atomic_files.atomic_write_npz(run_dir / "hessian.npz", {
         "eigenvalues": spectrum.eigenvalues, "eigenvectors": spectrum.eigenvectors,
         "gradient": spectrum.gradient, "projections": spectrum.projections})
-    store.atomic_write_json(run_dir / "hessian.json", summary)
+    atomic_files.atomic_write_json(run_dir / "hessian.json", summary)
     console.print(f"N={summary['n_params']}  λ ∈ [{summary['lambda_min']:.3e}, {summary['lambda_max']:.3e}]  "
                   f"{summary['n_negative']} negative, {summary['n_below_tau']} with |λ| < {tau:g}  "
                   f"→ {run_dir / 'hessian.npz'}")

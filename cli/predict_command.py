@@ -31,7 +31,7 @@ def predict(
     those points). Example: prec predict results/quickstart/<run id> points.csv --out predictions.csv
     """
     from precision_jax.use import export
-    from precision_jax.runs import store
+    from precision_jax.runs import atomic_files, store
 
     record = store.read_run(run, extra=False)
     model = store.load_model(record)
@@ -57,5 +57,5 @@ def predict(
 
     text = io.StringIO()
     export.write_csv(text, names, table)
-    store.atomic_write_text(out, text.getvalue())
+    atomic_files.atomic_write_text(out, text.getvalue())
     err_console.print(f"{x.shape[0]} predictions → {out}", markup=False, soft_wrap=True)

@@ -86,7 +86,7 @@ def reproduce(
     Examples: prec reproduce --list;  prec reproduce 3;  prec reproduce all --profile smoke;
     prec reproduce 2 --profile reduced --shard 0/4;  prec reproduce all --profile paper --slurm --time 08:00:00
     """
-    from precision_jax.runs import store
+    from precision_jax.runs import atomic_files
     from precision_jax.runs import sweep as sw
     from precision_jax.config.engine import ConfigError
     from precision_jax.analysis.reproduce import report, runner, spec
@@ -110,8 +110,8 @@ def reproduce(
     plans = [runner.plan_figure(spec.load_figure(f), profile, store_root) for f in figures]
     shard = sw.parse_shard(shard_text) if shard_text is not None else None
     if not draw_only:
-        store.check_writable(store_root)
-    store.check_writable(out)
+        atomic_files.check_writable(store_root)
+    atomic_files.check_writable(out)
 
     if slurm:
         from precision_jax.runs import slurm as sl

@@ -120,7 +120,7 @@ def sweep(
     Examples: prec sweep widths --dry-run;  prec sweep widths --jobs 2;
     prec sweep widths --shard 0/4;  prec sweep widths --slurm --time 01:00:00 --submit
     """
-    from precision_jax.runs import store
+    from precision_jax.runs import atomic_files
     from precision_jax.runs import sweep as sw
 
     spec = sw.load_sweep(name_or_path)
@@ -128,7 +128,7 @@ def sweep(
     root = out or Path(spec.output_dir or runs[0].config.output.dir)
     groups = sw.group_runs(runs)
     if not dry_run:
-        store.check_writable(root)  # a file, a read-only or full folder: refused before any run starts
+        atomic_files.check_writable(root)  # a file, a read-only or full folder: refused before any run starts
 
     if slurm:
         from precision_jax.runs import slurm as sl

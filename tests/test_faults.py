@@ -28,8 +28,9 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from precision_jax import models
-from precision_jax.analysis import plotting
-from precision_jax.runs import provenance, store
+from precision_jax.analysis.figures import series as figure_series
+from precision_jax.analysis.figures import style as figure_style
+from precision_jax.runs import atomic_files, provenance, store
 from precision_jax.runs import sweep as sw
 from precision_jax.experiment import build_config, load_config
 from precision_jax.config.engine import MAX_YAML_BYTES, MAX_YAML_NODES, ConfigError, read_yaml
@@ -113,7 +114,7 @@ def fake_run(root: Path, data: dict = TINY, test_rmse: float = 1e-3, **summary_c
     """A complete run of config ``data`` in the store at ``root``, written by the store from a made-up record."""
     cfg = build_config(data)
     info = store.TargetInfo("teacher", 1, ("x0",), (-1.0,), (1.0,))
-    if cfg.model.kind in models.BUILDERS:  # a trained net: a curve, a stage row, θ
+    if models.is_trainable(cfg.model.kind):  # a trained net: a curve, a stage row, θ
         model = models.build_model(cfg.model, 1)
         description, n, arrays = model.description, model.n_params, {"theta": np.zeros(model.n_params)}
         stage = {"round": 0, "stage": 0, "kind": "adam", "steps": 5, "stop_reason": "max_steps", "seconds": 0.1}
@@ -201,10 +202,10 @@ def test_output_folder_that_is_a_file_unwritable_or_full_is_refused_before_train
 
 
 def test_check_writable_writes_nothing(tmp_path):
-    store.check_writable(tmp_path / "new" / "deeper")
+    atomic_files.check_writable(tmp_path / "new" / "deeper")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(store.StoreError, match="only .* MiB free"):
-        store.check_writable(tmp_path, need_bytes=1 << 62)
+        atomic_files.check_writable(tmp_path, need_bytes=1 << 62)
 
 
 # --------------------------------------------------------------------------- 5. files that are not YAML text
@@ -525,22 +526,22 @@ def test_mixed_store_plots_with_short_names_and_counts_copies_once(tmp_path, mon
     shutil.copytree(copied, root / "backup" / copied.parent.name / copied.name)
 
     lines_drawn = {}
-    save = plotting._save
+    save = figure_style.save
 
-    def counting_save(fig, out, stem):
+    def counting_save(fig, out, stem, **kwargs):
         lines_drawn[stem] = [len(ax.lines) for ax in fig.axes]
-        return save(fig, out, stem)
+        return save(fig, out, stem, **kwargs)
 
-    monkeypatch.setattr(plotting, "_save", counting_save)
+    monkeypatch.setattr(figure_style, "save", counting_save)
     result = invoke("plot", root, "--out", tmp_path / "plots")
     assert result.exit_code == 0, result.output
     names = [p.name for p in (tmp_path / "plots").iterdir()]
-    assert names and max(len(n) for n in names) <= plotting.STEM_LIMIT + 4, names
+    assert names and max(len(n) for n in names) <= figure_style.STEM_LIMIT + 4, names
     assert "counted once" in result.stderr
     curves = {stem: n for stem, n in lines_drawn.items() if stem.startswith("curve-")}
     assert len(curves) == 2 and all(n[0] == 2 * 6 + 2 for n in curves.values())  # 6 runs: test + train, + 2 keys
     fits = json.loads(invoke("fit", root, "--json").stdout)
-    assert len(fits) == 3 and max(len(f["series"]) for f in fits) <= plotting.LABEL_LIMIT
+    assert len(fits) == 3 and max(len(f["series"]) for f in fits) <= figure_series.LABEL_LIMIT
     assert len({f["series"] for f in fits}) == 3 and all(f["points"] in (3, 6) for f in fits)
     table = json.loads(invoke("table", root, "--json").stdout)
     assert len(table) == 15 and len({r["run_id"] for r in table}) == 15

@@ -16,7 +16,7 @@ import yaml
 
 from precision_jax import models
 
-from precision_jax.runs import store
+from precision_jax.runs import atomic_files, store
 from precision_jax.models import chebyshev, simplex, spline
 from precision_jax.experiment import build_config
 from precision_jax.problems.sampling import make_dataset
@@ -317,13 +317,13 @@ def test_failure_while_rewriting_keeps_the_old_run(tmp_path, monkeypatch):
 
 
 def test_atomic_writers_replace_whole_files(tmp_path):
-    store.atomic_write_json(tmp_path / "a.json", {"x": np.float64(np.nan), "y": np.arange(2), "z": (1, 2.5)})
+    atomic_files.atomic_write_json(tmp_path / "a.json", {"x": np.float64(np.nan), "y": np.arange(2), "z": (1, 2.5)})
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": None, "y": [0, 1], "z": [1, 2.5]}
-    store.atomic_write_npz(tmp_path / "b.npz", {"v": np.arange(3.0)})
-    store.atomic_write_npz(tmp_path / "b.npz", {"v": np.arange(4.0)})
+    atomic_files.atomic_write_npz(tmp_path / "b.npz", {"v": np.arange(3.0)})
+    atomic_files.atomic_write_npz(tmp_path / "b.npz", {"v": np.arange(4.0)})
     np.testing.assert_array_equal(store.read_arrays(tmp_path / "b.npz")["v"], np.arange(4.0))
     with pytest.raises(TypeError):
-        store.atomic_write_json(tmp_path / "c.json", {"x": object()})
+        atomic_files.atomic_write_json(tmp_path / "c.json", {"x": object()})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.npz"]  # no temporary files left
 
 

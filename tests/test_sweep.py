@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from precision_jax.runs import store, training
+from precision_jax.runs import run_lock, store, training
 from precision_jax.runs import sweep as sw
 from precision_jax.experiment import ConfigError, build_config
 
@@ -267,8 +267,8 @@ def test_sweep_killed_with_sigkill_resumes_to_exactly_the_full_set(tmp_path):
     assert leftovers == []
     # Nothing duplicated or half-written, no checkpoint left; only the runs and their (empty) lock files.
     names = sorted(p.name for p in (root / "tiny").iterdir())
-    assert [n for n in names if not n.startswith(store.LOCK_PREFIX)] == expected
-    assert all((root / "tiny" / n).stat().st_size == 0 for n in names if n.startswith(store.LOCK_PREFIX))
+    assert [n for n in names if not n.startswith(run_lock.LOCK_PREFIX)] == expected
+    assert all((root / "tiny" / n).stat().st_size == 0 for n in names if n.startswith(run_lock.LOCK_PREFIX))
 
 
 def test_cli_dry_run_lists_runs_and_status(tmp_path):

@@ -10,7 +10,7 @@ whoever asks for it:
 2. **Plan** the runs still to do, once (:func:`precision_jax.runs.plan.preflight`):
    bad settings, sizes, memory and targets are refused before anything is
    written.
-3. **Lock** each run (:class:`precision_jax.runs.store.RunLock`); a run another
+3. **Lock** each run (:class:`precision_jax.runs.run_lock.RunLock`); a run another
    process holds is skipped as busy, and one that became complete meanwhile
    is skipped. Leftover ``.tmp-`` directories of a locked run are removed
    (only this process can be writing them).
@@ -38,7 +38,7 @@ from typing import Callable, Optional, Sequence, Union
 
 from precision_jax.config.engine import to_dict
 from precision_jax.experiment import ExperimentConfig
-from precision_jax.runs import store
+from precision_jax.runs import atomic_files, run_lock, store
 from precision_jax.runs.checkpoint import RunTimeout, for_runs
 from precision_jax.runs.plan import RunPlan, preflight
 from precision_jax.runs.store import FAILED_FILE, RunRecord, Summary
@@ -101,7 +101,7 @@ def failed_path(root: Root, cfg: ExperimentConfig) -> Path:
 
 
 def record_failure(root: Root, cfg: ExperimentConfig, reason: str, detail: str = "") -> Path:
-    """Write ``failed.json`` atomically (:func:`precision_jax.runs.store.atomic_write_json`) into the run's directory.
+    """Write ``failed.json`` atomically (:func:`precision_jax.runs.atomic_files.atomic_write_json`) into the run's directory.
 
     The directory gets no ``summary.json``, so the store never counts it as complete.
     """
@@ -109,7 +109,7 @@ def record_failure(root: Root, cfg: ExperimentConfig, reason: str, detail: str =
     final.mkdir(parents=True, exist_ok=True)
     record = {"run_id": final.name, "name": cfg.name, "seed": cfg.seed, "status": "failed", "reason": reason,
               "detail": detail, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": to_dict(cfg)}
-    return store.atomic_write_json(final / FAILED_FILE, record)
+    return atomic_files.atomic_write_json(final / FAILED_FILE, record)
 
 
 def clear_failure(root: Root, cfg: ExperimentConfig) -> None:
@@ -204,11 +204,11 @@ def execute(root: Root, configs: Sequence[ExperimentConfig], *, labels: Optional
         for i in todo:
             outcomes[i] = _failed(root, configs[i], labels[i], exc, 0.0)
         return outcomes
-    store.check_writable(root)  # a file, a read-only or full folder: refused before any data are drawn
+    atomic_files.check_writable(root)  # a file, a read-only or full folder: refused before any data are drawn
     locks, locked = [], []
     try:
         for position, i in enumerate(todo):
-            lock = store.RunLock(root, configs[i])
+            lock = run_lock.RunLock(root, configs[i])
             if not lock.acquire():
                 skipped(i, BUSY)
                 continue

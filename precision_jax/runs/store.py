@@ -30,8 +30,8 @@ writes a run into ``<root>/<name>/.tmp-<run id>-<pid>-<random>/``, a
 directory only this call owns, fsyncs it and renames it into place; a
 directory whose name does not start with ``.tmp-`` and holds ``summary.json``
 is therefore complete, whatever interrupted the writer. Every other write
-into the store (Hessian results, failure records) goes through the
-``atomic_write_*`` helpers: temporary file, fsync, rename.
+into the store (Hessian results, failure records) goes through
+:mod:`precision_jax.runs.atomic_files`: temporary file, fsync, rename.
 
 Reading goes through :func:`read_run` (everything), :func:`read_summary`
 (cheap, for tables), :func:`read_config`, :func:`read_curve` and
@@ -42,9 +42,7 @@ one line naming the file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import ctypes
 import dataclasses
 import errno
 import hashlib
@@ -54,22 +52,30 @@ import math
 import os
 import secrets
 import shutil
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional, Union
+from typing import IO, Any, Iterator, Optional, Union
 
 import numpy as np
 import yaml
 
-from precision_jax.engine import auto_chain
-from precision_jax.experiment import NAME_PATTERN, NAME_RANGE, ExperimentConfig, build_config
 from precision_jax.config.engine import ConfigError, read_yaml, to_dict
+from precision_jax.engine import auto_chain
 from precision_jax.engine.stages.base import CurvePoint
+from precision_jax.experiment import NAME_PATTERN, NAME_RANGE, ExperimentConfig, build_config
+from precision_jax.runs.atomic_files import (
+    TMP_PREFIX,
+    StoreError,
+    check_no_objects,
+    exchange_paths,
+    fsync_dir,
+    json_text,
+    jsonable,
+    write_new,
+)
 
 FORMAT_VERSION = 2
-TMP_PREFIX = ".tmp-"
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
 CURVE_FILE = "curve.csv"
@@ -78,14 +84,6 @@ FAILED_FILE = "failed.json"
 CORE_FILES = (CONFIG_FILE, SUMMARY_FILE, CURVE_FILE, MODEL_FILE)
 CURVE_FIELDS = ("round", "stage", "kind", "step", "train_rmse", "test_rmse", "seconds")
 STATUSES = ("complete", "diverged")
-
-
-class StoreError(ValueError):
-    """A run directory (or one of its files) that cannot be read: one line naming the file."""
-
-    def __init__(self, path: Union[str, Path], what: str):
-        self.path, self.what = Path(path), " ".join(str(what).split())  # one line, whatever the cause said
-        super().__init__(f"{self.path}: {self.what}")
 
 
 # --------------------------------------------------------------------------- the record
@@ -233,36 +231,10 @@ def _exact_keys(data: dict, names: set, optional: set, what: str) -> None:
         raise ValueError(f"{what}: missing key(s) {', '.join(map(repr, missing))}")
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON data for ``value``: numpy scalars and arrays unwrapped, tuples as lists, NaN/±inf as None."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(to_dict(value))
-    if hasattr(value, "__array__"):  # numpy and jax arrays
-        return jsonable(np.asarray(value).tolist())
-    raise TypeError(f"{type(value).__name__} is not JSON data: {value!r}")
-
-
-def json_text(value: Any) -> str:
-    """Strict JSON (never NaN or Infinity tokens) for ``value``, via :func:`jsonable`."""
-    return json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n"
-
-
 # --------------------------------------------------------------------------- ids and listing
 
 
-# Target keys of a data file (precision_jax/problems/datafile.py). Its content changes the numbers, not its location: the
+# Target keys of a data file (problems/data_target.py). Its content changes the numbers, not its location: the
 # paths are left out of the id (a moved project or file keeps its runs; data_sha256 stands for the file), and the
 # other keys are left out while unset, so that runs stored before they existed keep their ids.
 DATA_PATH_KEYS = ("data", "test_data")
@@ -271,20 +243,18 @@ DATA_OPTIONAL_KEYS = ("inputs", "output", "data_sha256", "test_data_sha256")
 
 def _drop_neutral_keys(resolved: dict) -> None:
     """Leave out of the id the keys added to the schema after runs were first written, while they hold the
-    value that does what a config without them did: such runs keep their ids (found complete, not retrained)."""
+    value that does what a config without them did: such runs keep their ids (found complete, not retrained).
+    Which stage keys are neutral is each stage kind's own fact (``StageConfig.id_neutral_keys``)."""
+    from precision_jax.engine.stages import STAGE_KINDS
+
     data = resolved.get("data")
     if isinstance(data, dict) and data.get("sampling") == "uniform":
         data.pop("sampling")
     boost = resolved.get("boost") if isinstance(resolved.get("boost"), dict) else {}
     for stage in list(resolved.get("train") or []) + list(boost.get("train") or []):
-        if not isinstance(stage, dict):
-            continue
-        if stage.get("kind") == "lcs" and stage.get("solver") == "dense":
-            stage.pop("solver")
-            stage.pop("lanczos_steps", None)
-        if stage.get("kind") == "lm" and stage.get("solver") in ("qr", "normal"):
-            stage.pop("cg_maxiter", None)
-            stage.pop("cg_tol", None)
+        kind = STAGE_KINDS.get(stage.get("kind")) if isinstance(stage, dict) else None
+        for key in kind.id_neutral_keys(stage) if kind is not None else ():
+            stage.pop(key, None)
 
 
 def run_id(cfg: ExperimentConfig) -> str:
@@ -347,147 +317,6 @@ def iter_failures(root: Union[str, Path]) -> Iterator[Path]:
             yield failed.parent
 
 
-def clean_stale(root: Union[str, Path]) -> int:
-    """Remove leftover ``.tmp-`` directories of interrupted writers; returns how many."""
-    root = Path(root)
-    stale = [p for p in root.rglob(f"{TMP_PREFIX}*") if p.is_dir()] if root.is_dir() else []
-    for p in stale:
-        shutil.rmtree(p, ignore_errors=True)
-    return len(stale)
-
-
-MIN_FREE_BYTES_DEFAULT = 50 << 20  # 50 MiB; PREC_MIN_FREE_MB overrides
-
-
-def min_free_bytes() -> int:
-    """The free space a store needs before a run starts: ``PREC_MIN_FREE_MB`` (MiB), default 50 MiB."""
-    text = os.environ.get("PREC_MIN_FREE_MB", "").strip()
-    try:
-        return int(float(text) * (1 << 20)) if text else MIN_FREE_BYTES_DEFAULT
-    except ValueError:
-        return MIN_FREE_BYTES_DEFAULT
-
-
-def check_writable(root: Union[str, Path], need_bytes: Optional[int] = None) -> None:
-    """Refuse, with one :class:`StoreError` line, a folder the store cannot write into; writes nothing.
-
-    ``root`` may not exist yet: its nearest existing ancestor is checked, and
-    must be a folder (not a file) in which a file can be created (a temporary
-    one, removed at once) with at least ``need_bytes`` free
-    (:func:`min_free_bytes` by default). Called before any training, so a bad
-    ``--out`` costs seconds, not a run.
-    """
-    root = Path(root)
-    existing = root
-    while not os.path.lexists(existing):
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    for path in [root, *root.parents]:  # a file anywhere on the way makes the folder impossible
-        if os.path.lexists(path) and not path.is_dir():
-            raise StoreError(root, f"{path} is a file, not a folder" if path != root else "is a file, not a folder")
-    probe = existing / f".prec-write-test-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        try:
-            os.write(fd, b"x")
-        finally:
-            os.close(fd)
-            probe.unlink(missing_ok=True)
-    except OSError as e:
-        reason = {errno.EACCES: "not writable (permission denied)", errno.EPERM: "not writable (permission denied)",
-                  errno.EROFS: "on a read-only file system", errno.ENOSPC: "no space left on the device",
-                  errno.EDQUOT: "over the disk quota"}.get(e.errno, f"not writable ({e.strerror or e})")
-        where = "" if existing == root else f" ({existing}, where it would be created, is {reason})"
-        raise StoreError(root, f"{reason}" if not where else f"cannot be created{where}") from None
-    need = min_free_bytes() if need_bytes is None else int(need_bytes)
-    free = shutil.disk_usage(existing).free
-    if free < need:
-        raise StoreError(root, f"only {free / 2**20:.1f} MiB free on its device; a run needs at least "
-                               f"{need / 2**20:.0f} MiB (PREC_MIN_FREE_MB sets the threshold)")
-
-
-# --------------------------------------------------------------------------- atomic writes
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename itself is durable only once the directory holding it is synced.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):  # some filesystems cannot fsync a directory; the files are synced
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_new(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Create ``path`` (never an existing file), fill it with ``write(file)`` and fsync it."""
-    with open(path, "xb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def atomic_write(path: Union[str, Path], write: Callable[[IO[bytes]], None]) -> Path:
-    """Replace ``path`` atomically by what ``write(file)`` writes: a temporary file, fsync, rename.
-
-    A reader sees the old file or the new one, never a part; an interrupted
-    writer leaves at most a hidden ``.<name>.tmp-<pid>-<random>`` file.
-    """
-    path = Path(path)
-    tmp = path.parent / f".{path.name}{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        _write_new(tmp, write)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def atomic_write_bytes(path: Union[str, Path], data: bytes) -> Path:
-    return atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_write_text(path: Union[str, Path], text: str) -> Path:
-    return atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: Union[str, Path], value: Any) -> Path:
-    """Strict JSON (:func:`json_text`: NaN/±inf as null) written atomically."""
-    return atomic_write_text(path, json_text(value))
-
-
-def atomic_write_npz(path: Union[str, Path], arrays: dict[str, Any]) -> Path:
-    """An uncompressed ``.npz`` of ``arrays`` written atomically (no pickled objects)."""
-    arrays = {name: np.asarray(a) for name, a in arrays.items()}
-    _check_no_objects(arrays, Path(path))
-    return atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def _check_no_objects(arrays: dict[str, np.ndarray], path: Path) -> None:
-    for name, a in arrays.items():
-        if a.dtype.hasobject:
-            raise TypeError(f"{path.name}: array {name!r} holds Python objects; the store writes numbers and strings")
-
-
-def _linux_exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
-
-
 def _carry_foreign_files(final: Path, tmp: Path) -> None:
     """Hard-link into ``tmp`` whatever a run already at ``final`` holds that this write does not replace.
 
@@ -523,7 +352,7 @@ def _install(tmp: Path, final: Path) -> None:
     except OSError as e:
         if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
             raise
-    if _linux_exchange(tmp, final):
+    if exchange_paths(tmp, final):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the replaced run
         return
     # Two renames: between them no run is under the final name, but the old one is still whole on disk.
@@ -611,31 +440,31 @@ def write_run(root: Union[str, Path], record: RunRecord) -> Path:
     record.summary.run_id = final.name
     record.summary.format_version = FORMAT_VERSION
     arrays = model_arrays(record)
-    _check_no_objects(arrays, final / MODEL_FILE)
+    check_no_objects(arrays, final / MODEL_FILE)
     config_text = yaml.safe_dump(to_dict(record.config), sort_keys=False)
     summary_text = json_text(record.summary.to_json())
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()  # raises if it exists: this directory is ours alone
     try:
-        _write_new(tmp / CONFIG_FILE, lambda f: f.write(config_text.encode()))
-        _write_new(tmp / SUMMARY_FILE, lambda f: f.write(summary_text.encode()))
-        _write_new(tmp / CURVE_FILE, lambda f: _write_curve(f, record.curve))
-        _write_new(tmp / MODEL_FILE, lambda f: np.savez(f, **arrays))
+        write_new(tmp / CONFIG_FILE, lambda f: f.write(config_text.encode()))
+        write_new(tmp / SUMMARY_FILE, lambda f: f.write(summary_text.encode()))
+        write_new(tmp / CURVE_FILE, lambda f: _write_curve(f, record.curve))
+        write_new(tmp / MODEL_FILE, lambda f: np.savez(f, **arrays))
         for name, content in record.extra.items():
             if name.endswith(".npz"):
                 extra_arrays = {k: np.asarray(v) for k, v in content.items()}
-                _check_no_objects(extra_arrays, tmp / name)
-                _write_new(tmp / name, lambda f, a=extra_arrays: np.savez(f, **a))
+                check_no_objects(extra_arrays, tmp / name)
+                write_new(tmp / name, lambda f, a=extra_arrays: np.savez(f, **a))
             else:
-                _write_new(tmp / name, lambda f, c=content: f.write(json_text(c).encode()))
+                write_new(tmp / name, lambda f, c=content: f.write(json_text(c).encode()))
         _carry_foreign_files(final, tmp)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         _install(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return final
 
 
@@ -826,41 +655,3 @@ def load_model(source: Union[str, Path, RunRecord]):
         return FittedModel(record.parts, record.input_shift, record.input_scale, record.summary.target)
     except (ValueError, KeyError, TypeError) as e:
         raise StoreError(where, f"cannot rebuild the model: {e}") from None
-
-
-LOCK_PREFIX = ".lock-"
-
-
-class RunLock:
-    """An exclusive, non-blocking claim on one run of the store (``fcntl.flock`` on ``.lock-<run id>``).
-
-    Processes that share a store (a sweep started three times, shards, a
-    ``prec run`` beside a sweep) each train a run only while they hold its
-    lock, so no run is trained twice at once and no process touches another's
-    temporary folders. The kernel releases the lock when its holder exits,
-    however it exits. Lock files are left in place: removing one would race
-    with a process about to lock it.
-    """
-
-    def __init__(self, root: Union[str, Path], cfg: ExperimentConfig):
-        self.path = run_dir(root, cfg).parent / f"{LOCK_PREFIX}{run_id(cfg)}"
-        self._file: Optional[IO[bytes]] = None
-
-    def acquire(self) -> bool:
-        """True if this process now holds the run; False if another process does."""
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+b")
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.close()
-            return False
-        self._file = f
-        return True
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing the descriptor drops the flock
-            self._file = None

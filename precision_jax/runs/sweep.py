@@ -30,7 +30,7 @@ raises is recorded as ``<root>/<name>/<run id>/failed.json`` (no
 ``summary.json``, so it never looks complete) and retried only when asked
 (``retry_failed``); a run that diverges is saved like any other run, with
 ``status: diverged``, counted apart and not retried. Each run is trained
-only by the process holding its lock (:class:`precision_jax.runs.store.RunLock`),
+only by the process holding its lock (:class:`precision_jax.runs.run_lock.RunLock`),
 so several invocations may share one store.
 """
 

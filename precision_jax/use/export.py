@@ -40,7 +40,7 @@ from precision_jax import models
 from precision_jax.config.engine import ConfigError
 from precision_jax.models.fitted import FittedModel
 from precision_jax.problems import data_files
-from precision_jax.runs import store
+from precision_jax.runs import atomic_files, store
 from precision_jax.use import export_runtime
 
 FORMATS = ("python", "npz")
@@ -217,9 +217,9 @@ def export_run(run: Union[str, Path], to: str, out: Optional[Union[str, Path]] =
     if to == "npz":
         def write(f):
             np.savez(f, **arrays)
-        store.atomic_write(path, write)
+        atomic_files.atomic_write(path, write)
     else:
-        store.atomic_write_text(path, python_source(record, arrays, str(run)))
+        atomic_files.atomic_write_text(path, python_source(record, arrays, str(run)))
     return path
 
 
