@@ -20,10 +20,11 @@
 
 from __future__ import annotations
 
+from precision_jax.analysis.guide.candidates import Candidate, Recommendation
 from precision_jax.analysis.guide.config_writer import config_yaml, ready_config, write_config
 from precision_jax.analysis.guide.graph import GraphModule, computation_arity, module_graph
 from precision_jax.analysis.guide.probes import ProbePoint, ProbeResult, probe
-from precision_jax.analysis.guide.recommendation import LOW_DIMENSION, NET_KEYS, Candidate, Recommendation, recommend
+from precision_jax.analysis.guide.recommendation import LOW_DIMENSION, NET_KEYS, recommend
 from precision_jax.analysis.guide.report import format_probe, format_report
 from precision_jax.analysis.guide.singularities import EDGE, NOT_SMOOTH, SMOOTH, UNKNOWN, Smoothness, smoothness
 from precision_jax.analysis.guide.target_analysis import EPS, Analysis, GuideError, analyze

@@ -20,17 +20,15 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import yaml
 
+from precision_jax.analysis.guide.candidates import Candidate, Recommendation
 from precision_jax.analysis.guide.net_sizing import modular_model, modular_params
 from precision_jax.analysis.guide.target_analysis import CONFIG_SUFFIXES, Analysis, GuideError
 from precision_jax.experiment import build_config, load_config
 from precision_jax.runs.plan import preflight
-
-if TYPE_CHECKING:  # recommendation.py builds its config here: a runtime import would be a cycle
-    from precision_jax.analysis.guide.recommendation import Candidate, Recommendation
 
 __all__ = ["PRECISION_CHAIN", "ROUGH_CHAIN", "LM_MAX_PARAMS", "recommended_config", "ready_config", "config_yaml",
            "write_config"]

@@ -22,8 +22,9 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from precision_jax.analysis.guide.candidates import Candidate, Recommendation
 from precision_jax.analysis.guide.net_sizing import dense_params, modular_model, modular_params, width_for
-from precision_jax.analysis.guide.recommendation import NET_KEYS, Candidate, Recommendation
+from precision_jax.analysis.guide.recommendation import NET_KEYS
 from precision_jax.analysis.guide.target_analysis import Analysis
 from precision_jax.analysis.power_laws import fit_power_law
 from precision_jax.config.engine import ConfigError

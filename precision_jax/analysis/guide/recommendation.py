@@ -21,41 +21,17 @@ The recommendation carries its ready-to-run config
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Optional
 
+from precision_jax.analysis.guide.candidates import Candidate, Recommendation
 from precision_jax.analysis.guide.config_writer import recommended_config
 from precision_jax.analysis.guide.singularities import EDGE, NOT_SMOOTH, SMOOTH
 from precision_jax.analysis.guide.target_analysis import Analysis
 
-__all__ = ["LOW_DIMENSION", "NET_KEYS", "Candidate", "Recommendation", "recommend"]
+__all__ = ["LOW_DIMENSION", "NET_KEYS", "recommend"]
 
 LOW_DIMENSION = 3                      # the guide's "low d": interpolants up to here
 NET_KEYS = ("net", "modular")          # the candidates that are networks
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One method the guide weighs: its model, expected scaling and probe sizes."""
-
-    key: str                        # chebyshev | spline | simplex | net | modular
-    label: str                      # "spline order 7"
-    exponent: Optional[float]       # expected slope of RMSE vs N; None: spectral (faster than any power)
-    expectation: str                # "N^-8 = N^-(n+1)/d"
-    model: dict                     # the probe's model section (nets: sized per probe point)
-    sizes: tuple[int, ...]          # probe sizes: D for interpolants, target N for nets
-    quick_sizes: tuple[int, ...]
-    exponent_range: Optional[tuple[float, float]] = None  # (steepest, shallowest) when only bounds are known
-
-
-@dataclass
-class Recommendation:
-    regime: str
-    method: Candidate
-    reason: str
-    candidates: list[Candidate]     # what --probe fits, the recommended first
-    notes: list[str] = field(default_factory=list)
-    config: dict = field(default_factory=dict)   # the ready-to-run config (target paths absolute)
 
 
 def _exp_text(exponent: Optional[float], rule: str) -> str:
