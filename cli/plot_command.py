@@ -40,21 +40,21 @@ def _fit_range(text: Optional[str]):
 
 def _filters(results: Path, where) -> dict:
     """Check the store exists and parse ``--where`` filters, failing with one line otherwise."""
-    from precision_jax.analysis import plotting
+    from precision_jax.analysis.figures.runs import parse_where
 
     if not results.exists():
         fail(f"{results}: no such results directory")
     try:
-        return plotting.parse_where(where)
+        return parse_where(where)
     except ValueError as e:
         fail(str(e))
 
 
 def _load(results: Path, include_failed=False):
     """The store's entries; runs it cannot read are reported on stderr (one line each, at most five)."""
-    from precision_jax.analysis import plotting
+    from precision_jax.analysis.figures.runs import load_records
 
-    records = plotting.load_records(results, include_failed)
+    records = load_records(results, include_failed)
     if records.unreadable:
         err_console.print(f"prec: warning: skipped {len(records.unreadable)} unreadable run(s):", markup=False)
         for line in records.unreadable[:5]:
@@ -66,10 +66,10 @@ def _load(results: Path, include_failed=False):
 
 
 def _records(results: Path, target, where, include_failed=False):
-    from precision_jax.analysis import plotting
+    from precision_jax.analysis.figures.runs import select
 
     filters = _filters(results, where)
-    return plotting.select(_load(results, include_failed), target, filters)
+    return select(_load(results, include_failed), target, filters)
 
 
 WHERE_HELP = "Keep runs with KEY=VALUE (config keys like model.activation=tanh, or N, D, status, seed); repeatable."
@@ -90,11 +90,14 @@ def plot(
 ) -> None:
     """Scaling curves per target (with fitted exponents), learning curves and Hessian spectra.
 
+    Series are named short ("ReLU depth 2", "tanh, Adam → LM"); the config keys that set each apart are
+    printed after the files.
+
     Example: prec plot results/ --metric relative --where model.activation=tanh --theory
     """
-    from precision_jax.analysis import plotting
-
-    from precision_jax.runs import store
+    from precision_jax.analysis.figures.series import describe
+    from precision_jax.analysis.figures.store_figures import plot_results
+    from precision_jax.runs import atomic_files, store
 
     filters = _filters(results, where)
     out = out if out is not None else results / "plots"
@@ -104,18 +107,23 @@ def plot(
         records = None
     else:
         records = _load(results)
-    store.check_writable(out)
-    made = plotting.plot_results(results, out, x.value, metric.value, target, filters, theory, _fit_range(fit_range),
-                                 records)
-    total = sum(len(v) for v in made.values())
-    if total == 0:
+    atomic_files.check_writable(out)
+    made = plot_results(results, out, x.value, metric.value, target, filters, theory, _fit_range(fit_range), records)
+    if not any(made.files.values()):
         fail(f"{results}: no complete runs match; nothing to plot")
-    for kind, paths in made.items():
+    for kind, paths in made.files.items():
         pngs = [p for p in paths if p.suffix == ".png"]
         if pngs:
             console.print(f"{kind}: {len(pngs)} figure(s) (PNG + PDF)")
             for p in pngs:
                 console.print(f"  {p}")
+    if made.series:
+        t = Table(title="series: the config keys that set each apart")
+        for c in ("target", "series", "runs", "config"):
+            t.add_column(c, justify="right" if c == "runs" else "left")
+        for tgt, s in made.series:
+            t.add_row(tgt, s.label, str(len(s.runs)), describe(s.keys))
+        print_wide(t)
 
 
 def _format(value) -> str:
@@ -139,10 +147,10 @@ def table(
 
     Example: prec table results/ --where model.activation=tanh --csv
     """
-    from precision_jax.analysis import plotting
+    from precision_jax.analysis.figures.series import table_rows
 
     records = _records(results, target, where, include_failed=True)
-    columns, rows = plotting.table_rows(records)
+    columns, rows = table_rows(records)
     if not any(r.get("reason") for r in rows):
         columns.remove("reason")
     if as_json:
@@ -181,10 +189,10 @@ def fit(
 
     Example: prec fit results/ --metric relative --x D --target I.8.14
     """
-    from precision_jax.analysis import plotting
+    from precision_jax.analysis.figures.series import fit_all
 
     records = _records(results, target, where)
-    fits = plotting.fit_all(records, x.value, metric.value, _fit_range(fit_range))
+    fits = fit_all(records, x.value, metric.value, _fit_range(fit_range))
     if as_json:
         print(json.dumps([f.as_dict() for f in fits], indent=2))
         return

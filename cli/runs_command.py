@@ -153,7 +153,7 @@ def diff(
     Example: prec runs diff results/widths/0a1b2c3d4e5f results/widths/9f8e7d6c5b4a
     """
     from precision_jax.runs import store
-    from precision_jax.analysis.plotting import flatten
+    from precision_jax.analysis.figures.runs import flatten
 
     summary_a, config_a = _read(run_a)
     summary_b, config_b = _read(run_b)

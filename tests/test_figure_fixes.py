@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import precision_jax  # noqa: F401
-from precision_jax.analysis import plotting
+from precision_jax.analysis.figures import runs as figure_runs
+from precision_jax.analysis.figures import store_figures
 from precision_jax.runs import store
 from precision_jax.models.spline import fit_spline
 from precision_jax.experiment import ConfigError, build_config, load_config
@@ -101,7 +102,7 @@ def boosted_run(tmp_path_factory):
 
 def test_boosted_curve_draws_each_round_at_its_step_offset(boosted_run):
     path, record = boosted_run
-    rows = plotting.stage_offsets(store.read_curve(path))
+    rows = figure_runs.stage_offsets(store.read_curve(path))
     assert {r["round"] for r in rows} == {0, 1}
     offsets = {}
     for r in rows:
@@ -113,7 +114,7 @@ def test_boosted_curve_draws_each_round_at_its_step_offset(boosted_run):
     assert offsets[(0, 1)] == 20 and offsets[(1, 0)] == 30
     totals = [r["total_step"] for r in rows]
     assert all(b >= a for a, b in zip(totals, totals[1:])) and totals[-1] == 50
-    assert plotting.plot_learning_curve(path, path.parent / "plots")
+    assert store_figures.learning_curve(path, path.parent / "plots")
 
 
 def test_stage_offsets_on_curve_rows():
@@ -121,7 +122,7 @@ def test_stage_offsets_on_curve_rows():
     points = [CurvePoint(round=r, stage=s, kind=k, step=t, train_rmse=1.0, test_rmse=1.0, seconds=0.0)
               for r, s, k, steps in [(0, 0, "bfgs", (0, 30)), (0, 1, "lcs", (0,)), (1, 0, "bfgs", (0, 10, 20)),
                                      (1, 1, "lcs", (0, 5))] for t in steps]
-    rows = plotting.stage_offsets(points)
+    rows = figure_runs.stage_offsets(points)
     assert [r["total_step"] for r in rows] == [0, 30, 30, 31, 41, 51, 51, 56]
 
 

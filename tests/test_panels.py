@@ -10,17 +10,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from scipy.spatial import Delaunay  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from scipy.spatial import Delaunay
 
-from precision_jax.runs import store, training  # noqa: E402
-from precision_jax.experiment import build_config  # noqa: E402
-from precision_jax.analysis.plotting import stage_offsets  # noqa: E402
-from precision_jax.analysis.reproduce import measures  # noqa: E402
-from precision_jax.analysis.reproduce.panels import PANELS, Series  # noqa: E402
-from precision_jax.engine.stages.base import CurvePoint  # noqa: E402
+from precision_jax.analysis.figures.panels import PANELS, Series
+from precision_jax.analysis.figures.runs import stage_offsets
+from precision_jax.analysis.reproduce import measures
+from precision_jax.engine.stages.base import CurvePoint
+from precision_jax.experiment import build_config
+from precision_jax.runs import store, training
 
 COS = {"formula": "cos(2*x)", "variables": {"x": [3, 6]}}
 XY = {"formula": "x*y", "variables": {"x": [1, 5], "y": [1, 5]}}

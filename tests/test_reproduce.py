@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from precision_jax.config.engine import ConfigError
-from precision_jax.analysis.plotting import Entry
+from precision_jax.analysis.figures.runs import Entry
 from precision_jax.analysis.reproduce import claims, runner, spec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Claims of the paper judged against the store: each a comparison of two computed quantities.
 
-A quantity is read from a figure's run sets (entries of :mod:`precision_jax.analysis.plotting`):
+A quantity is read from a figure's run sets (entries of :mod:`precision_jax.analysis.figures.runs`):
 
 - ``{metric: M, runs: R}`` — metric ``M`` of the runs of set ``R`` (optionally ``where``-filtered), reduced
   over runs by ``reduce`` (median, the paper's summary over seeds). ``at: max`` keeps only the runs at the
@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from precision_jax.analysis.plotting import Entry
+from precision_jax.analysis.figures.runs import Entry
 from precision_jax.analysis.reproduce.spec import ClaimSpec, quantity_kind
 from precision_jax.analysis.power_laws import fit_power_law
 

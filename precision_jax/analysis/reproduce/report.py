@@ -18,36 +18,23 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from precision_jax.runs import provenance, store
-from precision_jax.analysis.reproduce.claims import ClaimResult, RunSetData, judge
-from precision_jax.analysis.reproduce.panels import PANELS, Series
+from precision_jax.analysis.figures import style
+from precision_jax.analysis.figures.panels import PANELS, Series
+from precision_jax.analysis.reproduce.claims import ClaimResult, RunSetData, judge, select
 from precision_jax.analysis.reproduce.runner import Plan
+from precision_jax.runs import atomic_files, provenance, store
 
 REPORT_FORMAT = 1
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def panel_series(plan: Plan, data: dict[str, RunSetData], panel) -> list[Series]:
-    from precision_jax.analysis.reproduce.claims import select
-
-    out = []
-    for s in panel.series:
-        entries = select(data[s.runs].entries, s.where)
-        out.append(Series(s.label, [e.path for e in entries], dict(s.style)))
-    return out
+def panel_series(data: dict[str, RunSetData], panel) -> list[Series]:
+    """A panel's series with their runs: the entries of the named run set that match the series' ``where``."""
+    return [Series(s.label, select(data[s.runs].entries, s.where), dict(s.style)) for s in panel.series]
 
 
 def draw(plan: Plan, data: dict[str, RunSetData], folder: Path) -> tuple[list[Path], list[dict]]:
     """Draw every panel of the figure into one PNG and one PDF; returns the paths and each panel's numbers."""
-    plt = _pyplot()
+    plt = style.pyplot()
     spec = plan.spec
     rows, cols = spec.layout
     fig, axes = plt.subplots(rows, cols, figsize=spec.size, squeeze=False)
@@ -60,22 +47,15 @@ def draw(plan: Plan, data: dict[str, RunSetData], folder: Path) -> tuple[list[Pa
         options = dict(panel.options)
         options.setdefault("title", panel.title)
         try:
-            drawn = PANELS[panel.kind](ax, panel_series(plan, data, panel), options) or {}
-        except Exception as exc:  # one broken panel must not lose the others or the report
+            drawn = PANELS[panel.kind](ax, panel_series(data, panel), options) or {}
+        except Exception as exc:  # noqa: BLE001 — one broken panel must not lose the others or the report
             ax.text(0.5, 0.5, f"panel failed:\n{type(exc).__name__}: {exc}"[:200], ha="center", va="center",
                     transform=ax.transAxes, fontsize=8, wrap=True)
             drawn = {"error": f"{type(exc).__name__}: {exc}"}
         numbers.append({"panel": i, "kind": panel.kind, "title": panel.title, **drawn})
     fig.suptitle(f"Fig. {spec.figure}: {spec.title}\n[{plan.profile} profile]", fontsize=11 if cols > 1 else 10)
     fig.tight_layout()
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in ("png", "pdf"):
-        path = folder / f"figure.{ext}"
-        tmp = folder / f".tmp-figure.{ext}"
-        fig.savefig(tmp, dpi=130 if ext == "png" else None)
-        tmp.replace(path)
-        paths.append(path)
+    paths = style.save(fig, folder, "figure", dpi=130, tight=False)
     plt.close(fig)
     return paths, numbers
 
@@ -157,8 +137,8 @@ def write_report(plan: Plan, data: dict[str, RunSetData], out: Path, started: fl
         "provenance": provenance.collect(started),
     }
     folder.mkdir(parents=True, exist_ok=True)
-    store.atomic_write_json(folder / "report.json", report)
-    store.atomic_write_text(folder / "report.md", markdown(report))
+    atomic_files.atomic_write_json(folder / "report.json", report)
+    atomic_files.atomic_write_text(folder / "report.md", markdown(report))
     return report
 
 

@@ -5,7 +5,7 @@ validated :class:`~precision_jax.runs.sweep.SweepRun` lists, each run with its
 store directory. Running a plan is running a sweep: complete runs are skipped,
 seed groups are batched, unfinished runs resume from their checkpoints, and a
 shard ``I/N`` takes every N-th seed group. Collecting reads the complete runs
-back as :class:`precision_jax.analysis.plotting.Entry` records for panels and claims.
+back as :class:`precision_jax.analysis.figures.runs.Entry` records for panels and claims.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Callable, Optional
 from precision_jax.runs import store
 from precision_jax.runs import sweep as sw
 from precision_jax.config.engine import ConfigError, to_dict
-from precision_jax.analysis.plotting import Entry, flatten
+from precision_jax.analysis.figures.runs import Entry, flatten
 from precision_jax.analysis.reproduce.claims import RunSetData
 from precision_jax.analysis.reproduce.spec import PROFILES, FigureSpec
 

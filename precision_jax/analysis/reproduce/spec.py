@@ -15,7 +15,7 @@ A figure spec is data, one YAML file per figure (``configs/figures/<figure>.yaml
           smoke: {set: {train.0.steps: 300}, grid: {seed: [1]}}
           reduced: {set: {...}}
     panels:
-      - kind: function_1d            # a kind of precision_jax.analysis.reproduce.panels.PANELS
+      - kind: function_1d            # a kind of precision_jax.analysis.figures.panels.PANELS
         title: ReLU, raw inputs
         series: [{runs: raw, label: "1-5-5-1 ReLU", where: {model.depth: 3}, style: {...}}]
         options: {...}               # passed to the panel as is
@@ -224,7 +224,7 @@ def _run_set(name: str, value: Any, base_dir: Path) -> RunSetSpec:
 
 
 def _panel(value: Any, key: str, run_sets: dict) -> PanelSpec:
-    from precision_jax.analysis.reproduce.panels import PANELS
+    from precision_jax.analysis.figures.panels import PANELS
 
     data = _mapping(value, key, required=("kind",), allowed=("kind", "title", "series", "options"))
     if data["kind"] not in PANELS:

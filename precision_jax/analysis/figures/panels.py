@@ -1,18 +1,19 @@
-"""The panels of the paper's figures, drawn from finished runs in one style.
+"""The panels every figure is made of — ``prec reproduce``'s figures and ``prec plot``'s — drawn from finished runs.
 
 ``PANELS[kind](ax, series, options) -> dict`` draws one panel into a matplotlib
 ``Axes`` (the caller owns the figure and its layout) and returns the numbers it
 drew. ``series`` is a list of :class:`Series` (a short legend label, complete
-run directories, style hints); ``options`` the panel's settings from the figure
-spec. Every kind
+runs as directories or :class:`~precision_jax.analysis.figures.runs.Entry`, style
+hints); ``options`` the panel's settings from the figure spec. Every kind
 
-* reads runs only through :mod:`precision_jax.runs.store` (never writes to them);
+* reads runs only through :mod:`precision_jax.analysis.figures.runs` (never writes to them) and draws
+  in the style of :mod:`precision_jax.analysis.figures.style`;
 * leaves out a run it cannot read or draw and lists it in ``result["skipped"]``
   ("path: why"), and a series with no runs in ``result["empty"]``; when nothing
   at all could be drawn the panel says so in its middle and ``result["note"]``
   says why — a panel never raises for missing runs, NaN metrics or NaN curve points;
 * takes ``title``, ``xlabel``, ``ylabel``, ``xlim``, ``ylim`` and ``legend``
-  (False: none; a string: its ``loc``) options.
+  (False: none; a string: its ``loc``, ``"outside"``: right of the axes) options.
 
 Style hints (``Series.style``, all optional): ``color`` (a matplotlib colour, or
 ``"<colormap>:<0..1>"`` for a colour from a colormap, e.g. ``"cool:0.3"``), ``dashed``
@@ -26,8 +27,11 @@ Kinds and their options:
     error vs size, log–log. ``x`` "N" (default) or "D"; ``metric`` a summary metric
     (default ``test_rmse``; ``min_test_rmse``, ``test_relative_rmse``, ...);
     ``relative`` (divide by the output RMS, i.e. use test_rmse / test_relative_rmse);
-    ``guides`` [{slope, label?, color?, anchor? (series label), scale? (factor on the anchor)}];
-    ``fit_range`` [lo, hi] for the returned slopes. Nets: the median over seeds per
+    ``guides`` [{slope, label?, color?, anchor? (series label, or "top": the smallest size at the
+    largest error), scale? (factor on the anchor), legend? (label in the legend, not at the end)}];
+    ``fit_range`` [lo, hi] for the returned slopes; ``fit`` True: each series' power law
+    (:func:`precision_jax.analysis.figures.series.fit_points`, over ``fit_range``) drawn dotted,
+    its α and bootstrap interval in the legend and in the returned numbers (``fit``). Nets: the median over seeds per
     size as a line with markers and every seed as a small dot; interpolants: the
     mean as a line with a ± one standard deviation band. A guide is a dashed line
     through the first (smallest-size) point of its anchor series (the first drawn
@@ -37,12 +41,14 @@ Kinds and their options:
     the drawn points.
 ``curves``
     learning curves: each run's curve with its stages (and boosting rounds)
-    concatenated on one step axis (:func:`precision_jax.analysis.plotting.stage_offsets`).
-    ``metric`` "test_rmse" (default) or "train_rmse"; ``logy`` (default True), ``logx``;
+    concatenated on one step axis (:func:`precision_jax.analysis.figures.runs.stage_offsets`).
+    ``metric`` "test_rmse" (default) or "train_rmse"; ``train`` True: each run's train RMSE too,
+    dotted in its colour; ``logy`` (default True), ``logx``;
     ``kinds`` [stage kinds]: keep only those stages' points, counting steps over them
     alone (e.g. ``[lcs]`` for RMSE vs LCS step); ``shade_stages`` True / False / a series
     label: shade and label the stages of that series' first run (default: when the
-    panel has exactly one run). A series with ``style.colour_by`` is drawn one colour per
+    panel has exactly one run). A series with ``style.colour_by`` (a config key or a summary
+    field such as ``N``) is drawn one colour per
     run from ``style.cmap`` (viridis) with a colourbar, logarithmic when the key is a
     learning rate or a τ (or ``style.log_colour``). Returns per series the runs' final
     and minimum metric.
@@ -79,133 +85,62 @@ Both Hessian kinds return ``hessian`` {label: :func:`~precision_jax.analysis.rep
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 
-from precision_jax.runs import store
+from precision_jax.analysis.figures.runs import Entry, curve_rows, panel_metric, read_entry
+from precision_jax.analysis.figures.series import fit_legend, fit_points
+from precision_jax.analysis.figures.style import (
+    DOT,
+    FONT,
+    GRID_ALPHA,
+    GUIDE_COLOR,
+    LINE,
+    MARKER,
+    NEGATIVE_COLOR,
+    POSITIVE_COLOR,
+    PROJECTION_COLOR,
+    SIZE_LABELS,
+    SMALL,
+    TARGET_COLOR,
+    finish,
+    fmt,
+    metric_name,
+    nothing,
+    pyplot,
+    series_colors,
+    title,
+)
 from precision_jax.analysis.reproduce import measures
+from precision_jax.engine.stages import STAGE_KINDS
+from precision_jax.runs import store
 
 __all__ = ["Series", "PANELS", "draw_scaling", "draw_curves", "draw_tau", "draw_function_1d", "draw_regions_2d",
-           "draw_hessian", "draw_hessian_split", "STAGE_NAMES", "series_colors"]
+           "draw_hessian", "draw_hessian_split", "STAGE_NAMES"]
 
 
 @dataclass
 class Series:
-    """One legend entry of a panel: a short label, its complete run directories, style hints (module docstring)."""
+    """One legend entry of a panel: a short label, its complete runs (directories or entries), style hints."""
 
     label: str
-    runs: list[Path] = field(default_factory=list)
+    runs: list = field(default_factory=list)
     style: dict = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- style
-
-FONT = 9          # axis labels, titles
-SMALL = 7.5       # legends, annotations, tick labels
-LINE = 1.5
-MARKER = 4.0
-DOT = 9.0         # seed dots (points²)
-GRID_ALPHA = 0.3
-GUIDE_COLOR = "0.45"
-TARGET_COLOR = "black"
-POSITIVE_COLOR, NEGATIVE_COLOR, PROJECTION_COLOR = "C0", "C3", "C1"
-STAGE_NAMES = {"adam": "Adam", "bfgs": "BFGS", "lbfgs": "L-BFGS", "lm": "LM", "lcs": "LCS", "rescale": "rescale",
-               "heavy_ball": "heavy ball", "fit": "fit"}
-STAGE_SHADES = {"adam": "#ececec", "bfgs": "#dbe7f4", "lbfgs": "#dbe7f4", "lm": "#f6e3cf", "lcs": "#dcefd9",
-                "rescale": "#efdcef", "heavy_ball": "#f3efcf"}
-METRIC_NAMES = {"test_rmse": "test RMSE", "train_rmse": "train RMSE", "min_test_rmse": "min test RMSE",
-                "test_relative_rmse": "relative test RMSE", "train_relative_rmse": "relative train RMSE",
-                "test_rmse_at_best_train": "test RMSE", "test_max_abs_error": "max test error"}
-SIZE_LABELS = {"N": "N (parameters)", "D": "D (training points)"}
+# Per stage kind: the name written on a shaded stage, and its shade (each stage kind's own facts; "fit" is the
+# span of a data-file model's fit, which is no stage).
+STAGE_NAMES = {**{kind: cfg.display_name for kind, cfg in STAGE_KINDS.items()}, "fit": "fit"}
+STAGE_SHADES = {kind: cfg.shade for kind, cfg in STAGE_KINDS.items()}
 LOG_COLOUR_KEY = re.compile(r"(^|\.)(lr|final_lr|tau|alpha_min|alpha_max|scale|damping)$")
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _explicit_color(series: Series):
-    """The series' ``style.color`` as a matplotlib colour (``"cmap:x"`` picks from a colormap), or None."""
-    from matplotlib.colors import is_color_like
-
-    plt = _pyplot()
-    color = series.style.get("color") if isinstance(series.style, dict) else None
-    if color is None or is_color_like(color):  # "tab:orange" is a colour, not a colormap
-        return color
-    if isinstance(color, str) and ":" in color:
-        name, _, value = color.partition(":")
-        try:
-            return plt.get_cmap(name)(float(value))
-        except (ValueError, TypeError):
-            return None
-    return None
-
-
-def series_colors(series: list[Series]) -> list:
-    """One colour per series: its own ``style.color``, else the next tab10 colour no series has claimed."""
-    from matplotlib.colors import to_rgb
-
-    plt = _pyplot()
-    explicit = [_explicit_color(s) for s in series]
-    taken = {tuple(np.round(to_rgb(c), 3)) for c in explicit if c is not None}
-    palette = [plt.get_cmap("tab10")(k) for k in range(10)]
-    free = [c for c in palette if tuple(np.round(to_rgb(c), 3)) not in taken] or palette
-    out, k = [], 0
-    for c in explicit:
-        if c is None:
-            c, k = free[k % len(free)], k + 1
-        out.append(c)
-    return out
 
 
 def _style(series: Series) -> dict:
     return series.style if isinstance(series.style, dict) else {}
-
-
-def _finish(ax, options: dict, xlabel: str = "", ylabel: str = "", legend: bool = True,
-            legend_loc: str = "best") -> None:
-    """Labels, limits, grid and legend in the one style every kind shares."""
-    ax.set_xlabel(options.get("xlabel", xlabel), fontsize=FONT)
-    ax.set_ylabel(options.get("ylabel", ylabel), fontsize=FONT)
-    ax.tick_params(labelsize=SMALL)
-    for name, setter in (("xlim", ax.set_xlim), ("ylim", ax.set_ylim)):
-        limits = options.get(name)
-        if isinstance(limits, (list, tuple)) and len(limits) == 2:
-            setter(*[None if v is None else float(v) for v in limits])
-    ax.grid(True, which="major", alpha=GRID_ALPHA, lw=0.6)
-    wanted = options.get("legend", True)
-    if legend and wanted is not False:
-        handles, labels = ax.get_legend_handles_labels()
-        if handles:
-            ax.legend(fontsize=SMALL, loc=wanted if isinstance(wanted, str) else legend_loc, frameon=True,
-                      framealpha=0.85, edgecolor="none", handlelength=1.8)
-
-
-def _title(ax, text: str) -> None:
-    if text:
-        ax.set_title(text, fontsize=FONT)
-
-
-def _nothing(ax, result: dict, why: str) -> dict:
-    """Mark a panel with nothing to draw: a grey note in its middle, and ``result["note"]``."""
-    empty = [label for label in result.get("empty", []) if label]
-    text = why + (f"\n(series without runs: {', '.join(empty)})" if empty else "")
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=SMALL, color="0.4", wrap=True)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    result["note"] = why
-    return result
 
 
 def _result() -> dict:
@@ -217,42 +152,15 @@ def _skip(result: dict, run, error: Exception | str) -> None:
     result["skipped"].append(text if text.startswith(str(run)) else f"{run}: {text}")
 
 
-# --------------------------------------------------------------------------- reading runs
-
-
-@dataclass(frozen=True)
-class _Run:
-    path: Path
-    summary: store.Summary
-    flat: dict  # flattened config keys (plotting.flatten)
-    model_kind: str
-
-
-@functools.lru_cache(maxsize=1024)
-def _read(path: str, stamp: int) -> _Run:
-    from precision_jax.config.engine import to_dict
-    from precision_jax.analysis.plotting import flatten
-
-    summary = store.read_summary(path)
-    cfg = store.read_config(path)
-    return _Run(Path(path), summary, flatten(to_dict(cfg)), str(cfg.model.kind))
-
-
-def read_run_info(run) -> _Run:
-    """Summary, flat config and model kind of a run (cached); :class:`precision_jax.runs.store.StoreError` if unreadable."""
-    p = Path(run)
-    try:
-        stamp = (p / store.SUMMARY_FILE).stat().st_mtime_ns
-    except OSError:
-        raise store.StoreError(p, f"not a run directory (no {store.SUMMARY_FILE})") from None
-    return _read(str(p.resolve()), stamp)
-
-
-def _runs_of(series: Series, result: dict) -> list[_Run]:
+def _runs_of(series: Series, result: dict) -> list[Entry]:
+    """The series' runs as entries (an entry as given, a directory read); unreadable ones skipped, named."""
     runs = []
     for run in series.runs or ():
+        if isinstance(run, Entry):
+            runs.append(run)
+            continue
         try:
-            runs.append(read_run_info(run))
+            runs.append(read_entry(run))
         except (store.StoreError, OSError, ValueError) as e:
             _skip(result, run, e)
     if not runs:
@@ -260,45 +168,11 @@ def _runs_of(series: Series, result: dict) -> list[_Run]:
     return runs
 
 
-def _is_interpolant(series: Series, runs: list[_Run]) -> bool:
+def _is_interpolant(series: Series, runs: list[Entry]) -> bool:
     kind = _style(series).get("kind")
     if kind in ("net", "interpolant"):
         return kind == "interpolant"
-    from precision_jax import models
-
-    return bool(runs) and all(r.model_kind in models.INTERPOLANTS for r in runs)
-
-
-def _min_over_curve(run: _Run) -> Optional[float]:
-    """The lowest test RMSE on the run's logged curve (runs written before ``min_test_rmse`` was recorded);
-    an interpolant (no curve) has its test RMSE."""
-    try:
-        values = [p.test_rmse for p in store.read_curve(run.path) if math.isfinite(p.test_rmse)]
-    except store.StoreError:
-        values = []
-    return min(values) if values else run.summary.metrics.get("test_rmse")
-
-
-def _metric(run: _Run, name: str, relative: bool = False) -> float:
-    metrics = run.summary.metrics
-    value = metrics.get(name)
-    if value is None and name == "min_test_rmse":
-        value = _min_over_curve(run)
-    value = math.nan if value is None else float(value)
-    if relative and name not in ("test_relative_rmse", "train_relative_rmse"):
-        rmse, rel = metrics.get("test_rmse"), metrics.get("test_relative_rmse")
-        scale = float(rmse) / float(rel) if rmse is not None and rel not in (None, 0) else math.nan
-        value = value / scale if scale and math.isfinite(scale) else math.nan
-    return value
-
-
-def _metric_name(metric: str, relative: bool = False) -> str:
-    name = METRIC_NAMES.get(metric, metric.replace("_", " "))
-    return f"relative {name}" if relative and not name.startswith("relative") else name
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3g}" if value is not None and math.isfinite(value) else "n/a"
+    return bool(runs) and all(r.interpolant for r in runs)
 
 
 # --------------------------------------------------------------------------- scaling
@@ -324,6 +198,14 @@ def _loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
+def _is_range(value) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) == 2
+
+
+def _fit_label(label: str, fit: Optional[dict], x_name: str) -> str:
+    return label if fit is None else f"{label}\n  {fit_legend(fit, x_name)}"
+
+
 def draw_scaling(ax, series: list[Series], options: dict) -> dict:
     options = options or {}
     result = _result()
@@ -342,7 +224,7 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
             continue
         style, color = _style(s), colors[i]
         sizes = np.array([float(getattr(r.summary, x_name)) for r in runs])
-        errors = np.array([_metric(r, metric, relative) for r in runs])
+        errors = np.array([panel_metric(r, metric, relative) for r in runs])
         ok = np.isfinite(sizes) & np.isfinite(errors) & (errors > 0) & (sizes > 0)
         for r, good in zip(runs, ok):
             if not good:
@@ -354,6 +236,10 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
         unique = np.unique(sizes)
         linestyle = "--" if style.get("dashed") else "-"
         interpolant = _is_interpolant(s, runs)
+        fit = None
+        if options.get("fit"):
+            seeds = [r.seed for r, good in zip(runs, ok) if good]
+            fit = fit_points(sizes, errors, seeds, fit_range if _is_range(fit_range) else None)
         if interpolant:
             centre = np.array([errors[sizes == u].mean() for u in unique])
             spread = np.array([errors[sizes == u].std() for u in unique])
@@ -362,25 +248,29 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
                 ax.fill_between(unique, np.maximum(centre - spread, centre / 10), centre + spread, color=color,
                                 alpha=0.22, lw=0)
             ax.plot(unique, centre, linestyle, marker=style.get("marker", "s"), color=color, ms=MARKER, lw=LINE,
-                    label=s.label)
+                    label=_fit_label(s.label, fit, x_name))
         else:
             centre = np.array([np.median(errors[sizes == u]) for u in unique])
             if len(errors) > len(unique):  # more than one seed somewhere: show every seed
                 ax.scatter(sizes, errors, s=DOT, color=color, alpha=0.5, lw=0, zorder=3)
             ax.plot(unique, centre, linestyle, marker=style.get("marker", "o"), color=color, ms=MARKER, lw=LINE,
-                    label=s.label, zorder=4)
+                    label=_fit_label(s.label, fit, x_name), zorder=4)
+        if fit is not None:
+            grid = np.geomspace(*fit["range"], 50)
+            ax.plot(grid, np.exp(fit["log_a"]) * grid ** fit["exponent"], ":", color=color, lw=1.2, zorder=3)
         keep = np.ones_like(unique, bool)
-        if isinstance(fit_range, (list, tuple)) and len(fit_range) == 2:
+        if _is_range(fit_range):
             keep = (unique >= float(fit_range[0])) & (unique <= float(fit_range[1]))
         result["series"][s.label] = {"x": unique.tolist(), "y": centre.tolist(), "runs": int(len(errors)),
                                      "summary": "mean" if interpolant else "median",
-                                     "slope": _loglog_slope(unique[keep], centre[keep])}
+                                     "slope": _loglog_slope(unique[keep], centre[keep]),
+                                     **({"fit": fit} if fit is not None else {})}
         first_points[s.label] = (float(unique[0]), float(centre[0]))
         all_x += sizes.tolist()
         all_y += errors.tolist()
     if not all_x:
-        _nothing(ax, result, "no runs with a finite error")
-        _title(ax, options.get("title", ""))
+        nothing(ax, result, "no runs with a finite error")
+        title(ax, options.get("title", ""))
         return result
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -392,13 +282,14 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
     x_low, x_high = min(all_x), max(all_x)
     guides = options.get("guides") or []
     result["guides"] = []
+    top = (x_low, y_high)  # the "top" anchor: every curve lies under a falling guide through it
     for j, guide in enumerate(guides if isinstance(guides, list) else []):
         try:
             slope = float(guide["slope"])
         except (KeyError, TypeError, ValueError):
             continue
         anchor = guide.get("anchor")
-        x0, y0 = first_points.get(anchor) or next(iter(first_points.values()))
+        x0, y0 = top if anchor == "top" else first_points.get(anchor) or next(iter(first_points.values()))
         y0 *= float(guide.get("scale", 1.0))
         # Stop a decade below the lowest data point so a steep guide does not stretch the axis.
         x_end = x_high
@@ -409,32 +300,24 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
         grid = np.geomspace(x0, x_end, 50)
         color = guide.get("color", GUIDE_COLOR)
         label = _mathtext(str(guide.get("label") or f"{x_name}^{{{slope:g}}}"))
-        ax.plot(grid, y0 * (grid / x0) ** slope, "--", color=color, lw=1.1, zorder=2)
-        ax.annotate(label, (grid[-1], y0 * (grid[-1] / x0) ** slope), xytext=(3, 0), textcoords="offset points",
-                    fontsize=SMALL + 0.5, color=color, va="center", ha="left", annotation_clip=False)
+        in_legend = bool(guide.get("legend"))
+        # Guides named in the legend are told apart by their dash pattern.
+        ax.plot(grid, y0 * (grid / x0) ** slope, "--", color=color, lw=1.1, zorder=2,
+                **({"dashes": (4 + 2 * j, 2 + j), "label": label} if in_legend else {}))
+        if not in_legend:
+            ax.annotate(label, (grid[-1], y0 * (grid[-1] / x0) ** slope), xytext=(3, 0), textcoords="offset points",
+                        fontsize=SMALL + 0.5, color=color, va="center", ha="left", annotation_clip=False)
         result["guides"].append({"slope": slope, "x0": x0, "y0": y0})
         y_low, y_high = min(y_low, y0 * (x_end / x0) ** slope), max(y_high, y0)
     ax.set_ylim(y_low / 2.5, y_high * 2.5)
-    ax.set_xlim(x_low / 1.5, x_high * (3.0 if result["guides"] else 1.5))  # room for the guides' labels
-    _finish(ax, options, SIZE_LABELS[x_name], _metric_name(metric, relative))
-    _title(ax, options.get("title", ""))
+    labels_at_end = any(not g.get("legend") for g in guides if isinstance(g, dict)) and result["guides"]
+    ax.set_xlim(x_low / 1.5, x_high * (3.0 if labels_at_end else 1.5))  # room for the guides' labels
+    finish(ax, options, SIZE_LABELS[x_name], metric_name(metric, relative))
+    title(ax, options.get("title", ""))
     return result
 
 
 # --------------------------------------------------------------------------- learning curves
-
-
-def _curve_rows(path: Path, kinds: Optional[list]) -> list[dict]:
-    """The run's curve with steps counted across stages and rounds; with ``kinds`` only those stages,
-    counted over themselves alone."""
-    from precision_jax.analysis.plotting import stage_offsets
-
-    rows = stage_offsets(store.read_curve(path))
-    if kinds:
-        # Re-run the offsets over the kept points only, so the kept stages sit end to end.
-        rows = stage_offsets([{k: v for k, v in r.items() if k not in ("segment", "total_step")}
-                              for r in rows if r.get("kind") in kinds])
-    return rows
 
 
 def _segments(rows: list[dict]) -> list[tuple[tuple, str, float, float]]:
@@ -470,10 +353,10 @@ def _shade(ax, rows: list[dict]) -> list[dict]:
     return drawn
 
 
-def _colour_values(runs: list[_Run], key: str) -> list[float]:
+def _colour_values(runs: list[Entry], key: str) -> list[float]:
     values = []
     for r in runs:
-        v = r.flat.get(key)
+        v = r.value(key)
         try:
             values.append(float(v))
         except (TypeError, ValueError):
@@ -481,12 +364,12 @@ def _colour_values(runs: list[_Run], key: str) -> list[float]:
     return values
 
 
-def _colour_label(key: str, runs: list[_Run]) -> str:
+def _colour_label(key: str, runs: list[Entry]) -> str:
     leaf = key.split(".")[-1]
     stage_kind = None
     m = re.match(r"^(.*train\.\d+)\.[^.]+$", key)
     if m and runs:
-        stage_kind = runs[0].flat.get(f"{m.group(1)}.kind")
+        stage_kind = runs[0].config.get(f"{m.group(1)}.kind")
     if leaf == "lr":
         return f"{STAGE_NAMES.get(stage_kind, 'stage')} learning rate" if stage_kind else "learning rate"
     if leaf == "tau":
@@ -498,12 +381,13 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
     options = options or {}
     result = _result()
     result["series"] = {}
-    plt = _pyplot()
+    plt = pyplot()
     metric = options.get("metric", "test_rmse")
     metric = metric if metric in ("test_rmse", "train_rmse") else "test_rmse"
+    train = bool(options.get("train")) and metric == "test_rmse"
     kinds = options.get("kinds")
     kinds = [str(k) for k in kinds] if isinstance(kinds, (list, tuple)) and kinds else None
-    drawn: list[tuple[Series, _Run, list[dict]]] = []  # (series as given, run, rows)
+    drawn: list[tuple[Series, Entry, list[dict]]] = []  # (series as given, run, rows)
     finite_values, total_runs = [], 0
     colors = series_colors(series)
     for i, s in enumerate(series):
@@ -511,7 +395,7 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
         curves = []
         for r in runs:
             try:
-                rows = _curve_rows(r.path, kinds)
+                rows = curve_rows(r.path, kinds)
             except (store.StoreError, OSError, ValueError, KeyError) as e:
                 _skip(result, r.path, e)
                 continue
@@ -558,6 +442,11 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
             y = np.where(np.isfinite(y) & (y > 0), y, np.nan)  # NaN: a gap in the line, never a crash
             label = s.label if (j == 0 and not labelled) else None
             ax.plot(steps, y, linestyle, color=c, lw=LINE * 0.85, alpha=0.9, label=label, zorder=3)
+            if train:
+                y_train = np.array([row["train_rmse"] for row in rows], float)
+                y_train = np.where(np.isfinite(y_train) & (y_train > 0), y_train, np.nan)
+                ax.plot(steps, y_train, ":", color=c, lw=LINE * 0.6, alpha=0.6, zorder=3)
+                finite_values += y_train[np.isfinite(y_train)].tolist()
             good = y[np.isfinite(y)]
             finals.append(float(good[-1]) if good.size else math.nan)
             minima.append(float(good.min()) if good.size else math.nan)
@@ -567,9 +456,12 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
         result["series"][series[i].label] = {"runs": len(curves), "final": finals, "min": minima,
                                      **({"colour_by": key, "colour_values": values} if key else {})}
     if not drawn:
-        _nothing(ax, result, "no runs with a learning curve")
-        _title(ax, options.get("title", ""))
+        nothing(ax, result, "no runs with a learning curve")
+        title(ax, options.get("title", ""))
         return result
+    if train:  # the key to the two line styles
+        ax.plot([], [], "-", color="0.3", label="test RMSE")
+        ax.plot([], [], ":", color="0.3", label="train RMSE")
     shade = options.get("shade_stages")
     shade_rows = None
     if shade is None:
@@ -592,9 +484,10 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
     # One series explains itself through the title; stage names sit along the top, so the legend goes low.
     wanted = options.get("legend")
     show = wanted is not None and wanted is not False or len(result["series"]) > 1
-    _finish(ax, options, what if kinds else f"{what} (stages in sequence)", _metric_name(metric), legend=show,
-            legend_loc="lower left" if shade_rows is not None else "best")
-    _title(ax, options.get("title", ""))
+    finish(ax, options, what if kinds else f"{what} (stages in sequence)", "RMSE" if train else metric_name(metric),
+           legend=show,
+           legend_loc="lower left" if shade_rows is not None else "best")
+    title(ax, options.get("title", ""))
     return result
 
 
@@ -617,11 +510,8 @@ def draw_tau(ax, series: list[Series], options: dict) -> dict:
 
 
 def _tau_key(s: Series) -> Optional[str]:
-    for run in s.runs or ():
-        try:
-            flat = read_run_info(run).flat
-        except (store.StoreError, OSError, ValueError):
-            continue
+    for run in _runs_of(s, _result()):
+        flat = run.config
         for key in flat:
             m = re.match(r"^((?:boost\.)?train\.\d+)\.tau$", key)
             if m and flat.get(f"{m.group(1)}.kind") == "lcs":
@@ -637,7 +527,8 @@ def _training_points(record, cfg) -> tuple[np.ndarray, np.ndarray]:
     part = record.parts[0]
     if "theta" not in part.arrays and "x" in part.arrays and "y" in part.arrays:
         return np.asarray(part.arrays["x"], float), np.asarray(part.arrays["y"], float).ravel()
-    from precision_jax.runs.training import resolve_target, run_data
+    from precision_jax.runs.plan import resolve_target
+    from precision_jax.runs.training import run_data
 
     n_params = int(part.arrays["theta"].size) if "theta" in part.arrays else int(record.summary.N)
     data = run_data(cfg, resolve_target(cfg), n_params, standardize=False)
@@ -648,7 +539,7 @@ def _target_values(cfg, x: np.ndarray) -> Optional[np.ndarray]:
     try:
         import jax.numpy as jnp
 
-        from precision_jax.runs.training import resolve_target
+        from precision_jax.runs.plan import resolve_target
 
         y = np.asarray(resolve_target(cfg).fn(jnp.asarray(x)), float)
         return y if y.shape == (x.shape[0],) else None
@@ -662,7 +553,7 @@ def draw_function_1d(ax, series: list[Series], options: dict) -> dict:
     result.update({"metric": {}, "n_train": {}})
     metric = str(options.get("metric", "test_rmse"))
     n_points = int(options.get("points", 2000))
-    drew_target, drawn, point_sets = False, [], []
+    drew_target, drawn, point_sets, variables = False, [], [], []
     colors = series_colors(series)
     for i, s in enumerate(series):
         runs = _runs_of(s, result)
@@ -692,10 +583,10 @@ def draw_function_1d(ax, series: list[Series], options: dict) -> dict:
                 if truth is not None:
                     ax.plot(grid[:, 0], truth, "--", color=TARGET_COLOR, lw=1.0, label="target", zorder=2)
                     drew_target = True
-            value = _metric(r, metric)
+            value = panel_metric(r, metric)
             label = s.label if len(series) > 1 else "fit"
             if len(series) > 1:
-                label += f" ({_metric_name(metric)} {_fmt(value)})"
+                label += f" ({metric_name(metric)} {fmt(value)})"
             ax.plot(grid[:, 0], fitted, "--" if style.get("dashed") else "-", color=color, lw=LINE, label=label,
                     zorder=3)
             inside = (x_train[:, 0] >= lo) & (x_train[:, 0] <= hi)
@@ -709,23 +600,20 @@ def draw_function_1d(ax, series: list[Series], options: dict) -> dict:
             result["metric"][s.label] = value
             result["n_train"][s.label] = int(x_train.shape[0])
             drawn.append(s.label)
+            variables.append(r.summary.target.variables[0] if r.summary.target.variables else None)
     if not drawn:
-        _nothing(ax, result, "no 1-D runs to draw")
-        _title(ax, options.get("title", ""))
+        nothing(ax, result, "no 1-D runs to draw")
+        title(ax, options.get("title", ""))
         return result
     ax.set_xlim(grid[0, 0], grid[-1, 0])
     if len(drawn) == 1:
         head = options.get("title", "")
-        line = f"{_metric_name(metric)} {_fmt(result['metric'][drawn[0]])}"
-        _title(ax, f"{head}\n{line}" if head else line)
+        line = f"{metric_name(metric)} {fmt(result['metric'][drawn[0]])}"
+        title(ax, f"{head}\n{line}" if head else line)
     else:
-        _title(ax, options.get("title", ""))
-    variable = None
-    try:
-        variable = read_run_info(series[[s.label for s in series].index(drawn[0])].runs[0]).summary.target.variables[0]
-    except (IndexError, ValueError, store.StoreError):
-        pass
-    _finish(ax, options, variable or "x", f"f({variable or 'x'})")
+        title(ax, options.get("title", ""))
+    variable = variables[0] if variables and variables[0] else None
+    finish(ax, options, variable or "x", f"f({variable or 'x'})")
     return result
 
 
@@ -734,7 +622,7 @@ def draw_function_1d(ax, series: list[Series], options: dict) -> dict:
 
 def _region_colours(count: int) -> np.ndarray:
     """``count`` RGB colours, distinct and shuffled so that neighbours rarely look alike (fixed seed)."""
-    plt = _pyplot()
+    plt = pyplot()
     rng = np.random.default_rng(0)
     if count <= 20:
         base = np.array([plt.get_cmap("tab20")(k)[:3] for k in range(20)])
@@ -767,8 +655,8 @@ def draw_regions_2d(ax, series: list[Series], options: dict) -> dict:
                 continue
             drawn = (s, r, regions)
     if drawn is None:
-        _nothing(ax, result, "no 2-D run whose regions can be drawn")
-        _title(ax, options.get("title", ""))
+        nothing(ax, result, "no 2-D run whose regions can be drawn")
+        title(ax, options.get("title", ""))
         return result
     s, r, regions = drawn
     colours = _region_colours(regions.count)
@@ -785,18 +673,18 @@ def draw_regions_2d(ax, series: list[Series], options: dict) -> dict:
             ax.scatter(x_train[:, 0], x_train[:, 1], s=4, color="black", lw=0, zorder=3)
         except Exception as e:  # noqa: BLE001 — the map stands without its points
             _skip(result, r.path, f"training points not drawn: {e}")
-    value = _metric(r, metric)
+    value = panel_metric(r, metric)
     result["regions"][s.label] = regions.count
     result["metric"][s.label] = value
     result["kind"] = regions.kind
     if regions.kind == "simplex":
         result["simplices"] = regions.n_simplices
     head = options.get("title", s.label)
-    line = f"{_metric_name(metric)} {_fmt(value)}, {regions.count} regions"
-    _title(ax, f"{head}\n{line}" if head else line)
+    line = f"{metric_name(metric)} {fmt(value)}, {regions.count} regions"
+    title(ax, f"{head}\n{line}" if head else line)
     variables = r.summary.target.variables
     options = {**options, "legend": False}
-    _finish(ax, options, variables[0], variables[1])
+    finish(ax, options, variables[0], variables[1])
     ax.grid(False)
     return result
 
@@ -865,8 +753,8 @@ def _hessian_prologue(ax, series: list[Series], options: dict):
     result["hessian"] = {}
     found = _spectrum_for(series, options, result)
     if found is None:
-        _nothing(ax, result, "no run whose Hessian can be computed")
-        _title(ax, options.get("title", ""))
+        nothing(ax, result, "no run whose Hessian can be computed")
+        title(ax, options.get("title", ""))
         return result, None
     s, _, spectrum = found
     threshold = options.get("threshold")
@@ -896,7 +784,7 @@ def draw_hessian(ax, series: list[Series], options: dict) -> dict:
     ax.set_xlabel(options.get("xlabel", "eigenvalue index (most positive → most negative)"), fontsize=FONT)
     head = options.get("title", s.label)
     line = f"N = {lam.size}, {numbers['n_negative']} negative, spans {numbers['orders_of_magnitude']:.0f} decades"
-    _title(ax, f"{head}\n{line}" if head else line)
+    title(ax, f"{head}\n{line}" if head else line)
     return result
 
 
@@ -910,7 +798,7 @@ def draw_hessian_split(ax, series: list[Series], options: dict) -> dict:
     ax.set_axis_off()
     head = options.get("title", s.label)
     line = f"N = {lam.size}, {numbers['n_positive']} positive, {numbers['n_negative']} negative"
-    _title(ax, f"{head}\n{line}" if head else line)
+    title(ax, f"{head}\n{line}" if head else line)
     ax.title.set_visible(True)
     gap = float(options.get("gap", 0.14))
     height = (1 - gap) / 2
