@@ -99,7 +99,8 @@ def test_hessian_spectrum_is_plotted_when_a_run_stored_one(synthetic_store, tmp_
     run = next(r for r in store.iter_runs(synthetic_store) if store.read_run(r).curve)
     lam = np.concatenate([np.geomspace(1e2, 1e-14, 20), -np.geomspace(1e-16, 1e-10, 10)])
     # As `prec hessian` leaves it: the arrays and a JSON note of the round they belong to.
-    atomic_files.atomic_write_npz(run / "hessian.npz", {"eigenvalues": lam, "projections": np.geomspace(1e-3, 1e-12, 30)})
+    atomic_files.atomic_write_npz(run / "hessian.npz",
+                                  {"eigenvalues": lam, "projections": np.geomspace(1e-3, 1e-12, 30)})
     atomic_files.atomic_write_json(run / "hessian.json", {"round": 0, "loss": 1e-12})
     out = tmp_path / "plots"
     result = CliRunner().invoke(app, ["plot", str(run), "--out", str(out)])
