@@ -28,3 +28,6 @@ _.load_npz  # use/export_runtime.py: loads a `prec export --to npz` file; export
 # Instrumentation read by benchmarks/checkpoint_overhead.py (outside the scanned packages).
 _.saves  # runs/checkpoint.py Checkpointer.saves: number of checkpoints written
 _.save_seconds  # runs/checkpoint.py Checkpointer.save_seconds: time spent writing them
+
+# Data a reader of a Table gets, reported by tests today; kept as part of what reading a file tells.
+_.dropped_duplicates  # problems/data_files.py Table: exact duplicate rows kept once (tests/test_datafile.py reads it)

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 from precision_jax.engine import auto_chain
-
 from precision_jax.runs import store
 
 ROOT = Path(__file__).resolve().parents[1]

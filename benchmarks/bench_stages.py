@@ -20,17 +20,18 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS must not fight XLA's threads
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-import scipy.optimize  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import scipy.optimize
 
-from precision_jax.engine import driver  # noqa: E402
-from precision_jax.experiment import load_config  # noqa: E402
-from precision_jax.engine.stages.base import mse  # noqa: E402
-from precision_jax.runs.training import _stack_problems, cached_model, resolve_target, run_data  # noqa: E402
-from precision_jax.numerics.random_keys import run_keys  # noqa: E402
+from precision_jax.engine import driver
+from precision_jax.engine.stages.base import mse
+from precision_jax.experiment import load_config
+from precision_jax.numerics.random_keys import run_keys
+from precision_jax.runs.plan import cached_model, resolve_target
+from precision_jax.runs.training import _stack_problems, run_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -48,10 +48,10 @@ from jax.flatten_util import ravel_pytree
 
 jax.config.update("jax_enable_x64", True)
 
-from precision_jax.runs import provenance, store, training  # noqa: E402
-from precision_jax.models.mlp import init_mlp  # noqa: E402
 from precision_jax.engine.stages.base import RUNNING  # noqa: E402
 from precision_jax.engine.stages.lm import LMConfig, make_lm  # noqa: E402
+from precision_jax.models.mlp import init_mlp  # noqa: E402
+from precision_jax.runs import plan, provenance, store, training  # noqa: E402
 
 FIRST_LAYER = {"tanh": jnp.tanh, "sin": jnp.sin, "cheb": jnp.cos}
 
@@ -116,8 +116,8 @@ def main():
 
     record = store.read_run(args.run_dir, extra=False)
     cfg = record.config
-    target = training.resolve_target(cfg)
-    model = training.cached_model(cfg.model, target.d, tuple(target.variables))
+    target = plan.resolve_target(cfg)
+    model = plan.cached_model(cfg.model, target.d, tuple(target.variables))
     data = training.run_data(cfg, target, model.n_params)
     main_part = record.parts[0]
     main_theta = jnp.asarray(main_part.arrays["theta"])

@@ -31,8 +31,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each kind, alternated")
     args = parser.parse_args()
 
-    from precision_jax.runs.checkpoint import Checkpointer
     from precision_jax.experiment import load_config
+    from precision_jax.runs.checkpoint import Checkpointer
     from precision_jax.runs.training import run_experiment
 
     cfg = load_config(args.config)

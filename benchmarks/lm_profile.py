@@ -24,7 +24,6 @@ import argparse
 
 import jax
 import jax.numpy as jnp
-
 from lm_step import TASKS, timed, warmed_lm  # the same LM stage, set up as lm_step.py measures it
 
 

@@ -60,9 +60,9 @@ def warmed_lm(task: str, warmup: int) -> WarmedLM:
 
     jax.config.update("jax_enable_x64", True)
     from precision_jax.engine import auto_chain
-    from precision_jax.runs import plan, training
-    from precision_jax.experiment import load_config
     from precision_jax.engine.stages.lm import LevenbergMarquardt, LMConfig
+    from precision_jax.experiment import load_config
+    from precision_jax.runs import plan, training
 
     cfg = load_config(str(ROOT / "configs" / "precision" / "auto" / f"{task}.yaml"))
     target = plan.resolve_target(cfg)

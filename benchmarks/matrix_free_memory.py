@@ -25,11 +25,11 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS must not fight XLA's threads
 
-import precision_jax  # noqa: E402,F401
-from precision_jax.experiment import build_config  # noqa: E402
-from precision_jax.engine.driver import build_chain  # noqa: E402
+import precision_jax  # noqa: F401
+from precision_jax.engine.driver import build_chain
+from precision_jax.experiment import build_config
 from precision_jax.runs.plan import cached_model, resolve_target
-from precision_jax.runs.training import run_experiment  # noqa: E402
+from precision_jax.runs.training import run_experiment
 
 TARGET = {"formula": "exp(sin(pi*x) + y**2)", "variables": {"x": [-1, 1], "y": [-1, 1]}}
 

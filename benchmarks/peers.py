@@ -203,7 +203,8 @@ def export_data(task: Task, data_dir: str) -> dict:
     import numpy as np
 
     from precision_jax.numerics.random_keys import run_keys
-    from precision_jax.runs.training import cached_model, resolve_target, run_data
+    from precision_jax.runs.plan import cached_model, resolve_target
+    from precision_jax.runs.training import run_data
 
     cfg = task_config(task)
     target = resolve_target(cfg)
@@ -239,9 +240,9 @@ def rmse(prediction, y) -> float:
 
 
 def run_prec(task: Task, budget: float, data: dict, workdir: str) -> Outcome:
-    from precision_jax.runs.training import run_experiment
-
     import dataclasses
+
+    from precision_jax.runs.training import run_experiment
 
     cfg = task_config(task)
     if PREC_LOG_EVERY is not None:  # finer curve records: milestone times to within a few steps
@@ -276,7 +277,7 @@ def run_multistage(task: Task, budget: float, data: dict, workdir: str) -> Outco
     import optax
     from multistage import Stage1, multistage_train
 
-    from precision_jax.runs.training import resolve_target
+    from precision_jax.runs.plan import resolve_target
 
     target_fn = resolve_target(task_config(task)).fn  # for the between-stage statistic only (see the docstring)
     x, y = jnp.asarray(data["x_train"]), jnp.asarray(data["y_train"])
@@ -331,6 +332,7 @@ def run_multistage(task: Task, budget: float, data: dict, workdir: str) -> Outco
 def run_pykan(task: Task, budget: float, data: dict, workdir: str) -> Outcome:
     import torch
     from kan import KAN
+
     from precision_jax.engine.memory import available_bytes
 
     torch.set_default_dtype(torch.float64)
@@ -629,7 +631,8 @@ def main():
         "threads": threads, "provenance": provenance.collect(started), "versions": versions(),
         "recipes": {
             "prec": {"how": "run_experiment, as prec run (without its persistent compilation cache)",
-                     "log_every_override": args.prec_log_every, "configs": {t: data_info[t]["config"] for t in data_info}},
+                     "log_every_override": args.prec_log_every,
+                     "configs": {t: data_info[t]["config"] for t in data_info}},
             "multistage": {"optimizer": "optax.lbfgs", "steps_per_stage": MS_STEPS, "n_stages": MS_STAGES,
                            "stage1": {"width_size": MS_WIDTH, "depth": MS_DEPTH},
                            "later_stages": {"width_size": MS_STAGE2_WIDTH, "depth": MS_STAGE2_DEPTH},

@@ -37,15 +37,16 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-from precision_jax import models  # noqa: E402
-from precision_jax.experiment import load_config  # noqa: E402
-from precision_jax.engine.hessian import default_chunk, mse_hessian  # noqa: E402
-from precision_jax.numerics.random_keys import run_keys  # noqa: E402
-from precision_jax.runs.training import resolve_target, residual_scale, run_data, run_experiment  # noqa: E402
+from precision_jax import models
+from precision_jax.engine.hessian import default_chunk, mse_hessian
+from precision_jax.experiment import load_config
+from precision_jax.numerics.random_keys import run_keys
+from precision_jax.runs.plan import resolve_target
+from precision_jax.runs.training import residual_scale, run_data, run_experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "precision", "teacher_student_best.yaml")

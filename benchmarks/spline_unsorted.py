@@ -15,24 +15,14 @@ the 5 s the test used to assert.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from refusal_latency import median_seconds  # benchmarks/ is the script's folder, on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_SECONDS = 5.0
-
-
-def median_seconds(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> int:

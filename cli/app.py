@@ -20,7 +20,7 @@ VERSION_PACKAGES = ("jax", "jaxlib", "optax", "numpy", "scipy")
 
 
 def version_text() -> str:
-    """``prec 0.1.0 (jax 0.10.2, jaxlib 0.10.2, optax 0.2.8, numpy 2.3.1, scipy 1.16.0)``, read without importing them."""
+    """``prec 0.1.0 (jax 0.10.2, jaxlib 0.10.2, optax 0.2.8, numpy 2.3.1, scipy 1.16.0)``, read without importing."""
     from importlib import metadata
 
     def version(name: str) -> str:

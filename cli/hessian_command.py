@@ -25,9 +25,9 @@ def hessian(
 
     Example: prec hessian results/teacher_student/7ce13e839837
     """
-    from precision_jax.runs import atomic_files, store
-    from precision_jax.experiment import ConfigError
     from precision_jax.engine.hessian import DENSE_LIMIT, spectrum_summary
+    from precision_jax.experiment import ConfigError
+    from precision_jax.runs import atomic_files, store
     from precision_jax.runs.training import run_round_spectrum
 
     try:

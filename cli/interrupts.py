@@ -100,7 +100,7 @@ def exit_interrupted() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:  # a closed or broken stream must not stop the exit
+        except Exception:  # noqa: BLE001  (a closed or broken stream, whatever it raises, must not stop the exit)
             pass
     if _state.worker:
         os._exit(EXIT_STATUS)
@@ -126,7 +126,7 @@ def _release_semaphores() -> None:
     if util is not None:
         try:
             util._run_finalizers(0)
-        except Exception:  # clean-up only: never stop the exit
+        except Exception:  # noqa: BLE001  (clean-up only: never stop the exit)
             pass
 
 
@@ -183,7 +183,7 @@ def _deadline() -> None:
     if multiprocessing is not None:
         try:
             children = multiprocessing.active_children()
-        except Exception:
+        except Exception:  # noqa: BLE001  (during shutdown multiprocessing may be half torn down: no children to wait for)
             children = []
         for child in children:
             try:

@@ -30,8 +30,8 @@ def predict(
     Interpolants give nan outside the box they were fitted on (a warning counts
     those points). Example: prec predict results/quickstart/<run id> points.csv --out predictions.csv
     """
-    from precision_jax.use import export
     from precision_jax.runs import atomic_files, store
+    from precision_jax.use import export
 
     record = store.read_run(run, extra=False)
     model = store.load_model(record)

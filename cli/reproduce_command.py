@@ -86,10 +86,10 @@ def reproduce(
     Examples: prec reproduce --list;  prec reproduce 3;  prec reproduce all --profile smoke;
     prec reproduce 2 --profile reduced --shard 0/4;  prec reproduce all --profile paper --slurm --time 08:00:00
     """
+    from precision_jax.analysis.reproduce import claims, report, runner, spec
+    from precision_jax.config.engine import ConfigError
     from precision_jax.runs import atomic_files
     from precision_jax.runs import sweep as sw
-    from precision_jax.config.engine import ConfigError
-    from precision_jax.analysis.reproduce import report, runner, spec
 
     if profile not in spec.PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; expected one of: {', '.join(spec.PROFILES)}", "--profile")
@@ -153,8 +153,7 @@ def reproduce(
         data = runner.collect(plan)
         result = report.write_report(plan, data, out, started)
         verdicts = [c["verdict"] for c in result["claims"]]
-        console.print(f"Fig. {plan.spec.figure}: " + ", ".join(f"{verdicts.count(v)} {v}" for v in
-                                                                 ("confirmed", "refuted", "not reached"))
+        console.print(f"Fig. {plan.spec.figure}: " + ", ".join(f"{verdicts.count(v)} {v}" for v in claims.VERDICTS)
                       + f"  →  {out / plan.spec.figure}")
     if failed:
         sys.exit(1)

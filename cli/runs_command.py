@@ -87,8 +87,8 @@ def list_runs(
 
 
 def _read(run_dir: Path):
-    from precision_jax.runs import store
     from precision_jax.config.engine import to_dict
+    from precision_jax.runs import store
 
     return store.read_summary(run_dir), to_dict(store.read_config(run_dir))
 
@@ -152,8 +152,8 @@ def diff(
 
     Example: prec runs diff results/widths/0a1b2c3d4e5f results/widths/9f8e7d6c5b4a
     """
-    from precision_jax.runs import store
     from precision_jax.analysis.figures.runs import flatten
+    from precision_jax.runs import store
 
     summary_a, config_a = _read(run_a)
     summary_b, config_b = _read(run_b)

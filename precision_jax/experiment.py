@@ -28,22 +28,34 @@ Shape of a config (``prec schema`` has every key)::
 from __future__ import annotations
 
 import copy
-import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-import precision_jax.models  # noqa: F401  (registers the model kinds)
-import precision_jax.engine.stages  # noqa: F401  (registers the stage kinds)
+from precision_jax import models as _model_kinds  # noqa: F401  (importing it registers every model kind)
+from precision_jax.config.engine import (
+    Check,
+    ConfigError,
+    FieldDoc,
+    apply_override,
+    checked,
+    class_doc,
+    field_docs,
+    non_negative,
+    parse_dataclass,
+    parse_override,
+    positive,
+    read_yaml,
+    to_dict,
+    unit_interval,
+)
+from precision_jax.config.kinds import STAGE_KINDS, model_configs, model_field, stages_field
+from precision_jax.engine import stages as _stage_kinds  # noqa: F401  (importing it registers every stage kind)
+from precision_jax.engine.boosting import BoostConfig
 from precision_jax.models.mlp import MLPConfig, check_activation
 from precision_jax.problems import data_target
 from precision_jax.problems.formula import FormulaError, parse_formula
-from precision_jax.config.engine import (Check, ConfigError, FieldDoc, apply_override, checked, class_doc, field_docs,
-                                 non_negative, parse_dataclass, parse_override, positive, read_yaml, to_dict,
-                                 unit_interval)
-from precision_jax.engine.boosting import BoostConfig
-from precision_jax.config.kinds import STAGE_KINDS, model_configs, model_field, stages_field
 from precision_jax.problems.targets import equation_target, feynman_registry
 
 # Names other layers have always imported from here; they are defined below config.py in the pipeline,

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 import precision_jax as pj
 from cli.main import app
-from precision_jax.use import api
-from precision_jax.runs import store
-from precision_jax.problems.data_files import write_table
 from precision_jax.config.engine import ConfigError
+from precision_jax.problems.data_files import write_table
+from precision_jax.runs import store
+from precision_jax.use import api
 
 NET = {
     "name": "api_net",

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import yaml
 
-from precision_jax.engine import auto_chain
-
-from precision_jax.runs import store
-from precision_jax.experiment import build_config, load_config
 from precision_jax.config.engine import ConfigError
-from precision_jax.runs.training import run_experiment, with_chain
+from precision_jax.engine import auto_chain
+from precision_jax.experiment import build_config, load_config
+from precision_jax.runs import store
+from precision_jax.runs.plan import with_chain
+from precision_jax.runs.training import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ import sys
 import pytest
 import yaml
 
-from precision_jax.models.mlp import MLPConfig
-from precision_jax.experiment import BoostConfig, ConfigError, ExperimentConfig, build_config, load_config
 from precision_jax.config.engine import field_docs, to_dict
 from precision_jax.config.kinds import MODEL_KINDS, STAGE_KINDS, model_configs
+from precision_jax.experiment import BoostConfig, ConfigError, ExperimentConfig, build_config, load_config
+from precision_jax.models.mlp import MLPConfig
 from tests.test_cli import ROOT
 
 BOOST = {"rounds": 2, "normalize": "rms", "train": [{"kind": "lm", "maxiter": 5}]}

@@ -30,11 +30,11 @@ from cli.main import app
 from precision_jax import models
 from precision_jax.analysis.figures import series as figure_series
 from precision_jax.analysis.figures import style as figure_style
-from precision_jax.runs import atomic_files, provenance, store
-from precision_jax.runs import sweep as sw
-from precision_jax.experiment import build_config, load_config
 from precision_jax.config.engine import MAX_YAML_BYTES, MAX_YAML_NODES, ConfigError, read_yaml
 from precision_jax.engine.stages.base import CurvePoint
+from precision_jax.experiment import build_config
+from precision_jax.runs import atomic_files, provenance, store
+from precision_jax.runs import sweep as sw
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,13 +15,14 @@ import pytest
 import precision_jax  # noqa: F401
 from precision_jax.analysis.figures import runs as figure_runs
 from precision_jax.analysis.figures import store_figures
-from precision_jax.runs import store
-from precision_jax.models.spline import fit_spline
-from precision_jax.experiment import ConfigError, build_config, load_config
-from precision_jax.problems.sampling import grid_points_per_axis
 from precision_jax.engine.stages.base import CurvePoint, mse
 from precision_jax.engine.stages.lcs import LCSConfig, make_lcs_step
-from precision_jax.runs.training import preflight, resolve_target, run_data, run_experiment
+from precision_jax.experiment import ConfigError, build_config, load_config
+from precision_jax.models.spline import fit_spline
+from precision_jax.problems.sampling import grid_points_per_axis
+from precision_jax.runs import store
+from precision_jax.runs.plan import preflight, resolve_target
+from precision_jax.runs.training import run_data, run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -202,4 +203,4 @@ def test_paper_chain_configs_load_and_pass_preflight(name, d):
     assert cfg.boost.rounds == 1 and [s.kind for s in cfg.boost.train] == ["bfgs", "lcs"]
     assert cfg.boost.normalize == "mean_abs" and cfg.data.standardize is False
     assert (cfg.data.train_points, cfg.data.test_points) == (100_000, 10_000)
-    assert preflight([cfg]).d == d
+    assert preflight([cfg]).target.d == d

@@ -38,10 +38,10 @@ import numpy as np
 import pytest
 
 import precision_jax  # noqa: F401  (float64)
-from precision_jax.models import build_mlp, mlp
-from precision_jax.experiment import MLPConfig
 from precision_jax.engine.stages.base import RUNNING
 from precision_jax.engine.stages.lm import LMConfig, make_lm
+from precision_jax.experiment import MLPConfig
+from precision_jax.models import build_mlp, mlp
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="JAXopt is no longer maintained", category=DeprecationWarning)

@@ -15,17 +15,18 @@ from typer.testing import CliRunner
 
 import precision_jax  # noqa: F401
 from precision_jax.engine import driver
-from precision_jax.runs import store
-from precision_jax.models import build_mlp, mlp
-from precision_jax.experiment import ConfigError, MLPConfig, build_config
-from precision_jax.problems.sampling import make_dataset
 from precision_jax.engine.hessian import hessian_spectrum, mse_hessian
-from precision_jax.numerics.random_keys import run_keys, stage_key
 from precision_jax.engine.stages.base import Problem, mse, training_subset
 from precision_jax.engine.stages.lcs import LCSConfig
 from precision_jax.engine.stages.lm import LMConfig
 from precision_jax.engine.stages.quasi_newton import BFGSConfig, RescaleConfig
-from precision_jax.runs.training import resolve_target, run_experiment, run_seed_group
+from precision_jax.experiment import ConfigError, MLPConfig, build_config
+from precision_jax.models import build_mlp, mlp
+from precision_jax.numerics.random_keys import run_keys, stage_key
+from precision_jax.problems.sampling import make_dataset
+from precision_jax.runs import store
+from precision_jax.runs.plan import resolve_target
+from precision_jax.runs.training import run_experiment, run_seed_group
 
 
 class Teacher(NamedTuple):

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from precision_jax.config.engine import ConfigError
 from precision_jax.analysis.figures.runs import Entry
 from precision_jax.analysis.reproduce import claims, runner, spec
+from precision_jax.config.engine import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 

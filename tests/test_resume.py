@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import yaml
 
+from precision_jax.experiment import build_config
 from precision_jax.runs import store
 from precision_jax.runs.checkpoint import Checkpointer, CheckpointError, RunTimeout, checkpoint_path
-from precision_jax.experiment import build_config
 from precision_jax.runs.training import run_experiment
 
 CHAIN = {

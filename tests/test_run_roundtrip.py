@@ -14,10 +14,11 @@ import copy
 import numpy as np
 import pytest
 
-from precision_jax.runs import store
-from precision_jax.models.fitted import FittedModel
 from precision_jax.experiment import build_config
-from precision_jax.runs.training import resolve_target, run_data, run_experiment
+from precision_jax.models.fitted import FittedModel
+from precision_jax.runs import store
+from precision_jax.runs.plan import resolve_target
+from precision_jax.runs.training import run_data, run_experiment
 
 BOX_2D = {"formula": "exp(sin(x) * y) + x", "variables": {"x": [1.0, 3.0], "y": [-2.0, 0.5]}}
 

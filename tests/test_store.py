@@ -15,13 +15,12 @@ import pytest
 import yaml
 
 from precision_jax import models
-
-from precision_jax.runs import atomic_files, store
-from precision_jax.models import chebyshev, simplex, spline
-from precision_jax.experiment import build_config
-from precision_jax.problems.sampling import make_dataset
 from precision_jax.engine.stages.base import CurvePoint
+from precision_jax.experiment import build_config
+from precision_jax.models import chebyshev, simplex, spline
+from precision_jax.problems.sampling import make_dataset
 from precision_jax.problems.targets import formula_target
+from precision_jax.runs import atomic_files, store
 
 FORMULA = {"formula": "exp(x) * cos(x + y)", "variables": {"x": [-1.0, 2.0], "y": [0.5, 3.0]}}
 NET = {"name": "store_net", "seed": 3, "target": FORMULA,

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import yaml
 
+from precision_jax.experiment import ConfigError, build_config
 from precision_jax.runs import run_lock, store, training
 from precision_jax.runs import sweep as sw
-from precision_jax.experiment import ConfigError, build_config
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,6 @@ replacement, the line refitted, and a percentile interval reported.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -60,7 +60,10 @@ def sample_box(key: jax.Array, n: int, lows, highs, shrink: float = 1.0) -> jax.
 
 
 def grid_points_per_axis(n: int, d: int) -> int:
-    """``round(n^(1/d))`` without float error: the largest ``k ≥ 1`` with ``(k − ½)^d ≤ n``, i.e. ``(2k−1)^d ≤ 2^d n``."""
+    """``round(n^(1/d))`` without float error: the largest ``k ≥ 1`` with ``(k − ½)^d ≤ n``.
+
+    In integers: ``(2k−1)^d ≤ 2^d n``.
+    """
     n, d = int(n), int(d)
     k = max(1, int(round(n ** (1.0 / d))))
     while k > 1 and (2 * k - 1) ** d > 2**d * n:

@@ -32,8 +32,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from precision_jax.runs import store
 from precision_jax.engine.stages.base import CurvePoint
+from precision_jax.runs import store
 
 FORMAT = 1
 PREFIX = ".ckpt-"
@@ -120,7 +120,7 @@ class Checkpointer:
                 arrays = {k: data[k] for k in data.files if k != "meta"}
         except CheckpointError:
             raise
-        except Exception as e:  # truncated zip, bad JSON, missing keys
+        except Exception as e:  # noqa: BLE001  (truncated zip, bad JSON, missing keys: each is an unreadable file)
             raise CheckpointError(f"{self.path}: unreadable checkpoint ({type(e).__name__}); move it away to "
                                   f"start the run afresh") from None
         self.resumed_seconds = float(meta.get("seconds", 0.0))

@@ -101,7 +101,7 @@ def failed_path(root: Root, cfg: ExperimentConfig) -> Path:
 
 
 def record_failure(root: Root, cfg: ExperimentConfig, reason: str, detail: str = "") -> Path:
-    """Write ``failed.json`` atomically (:func:`precision_jax.runs.atomic_files.atomic_write_json`) into the run's directory.
+    """Write ``failed.json`` into the run's directory, atomically (:mod:`precision_jax.runs.atomic_files`).
 
     The directory gets no ``summary.json``, so the store never counts it as complete.
     """

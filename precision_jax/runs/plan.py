@@ -80,7 +80,7 @@ def cached_model(model_cfg, d: int, variables: Optional[tuple]) -> models.Traina
 
 
 def with_chain(cfg: ExperimentConfig, d: int, D: int, n_params: int) -> ExperimentConfig:
-    """``cfg`` with ``train: auto`` written out (:func:`precision_jax.engine.auto_chain.plan`); other configs as they are.
+    """``cfg`` with ``train: auto`` written out (:func:`precision_jax.engine.auto_chain.plan`); others as they are.
 
     Only training sees the planned chain: the run keeps the config as written (its id, its config.yaml), and
     its summary's ``chain`` records what ran.

@@ -1,4 +1,7 @@
-"""One process per run: an exclusive, non-blocking lock on a run of the store, taken by :mod:`precision_jax.runs.execute`."""
+"""One process per run: an exclusive, non-blocking lock on a run of the store.
+
+Taken only by :mod:`precision_jax.runs.execute`.
+"""
 
 from __future__ import annotations
 

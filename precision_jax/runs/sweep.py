@@ -47,11 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from precision_jax.experiment import ConfigError, ExperimentConfig, apply_override, build_config, read_yaml, to_dict
 from precision_jax.problems import data_target
-
 from precision_jax.runs import store
 from precision_jax.runs.execute import Outcome, describe, execute, record_failure, status_of
-from precision_jax.experiment import ConfigError, ExperimentConfig, apply_override, build_config, read_yaml, to_dict
 
 SWEEP_KEYS = ("name", "base", "grid", "zip", "output", "description")
 SWEEPS_DIR = Path("configs") / "sweeps"
@@ -455,7 +454,7 @@ def run_sweep(runs: list[SweepRun], root: str | Path, jobs: int = 1, batch: bool
                 group = futures.pop(future)
                 try:
                     outcomes = future.result()
-                except Exception as exc:  # the worker process itself died
+                except Exception as exc:  # noqa: BLE001  (the worker process itself died: its runs are recorded)
                     outcomes = []
                     for r in group:
                         if status_of(root, r.config) != "complete":

@@ -57,7 +57,7 @@ def draw_data(cfg: ExperimentConfig, target: Target, n_train: int, keys: Optiona
     """
     keys = keys or run_keys(cfg.seed, getattr(cfg.model, "init_seed", None))
     standardize = cfg.data.standardize if standardize is None else standardize
-    if target.data is not None:  # a data file's rows, split by the same data key (precision_jax/problems/data_target.py)
+    if target.data is not None:  # a data file's rows, split by the same data key (problems/data_target.py)
         return data_target.dataset(target, keys.data, cfg.data.train_points, cfg.data.test_points, standardize)
     return make_dataset(target, n_train, cfg.data.test_points, keys.data, cfg.data.test_compactification,
                         standardize, cfg.data.sampling)
@@ -303,7 +303,8 @@ def fit_interpolant(plan: RunPlan, s: int = 0) -> RunRecord:
     are raw (interpolants work in the target's coordinates) and drawn from the
     key tree's ``data`` key, so a net with the same seed sees the same points.
     A data-file target has no function to sample, so the kind fits its rows
-    (splines through a lookup table, least-squares Chebyshev series). ``plan`` has passed :func:`~precision_jax.runs.plan.preflight`; ``s`` picks its seed.
+    (splines through a lookup table, least-squares Chebyshev series). ``plan`` has passed
+    :func:`~precision_jax.runs.plan.preflight`; ``s`` picks its seed.
     """
     start, started_at = time.perf_counter(), time.time()
     cfg, target = plan.configs[s], plan.target

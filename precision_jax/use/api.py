@@ -48,10 +48,9 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from precision_jax.use import export, export_runtime
-
-from precision_jax.runs import store
 from precision_jax.config.engine import ConfigError, apply_override, read_yaml
+from precision_jax.runs import store
+from precision_jax.use import export, export_runtime
 
 __all__ = ["DEFAULT_CONFIG", "Model", "fit", "load"]
 

@@ -30,8 +30,8 @@ from typing import Any, Optional
 import numpy as np
 
 from precision_jax.analysis.figures.runs import Entry
-from precision_jax.analysis.reproduce.spec import ClaimSpec, quantity_kind
 from precision_jax.analysis.power_laws import fit_power_law
+from precision_jax.analysis.reproduce.spec import ClaimSpec, quantity_kind
 
 VERDICTS = ("confirmed", "refuted", "not reached")
 REDUCERS = {"median": np.median, "mean": np.mean, "min": np.min, "max": np.max}

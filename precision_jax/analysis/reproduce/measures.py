@@ -258,9 +258,9 @@ def _compute_region_map(run: Path, resolution: int, tolerance: float) -> RegionM
         ids = np.full(simplex.shape, -1)
         ids[simplex >= 0] = np.searchsorted(hit, simplex[simplex >= 0])
         return RegionMap(ids.reshape(resolution, resolution), int(hit.size), box, "simplex", int(len(tri.simplices)))
-    from precision_jax.models import BUILDERS
+    from precision_jax.models import is_trainable
 
-    if any(kind not in BUILDERS for kind in kinds):
+    if not all(is_trainable(kind) for kind in kinds):
         raise MeasureError(f"{run}: regions are drawn for networks and simplex interpolants, not {'+'.join(kinds)}")
     if not all(np.all(np.isfinite(p.arrays.get("theta", np.nan))) for p in record.parts):
         raise MeasureError(f"{run}: the parameters are not finite (a diverged run)")

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from precision_jax.runs import store
-from precision_jax.runs import sweep as sw
-from precision_jax.config.engine import ConfigError, to_dict
 from precision_jax.analysis.figures.runs import Entry, flatten
 from precision_jax.analysis.reproduce.claims import RunSetData
 from precision_jax.analysis.reproduce.spec import PROFILES, FigureSpec
+from precision_jax.config.engine import ConfigError, to_dict
+from precision_jax.runs import store
+from precision_jax.runs import sweep as sw
+from precision_jax.runs.execute import run_state
 
 # A rough cost model for `prec reproduce --list`, calibrated on the 2-core machine of the README:
 # seconds per (parameter × point) of one loss-and-gradient evaluation, and per compiled seed group.
@@ -86,48 +87,19 @@ def collect(plan: Plan) -> dict[str, RunSetData]:
     for name, runs in plan.run_sets.items():
         entries, missing = [], 0
         for run in runs:
-            path = plan.path(run)
-            if not store.is_complete(path):
+            state = run_state(plan.store, run.config)
+            if state.state != "complete":
                 missing += 1
                 continue
-            try:
-                summary = store.read_summary(path)
-            except store.StoreError:
-                missing += 1
-                continue
-            entries.append(Entry(path, summary.status, flatten(to_dict(run.config)), summary))
+            entries.append(Entry(plan.path(run), state.summary.status, flatten(to_dict(run.config)), state.summary))
         out[name] = RunSetData(entries, missing)
     return out
-
-
-def _iterations(stage) -> int:
-    for name in ("steps", "maxiter"):
-        if hasattr(stage, name):
-            return int(getattr(stage, name))
-    return 1
-
-
-def _points(stage, n_train: int) -> int:
-    for name in ("subsample", "batch_size"):
-        value = getattr(stage, name, None)
-        if value:
-            return min(int(value), n_train)
-    return n_train
-
-
-def parameter_count(model_cfg, d: int) -> int:
-    """N of a network config, from its shape alone (building the model would initialise it)."""
-    from precision_jax.models import mlp
-
-    if model_cfg.kind == "mlp":
-        return mlp.parameter_count((d,) + model_cfg.hidden_widths() + (1,))
-    return int(model_cfg.parameter_count())
 
 
 def estimate_seconds(plan: Plan) -> float:
     """A rough wall-time estimate of running the whole plan on 2 cores (see the constants above)."""
     from precision_jax import models
-    from precision_jax.runs.training import resolve_target, resolve_train_points, with_chain
+    from precision_jax.runs.plan import resolve_target, resolve_train_points, with_chain
 
     total = 0.0
     groups = sw.group_runs(plan.runs)
@@ -138,25 +110,17 @@ def estimate_seconds(plan: Plan) -> float:
             target = resolve_target(cfg)
         except ConfigError:
             return math.nan
-        if cfg.model.kind in models.INTERPOLANTS:
+        if models.is_interpolant(cfg.model.kind):
             points = cfg.data.train_points if cfg.data.train_points != "auto" else cfg.data.test_points
             total += seeds * (int(points) + cfg.data.test_points) * SECONDS_PER_INTERPOLATED_POINT
             continue
-        n = parameter_count(cfg.model, target.d)
+        n = models.parameter_count(cfg.model, target.d)  # from the shape alone, no init
         d_train = resolve_train_points(cfg, n, target.d)
         cfg = with_chain(cfg, target.d, d_train, n)
         chains = [cfg.train] + ([cfg.boost.train] * cfg.boost.rounds if cfg.boost is not None else [])
         work = 0.0
         for chain in chains:
-            for stage in chain:
-                points = _points(stage, d_train)
-                per_iteration = n * points
-                if stage.kind in ("bfgs", "rescale"):
-                    per_iteration += 2 * n * n
-                elif stage.kind == "lm":  # the Jacobian's QR: D·N²
-                    per_iteration += n * n * points
-                elif stage.kind == "lcs":  # the Hessian by N Hessian-vector products, then its eigh
-                    per_iteration += 2.5 * n * n * points + 10 * n ** 3
-                work += _iterations(stage) * per_iteration
+            for stage in chain:  # each stage kind prices its own iterations (StageConfig.work)
+                work += stage.work(n, d_train)
         total += SECONDS_PER_GROUP + seeds * work * SECONDS_PER_PARAM_POINT
     return total
