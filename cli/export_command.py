@@ -19,9 +19,13 @@ def export(
                                              "d >= 2) that defines predict(x); npz: the weights, layout in "
                                              "precision_jax/use/export_runtime.py."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: <name>_<run id>.py or .npz "
-                                                           "in the current folder)."),
+                                                           "in the current folder); its folder must exist."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists (without: refused, "
+                                                      "exit 2, the file left as it was)."),
 ) -> None:
     """Write a run's fitted model as a standalone .py predictor or an .npz of its weights.
+
+    An existing output file is never replaced without --force.
 
     Example: prec export results/quickstart/<run id> --to python --out model.py
     then, without prec: python -c "from model import predict; print(predict([[0.5]]))"
@@ -30,7 +34,10 @@ def export(
 
     if to not in exporting.FORMATS:
         fail(f"--to must be one of {', '.join(exporting.FORMATS)}, got {to!r}")
-    if out is not None and out.is_dir():
-        fail(f"{out}: is a folder; give a file name")
-    path = exporting.export_run(run, to, out)
+    try:
+        path = exporting.export_run(run, to, out, force=force)
+    except exporting.OutputExists as e:
+        fail(f"{e.path} exists; --force replaces it")
+    except exporting.OutputError as e:
+        fail(str(e))
     console.print(str(path), soft_wrap=True)

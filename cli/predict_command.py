@@ -20,7 +20,10 @@ def predict(
                                   help="Points to evaluate: a CSV (with a header: the run's input columns by name; "
                                        "without: exactly d columns), an NPZ (one array per input name, or x of "
                                        "shape (n, d)) or an NPY (n, d)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the CSV here (default: standard output)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the CSV here (default: standard output); its "
+                                                          "folder must exist."),
+    force: bool = typer.Option(False, "--force", help="Replace the --out file if it exists (without: refused, "
+                                                      "exit 2, the file left as it was)."),
     grad: bool = typer.Option(False, "--grad", help="Add d columns d<output>/d<x_i>: autodiff for nets, the "
                                                     "piece's derivative for splines, Chebyshev and simplex."),
 ) -> None:
@@ -28,11 +31,14 @@ def predict(
 
     Floats are written as their shortest repr, so they read back bit for bit.
     Interpolants give nan outside the box they were fitted on (a warning counts
-    those points). Example: prec predict results/quickstart/<run id> points.csv --out predictions.csv
+    those points). An existing --out file is never replaced without --force.
+    Example: prec predict results/quickstart/<run id> points.csv --out predictions.csv
     """
-    from precision_jax.runs import atomic_files, store
+    from precision_jax.runs import store
     from precision_jax.use import export
 
+    if out is not None:  # before the model is read: a bad --out costs nothing
+        _checked(export.check_output, out, force)
     record = store.read_run(run, extra=False)
     model = store.load_model(record)
     try:
@@ -57,5 +63,18 @@ def predict(
 
     text = io.StringIO()
     export.write_csv(text, names, table)
-    atomic_files.atomic_write_text(out, text.getvalue())
+    data = text.getvalue().encode()
+    _checked(export.write_output, out, lambda f: f.write(data), force)  # refuses a file made meanwhile too
     err_console.print(f"{x.shape[0]} predictions → {out}", markup=False, soft_wrap=True)
+
+
+def _checked(step, *args):
+    """``step(*args)`` with an output refusal as one line: the existing file or the missing folder."""
+    from precision_jax.use import export
+
+    try:
+        return step(*args)
+    except export.OutputExists as e:
+        fail(f"{e.path} exists; --force replaces it")
+    except export.OutputError as e:
+        fail(str(e))

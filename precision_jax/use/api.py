@@ -117,11 +117,16 @@ class Model:
         """∂f/∂x_i, shape (n, d), at raw inputs x (see :func:`precision_jax.use.export.input_gradient`)."""
         return export.input_gradient(self.fitted, self.inputs(x))
 
-    def export(self, path: Union[str, Path], to: Optional[str] = None) -> Path:
-        """Write the model as a standalone ``.py`` (``to="python"``) or ``.npz``; by default from the suffix."""
+    def export(self, path: Union[str, Path], to: Optional[str] = None, force: bool = False) -> Path:
+        """Write the model as a standalone ``.py`` (``to="python"``) or ``.npz``; by default from the suffix.
+
+        An existing file raises :class:`~precision_jax.use.export.OutputExists` (a ``FileExistsError``) and is
+        left as it was, unless ``force=True``; a missing folder raises
+        :class:`~precision_jax.use.export.OutputError` naming it.
+        """
         path = Path(path)
         to = to or ("npz" if path.suffix == ".npz" else "python")
-        return export.export_run(self.run_dir, to, path)
+        return export.export_run(self.run_dir, to, path, force=force)
 
     def __repr__(self) -> str:
         rmse = self.metrics.get("test_rmse")

@@ -18,6 +18,12 @@ CPU) and scipy use, so an exported model reproduces ``prec predict`` to within
 a few ulps (bit for bit in most cases); the tests check 1e-15 relative for
 every kind.
 
+Outputs never replace a file: :func:`check_output` refuses an existing file
+(:class:`OutputExists`, unless ``force``), a folder in the file's place and a
+missing or unwritable folder (:class:`OutputError`), before any model is read;
+:func:`write_output` then publishes the finished file with ``link(2)``, which
+fails rather than replace a file that appeared meanwhile.
+
 :func:`input_gradient` is ``prec predict --grad``: ∂F/∂x_i on raw inputs for
 every part kind — autodiff for nets; the derivative of the polynomial piece for
 splines and Chebyshev series; for simplex interpolation (and order-1 splines)
@@ -28,9 +34,12 @@ or grid line is the one scipy's point location picks (one-sided there).
 from __future__ import annotations
 
 import base64
+import errno
 import inspect
 import json
+import os
 import pprint
+import secrets
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -206,21 +215,94 @@ def default_output(run: Path, record: store.RunRecord, to: str) -> Path:
     return Path(f"{record.summary.name}_{record.summary.run_id or run.name}.{'py' if to == 'python' else 'npz'}")
 
 
-def export_run(run: Union[str, Path], to: str, out: Optional[Union[str, Path]] = None) -> Path:
-    """Write run ``run``'s model as ``to`` ('python' or 'npz') to ``out`` (default: ``<name>_<run id>.<ext>``)."""
+# --------------------------------------------------------------------------- output files
+
+
+class OutputError(ValueError):
+    """An output path that cannot take the file, in one line naming it: a missing folder, a folder in its place."""
+
+    def __init__(self, path: Union[str, Path], what: str):
+        self.path, self.what = Path(path), what
+        super().__init__(f"{self.path}: {what}")
+
+
+class OutputExists(FileExistsError):
+    """The output file exists and ``force`` was not given; ``str()`` is one line naming it."""
+
+    def __init__(self, path: Union[str, Path]):
+        self.path = Path(path)
+        super().__init__(errno.EEXIST, "exists; force=True replaces it", str(self.path))
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.strerror}"
+
+
+def check_output(path: Union[str, Path], force: bool = False) -> Path:
+    """Refuse an output file before any work: :class:`OutputExists` for an existing file (unless ``force``),
+    :class:`OutputError` for a folder in its place or a missing folder to hold it, and
+    :class:`~precision_jax.runs.store.StoreError` for a folder prec cannot write into. Writes nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(path, "is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if os.path.lexists(folder) else "no such folder"
+        raise OutputError(folder, f"{what} (to hold {path.name}); create it first")
+    if os.path.lexists(path) and not force:  # a dangling symlink is somebody's too
+        raise OutputExists(path)
+    atomic_files.check_writable(folder, need_bytes=0)
+    return path
+
+
+def write_output(path: Union[str, Path], write, force: bool = False) -> Path:
+    """Write the file ``write(f)`` fills to ``path``, whole or not at all; an existing ``path`` is replaced
+    only with ``force`` (:class:`OutputExists` otherwise, leaving it untouched)."""
+    path = Path(path)
+    if force:
+        return atomic_files.atomic_write(path, write)
+    tmp = path.parent / f".{path.name}{atomic_files.TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        atomic_files.write_new(tmp, write)
+        try:
+            os.link(tmp, path)  # unlike rename, fails on an existing path: a file made meanwhile stays
+        except FileExistsError:
+            raise OutputExists(path) from None
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+            # A filesystem without hard links: check, then rename (a file made in between would be replaced).
+            if os.path.lexists(path):
+                raise OutputExists(path) from None
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic_files.fsync_dir(path.parent)
+    return path
+
+
+def export_run(run: Union[str, Path], to: str, out: Optional[Union[str, Path]] = None, force: bool = False) -> Path:
+    """Write run ``run``'s model as ``to`` ('python' or 'npz') to ``out`` (default: ``<name>_<run id>.<ext>``).
+
+    An existing file is refused (:class:`OutputExists`) unless ``force``; an ``out`` that cannot be written
+    (see :func:`check_output`) is refused before the run is read.
+    """
     if to not in FORMATS:
         raise ValueError(f"--to must be one of {', '.join(FORMATS)}, got {to!r}")
+    if out is not None:
+        check_output(out, force)
     run = Path(run)
     record = store.read_run(run, extra=False)
+    path = Path(out) if out is not None else check_output(default_output(run, record, to), force)
     arrays = export_arrays(record)
-    path = Path(out) if out is not None else default_output(run, record, to)
     if to == "npz":
         def write(f):
             np.savez(f, **arrays)
-        atomic_files.atomic_write(path, write)
     else:
-        atomic_files.atomic_write_text(path, python_source(record, arrays, str(run)))
-    return path
+        data = python_source(record, arrays, str(run)).encode()
+
+        def write(f):
+            f.write(data)
+    return write_output(path, write, force)
 
 
 # --------------------------------------------------------------------------- prec predict
