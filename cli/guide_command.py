@@ -56,6 +56,8 @@ def guide(
     variables = _parse_variables(var) if var else None
     if write is not None and write.exists() and not force:
         fail(f"--write: {write} exists; use --force to overwrite it")  # before minutes of analysis and probing
+    if write is not None and not write.parent.is_dir():
+        fail(f"--write: {write.parent} is not a folder")
     analysis = g.analyze(target, variables)
     rec = g.recommend(analysis)
     header = [f"written by `prec guide {target}`: {rec.method.label} [{rec.regime}]",

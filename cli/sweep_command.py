@@ -119,6 +119,8 @@ def sweep(
     script: Optional[Path] = typer.Option(None, "--script", help="Where to write the sbatch script "
                                                                  "(default RESULTS/slurm/NAME.sbatch)."),
     submit: bool = typer.Option(False, "--submit", help="Also submit the script with sbatch."),
+    force: bool = typer.Option(False, "--force", help="Let --script replace an existing FILE (complete runs are "
+                                                      "still skipped)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that failed before."),
 ) -> None:
     """Run every experiment of a sweep into the results store; complete runs are skipped.
@@ -139,6 +141,9 @@ def sweep(
     if slurm:
         from precision_jax.runs import slurm as sl
 
+        # A --script FILE is the user's to keep; the default, under RESULTS/slurm/, is prec's own to rewrite.
+        if script is not None and (script.exists() or script.is_symlink()) and not force:
+            fail(f"--script: {script} exists; --force replaces it")
         n_tasks = tasks or min(len(groups), 1000)
         options = sl.SlurmOptions(partition, time_limit, mem, cpus, array_parallel, f"prec-{spec.name}")
         extra = ("--no-batch",) if no_batch else ()

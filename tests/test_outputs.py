@@ -191,3 +191,37 @@ def test_a_file_made_while_the_output_was_computed_is_not_replaced(tmp_path):
     assert path.read_bytes() == USER_BYTES and leftovers(tmp_path) == []
     assert export.write_output(path, lambda f: f.write(b"prec's\n"), force=True) == path
     assert path.read_bytes() == b"prec's\n" and leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- the other user-named outputs
+
+
+def test_sweep_slurm_script_refuses_an_existing_file(tmp_path):
+    import yaml
+
+    spec = tmp_path / "arr.yaml"
+    spec.write_text(yaml.safe_dump({"name": "arr", "base": {
+        "name": "tiny", "target": {"formula": "sin(3*x)", "variables": {"x": [-1, 1]}},
+        "data": {"train_points": 20, "test_points": 20}, "model": {"kind": "simplex"}, "train": []},
+        "grid": {"seed": [0, 1]}}))
+    script = tmp_path / "job.sbatch"
+    script.write_bytes(USER_BYTES)
+    args = ("sweep", spec, "--slurm", "--script", script, "--out", tmp_path / "res")
+    assert one_line(invoke(*args)) == f"prec: error: --script: {script} exists; --force replaces it"
+    assert script.read_bytes() == USER_BYTES
+    result = invoke(*args, "--force")
+    assert result.exit_code == 0, result.output
+    assert script.read_text().startswith("#!/bin/bash")
+    # The default script, under RESULTS/slurm/, is prec's own: written again without --force.
+    for _ in range(2):
+        assert invoke("sweep", spec, "--slurm", "--out", tmp_path / "res").exit_code == 0
+    assert (tmp_path / "res" / "slurm" / "arr.sbatch").is_file()
+
+
+def test_guide_write_names_a_missing_folder_before_the_analysis(tmp_path, monkeypatch):
+    from precision_jax.analysis import guide
+
+    monkeypatch.setattr(guide, "analyze", lambda *a, **k: pytest.fail("analysed before --write was checked"))
+    out = tmp_path / "missing_folder" / "g.yaml"
+    assert one_line(invoke("guide", "Z.001", "--write", out)) == f"prec: error: --write: {out.parent} is not a folder"
+    assert not out.parent.exists()
