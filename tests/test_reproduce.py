@@ -32,8 +32,7 @@ def power_law(exponent: float, sizes=(100, 200, 400, 800, 1600), seeds=(0, 1, 2)
 
 
 def claim(**fields) -> spec.ClaimSpec:
-    base = {"id": "c", "text": "t", "paper": "p", "rhs": None, "than": None, "tol": None, "factor": 1.0,
-            "min_points": 3}
+    base = {"id": "c", "text": "t", "paper": "p", "rhs": None, "than": None, "tol": None, "factor": 1.0}
     base.update(fields)
     return spec.ClaimSpec(**base)
 
@@ -83,18 +82,23 @@ def test_missing_runs_make_a_claim_not_reached_but_keep_its_number():
     assert result.verdict == "not reached" and result.ours == pytest.approx(1e-3)
 
 
-def test_a_slope_on_too_few_sizes_is_not_reached():
+def test_a_slope_on_too_few_sizes_is_inconclusive_and_on_one_size_not_reached():
+    enough = (("enough_sizes", {"min": 3}),)
     data = {"s": claims.RunSetData(power_law(-1.0, sizes=(100, 200)))}
-    result = claims.judge(claim(lhs={"slope": "s"}, op="within", rhs=-1.0, tol=0.5), data)
-    assert result.verdict == "not reached" and math.isfinite(result.ours)
+    result = claims.judge(claim(lhs={"slope": "s"}, op="within", rhs=-1.0, tol=0.5, preconditions=enough), data)
+    assert result.verdict == "inconclusive" and math.isfinite(result.ours)
+    assert [(c.name, c.met) for c in result.preconditions] == [("enough sizes", False)]
+    one = {"s": claims.RunSetData(power_law(-1.0, sizes=(100,)))}
+    result = claims.judge(claim(lhs={"slope": "s"}, op="within", rhs=-1.0, tol=0.5, preconditions=enough), one)
+    assert result.verdict == "not reached" and not math.isfinite(result.ours)
 
 
-def test_first_and_last_slopes_on_the_same_sizes_are_not_reached():
+def test_first_and_last_slopes_on_the_same_sizes_are_inconclusive():
     bent = power_law(-1.0, sizes=(100, 200, 400)) + power_law(-1.0, sizes=(800, 1600, 3200), seeds=(5,))
     few = {"s": claims.RunSetData(power_law(-1.0, sizes=(100, 200, 400)))}
     flatter = claim(lhs={"slope": "s", "last": 3}, op=">", rhs={"slope": "s", "first": 3})
     result = claims.judge(flatter, few)
-    assert result.verdict == "not reached" and "same sizes" in result.detail
+    assert result.verdict == "inconclusive" and "same 3 sizes" in result.reason
     assert claims.judge(flatter, {"s": claims.RunSetData(bent)}).verdict in ("confirmed", "refuted")
 
 

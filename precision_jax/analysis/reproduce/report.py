@@ -3,12 +3,16 @@
 ``report.json`` (format 1) is the owner's record of a reproduction::
 
     {"format": 1, "figure", "title", "profile", "store", "complete": bool,
-     "claims": [{"id", "text", "paper", "ours", "against", "verdict", "detail"}],
+     "claims": [{"id", "text", "paper", "ours", "against", "verdict", "detail", "reason",
+                 "preconditions": [{"name", "met", "detail"}]}],
      "runs": {run set: {"planned", "complete", "diverged", "missing", "seeds", "N", "D", "run_seconds"}},
      "panels": [numbers each panel drew], "wall_seconds": this invocation, "run_seconds": Σ runs' wall time,
      "provenance": {...}}
 
-``report.md`` is the same for a reader: a table with one row per claim.
+``report.md`` is the same for a reader: a table with one row per claim. A claim's verdict is confirmed,
+refuted, inconclusive (a precondition unmet: ``reason`` names each with its numbers) or not reached
+(:mod:`precision_jax.analysis.reproduce.claims`); reports written before preconditions have no
+``preconditions`` or ``reason`` and read as they were.
 """
 
 from __future__ import annotations
@@ -90,6 +94,16 @@ def _brief(value) -> str:
     return _fmt(value) if isinstance(value, float) else str(value)
 
 
+def _verdict(claim: dict, short: bool = False) -> str:
+    """The verdict in bold; an inconclusive one with what failed (``short``: the names only)."""
+    unmet = [p for p in claim.get("preconditions") or [] if not p["met"]]
+    if claim["verdict"] != "inconclusive" or not unmet:
+        return f"**{claim['verdict']}**"
+    if short:
+        return f"**inconclusive** ({', '.join(p['name'] for p in unmet)})"
+    return "**inconclusive**: " + "; ".join(f"{p['name']}: {p['detail']}" for p in unmet)
+
+
 def markdown(report: dict) -> str:
     lines = [f"# Fig. {report['figure']}: {report['title']}", "",
              f"Profile **{report['profile']}**; store `{report['store']}`; "
@@ -100,7 +114,13 @@ def markdown(report: dict) -> str:
                   "the science (use `--profile reduced` or `paper`).", ""]
     lines += ["| claim | paper | ours | verdict | how |", "|---|---|---|---|---|"]
     for c in report["claims"]:
-        lines.append(f"| {c['text']} | {c['paper']} | {_fmt(c['ours'])} | **{c['verdict']}** | {c['detail']} |")
+        lines.append(f"| {c['text']} | {c['paper']} | {_fmt(c['ours'])} | {_verdict(c)} | {c['detail']} |")
+    checked = [c for c in report["claims"] if c.get("preconditions")]
+    if checked:
+        lines += ["", "Preconditions (a claim is confirmed or refuted only when all of its own hold):", ""]
+        for c in checked:
+            lines.append(f"- {c['id']}: " + "; ".join(
+                f"{p['name']} {'✓' if p['met'] else '✗'} ({p['detail']})" for p in c["preconditions"]))
     lines += ["", "| run set | runs complete / planned | diverged | seeds | N | D | run time (s) |",
               "|---|---|---|---|---|---|---|"]
     for name, r in report["runs"].items():
@@ -168,8 +188,8 @@ def summary_table(out: Path, figures: list[str], estimates: Optional[dict] = Non
             estimate = f" (≈ {estimates[figure]} estimated)" if estimates and figure in estimates else ""
             lines.append(f"| {figure} | `prec reproduce {figure} --profile reduced` | not run yet{estimate} | — |")
             continue
-        cells = "<br>".join(f"{cell(c['text'])}: {cell(c['paper'])} → {_fmt(c['ours'])} (**{c['verdict']}**)"
-                            for c in rep["claims"])
+        cells = "<br>".join(f"{cell(c['text'])}: {cell(c['paper'])} → {_fmt(c['ours'])} "
+                            f"({cell(_verdict(c, short=True))})" for c in rep["claims"])
         done = "" if rep["complete"] else " (incomplete)"
         lines.append(f"| [{figure}]({Path(out) / figure / 'report.md'}) | `prec reproduce {figure} --profile "
                      f"{rep['profile']}` | {_minutes(rep['run_seconds'])}{done} | {cells} |")

@@ -26,12 +26,23 @@ A figure spec is data, one YAML file per figure (``configs/figures/<figure>.yaml
         lhs: {metric: min_test_rmse, runs: standardized}
         op: "<"                      # <, <=, >, >=, within (|lhs − rhs| ≤ tol), closer (|lhs − rhs| < |lhs − than|)
         rhs: {metric: min_test_rmse, runs: raw}
+        preconditions:               # optional: what the runs must satisfy for the claim to be judged
+          converged: {factor: 1.1, window: 0.1}   # false: not checked
+          in_range: {x: N, min: 1.0e3, max: 1.0e6}
+          enough_sizes: 4                         # slopes only
+          asymptotic: {tol: 0.3}                  # slopes only
+          seeds_agree: 3
 
 The base of each run set is written at the paper's sizes (profile ``paper``);
 ``smoke`` and ``reduced`` override keys (``set``) and axes (``grid``, which
 replaces the named axes). Every run set's experiment name is forced to
 ``fig<figure>-<run set>``, so the store is laid out by figure. Quantities
 (``lhs``, ``rhs``, ``than``) are read by :mod:`precision_jax.analysis.reproduce.claims`.
+
+A claim's preconditions (checked by :mod:`precision_jax.analysis.reproduce.preconditions`) default by its
+kind: every claim checks ``converged`` and ``seeds_agree``; a claim with a slope also checks
+``enough_sizes`` and ``asymptotic``; ``in_range`` is checked where the spec states the paper's range.
+``false`` turns one off (say why in the spec's comments); ``true`` or a mapping sets its parameters.
 """
 
 from __future__ import annotations
@@ -51,6 +62,15 @@ RUN_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 OPS = ("<", "<=", ">", ">=", "within", "closer")
 # A slope or a measure may name the metric it reads, so the kind is the first of these keys present.
 QUANTITY_KINDS = ("slope", "measure", "ratio", "value", "metric")
+# A claim's preconditions in the order they are checked and reported: name → (report name, default parameters).
+PRECONDITIONS = {
+    "converged": ("converged", {"factor": 1.1, "window": 0.1}),
+    "in_range": ("in range", {"x": "N", "min": None, "max": None}),
+    "enough_sizes": ("enough sizes", {"min": 4}),
+    "asymptotic": ("asymptotic", {"tol": 0.3}),
+    "seeds_agree": ("seeds agree", {"min": 3}),
+}
+SLOPE_PRECONDITIONS = ("enough_sizes", "asymptotic")  # they read a fitted slope's window
 TOP_KEYS = ("figure", "title", "layout", "size", "runs", "panels", "claims", "note")
 
 
@@ -111,7 +131,9 @@ class ClaimSpec:
     than: Any = None  # closer: the alternative
     tol: Optional[float] = None
     factor: float = 1.0
-    min_points: int = 3  # slopes fitted on fewer sizes give a number but the claim is "not reached"
+    # (name, parameters) of each precondition checked, in PRECONDITIONS order; none unless given (the parser
+    # fills the defaults by the claim's kind, see default_preconditions)
+    preconditions: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -242,9 +264,57 @@ def _panel(value: Any, key: str, run_sets: dict) -> PanelSpec:
                      dict(_mapping(data.get("options") or {}, f"{key}.options")))
 
 
+def has_slope(q: Any) -> bool:
+    """Whether a quantity is, or contains, a fitted slope."""
+    if not isinstance(q, dict):
+        return False
+    return "slope" in q or any(has_slope(p) for p in q.get("ratio", ()))
+
+
+def default_preconditions(*quantities: Any) -> dict:
+    """The preconditions a claim on these quantities checks unless its spec says otherwise."""
+    names = ["converged", "seeds_agree"] + (list(SLOPE_PRECONDITIONS) if any(map(has_slope, quantities)) else [])
+    return {name: dict(PRECONDITIONS[name][1]) for name in names}
+
+
+def _preconditions(value: Any, key: str, quantities: tuple) -> tuple:
+    """A claim's ``preconditions:`` mapping over its defaults, as ((name, parameters), …) in checking order."""
+    chosen = default_preconditions(*quantities)
+    slope = any(map(has_slope, quantities))
+    for name, given in _mapping(value or {}, key, allowed=tuple(PRECONDITIONS)).items():
+        where = f"{key}.{name}"
+        if name in SLOPE_PRECONDITIONS and given is not False and not slope:
+            raise ConfigError("applies to a claim with a slope quantity only", where)
+        if given is False:
+            chosen.pop(name, None)
+            continue
+        params = dict(PRECONDITIONS[name][1])
+        if isinstance(given, int) and not isinstance(given, bool) and "min" in params and name != "in_range":
+            given = {"min": given}
+        if given is not True:
+            for k, v in _mapping(given, where, allowed=tuple(params)).items():
+                params[k] = v if k == "x" else _number(v, f"{where}.{k}")
+        if name == "in_range":
+            if params["x"] not in ("N", "D"):
+                raise ConfigError(f"expected N or D, got {params['x']!r}", f"{where}.x")
+            if params["min"] is None and params["max"] is None:
+                raise ConfigError("give the paper's range: min, max or both", where)
+        if name in ("enough_sizes", "seeds_agree"):
+            if params["min"] != int(params["min"]) or params["min"] < (2 if name == "enough_sizes" else 1):
+                raise ConfigError(f"expected a whole number of {'sizes ≥ 2' if name == 'enough_sizes' else 'seeds'}"
+                                  f", got {params['min']!r}", f"{where}.min")
+            params["min"] = int(params["min"])
+        if name == "converged" and not (params["factor"] >= 1.0 and 0.0 < params["window"] < 1.0):
+            raise ConfigError("expected factor ≥ 1 and 0 < window < 1", where)
+        if name == "asymptotic" and not params["tol"] > 0.0:
+            raise ConfigError("expected tol > 0", f"{where}.tol")
+        chosen[name] = params
+    return tuple((name, chosen[name]) for name in PRECONDITIONS if name in chosen)
+
+
 def _claim(value: Any, key: str, run_sets: dict) -> ClaimSpec:
     data = _mapping(value, key, required=("id", "text", "paper", "lhs", "op"),
-                    allowed=("id", "text", "paper", "lhs", "op", "rhs", "than", "tol", "factor", "min_points"))
+                    allowed=("id", "text", "paper", "lhs", "op", "rhs", "than", "tol", "factor", "preconditions"))
     op = data["op"]
     if op not in OPS:
         raise ConfigError(f"expected one of {', '.join(OPS)}, got {op!r}", f"{key}.op")
@@ -255,14 +325,13 @@ def _claim(value: Any, key: str, run_sets: dict) -> ClaimSpec:
     if op == "closer" and "than" not in data:
         raise ConfigError("`closer` needs the alternative it is compared with", f"{key}.than")
     tol = _number(data["tol"], f"{key}.tol") if "tol" in data else None
-    min_points = data.get("min_points", 3)
-    if not isinstance(min_points, int) or isinstance(min_points, bool) or min_points < 2:
-        raise ConfigError(f"expected an integer >= 2, got {min_points!r}", f"{key}.min_points")
+    lhs = _quantity(data["lhs"], f"{key}.lhs", run_sets)
+    rhs = _quantity(data["rhs"], f"{key}.rhs", run_sets)
+    than = _quantity(data["than"], f"{key}.than", run_sets) if "than" in data else None
+    preconditions = _preconditions(data.get("preconditions"), f"{key}.preconditions", (lhs, rhs, than))
     return ClaimSpec(_text(data["id"], f"{key}.id"), _text(data["text"], f"{key}.text"),
-                     _text(data["paper"], f"{key}.paper"), _quantity(data["lhs"], f"{key}.lhs", run_sets), op,
-                     _quantity(data["rhs"], f"{key}.rhs", run_sets),
-                     _quantity(data["than"], f"{key}.than", run_sets) if "than" in data else None,
-                     tol, _number(data.get("factor", 1.0), f"{key}.factor"), min_points)
+                     _text(data["paper"], f"{key}.paper"), lhs, op, rhs, than,
+                     tol, _number(data.get("factor", 1.0), f"{key}.factor"), preconditions)
 
 
 def parse_figure(data: Any, source: str = "", base_dir: str | Path = ".") -> FigureSpec:
