@@ -7,6 +7,7 @@ from cli import (run_command, targets_command, sweep_command, plot_command, runs
                  hessian_command, schema_command, reproduce_command)
 from cli import predict_command, export_command  # noqa: F401
 from cli import guide_command  # noqa: F401
+from cli import configs_command  # noqa: F401
 from cli.app import app
 
 __all__ = ["app"]

@@ -101,7 +101,8 @@ def _persistent_compilation_cache() -> None:
 @app.command("run")
 @clean_errors
 def run(
-    config: Path = typer.Argument(..., help="Experiment YAML file."),
+    config: Path = typer.Argument(..., help="Experiment YAML file, or the name of one in ./configs or shipped "
+                                            "with prec (quickstart, precision/x_squared; prec configs list)."),
     overrides: Optional[list[str]] = typer.Argument(None, help="KEY=VALUE overrides of config keys, "
                                                     "e.g. model.width=40 seed=3 train.0.lr=3e-4."),
     out: Optional[Path] = typer.Option(None, "--out", help="Results store (default: the config's output.dir)."),
@@ -117,13 +118,15 @@ def run(
 ) -> None:
     """Run one experiment and write it to the results store.
 
-    Example: prec run configs/quickstart.yaml model.width=40 seed=3
+    Example: prec run quickstart model.width=40 seed=3
     """
+    from precision_jax.config import shipped
     from precision_jax.config.engine import ConfigError
     from precision_jax.experiment import load_config
     from precision_jax.runs.checkpoint import CheckpointError, checkpoint_path
     from precision_jax.runs.execute import BUSY, COMPLETE, Hooks, execute
 
+    config = shipped.find(config, "experiment")
     cfg = load_config(config, overrides or [])
     root = out if out is not None else Path(cfg.output.dir)
 

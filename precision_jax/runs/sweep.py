@@ -47,15 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from precision_jax.config import shipped
 from precision_jax.experiment import ConfigError, ExperimentConfig, apply_override, build_config, read_yaml, to_dict
 from precision_jax.problems import data_target
 from precision_jax.runs import store
 from precision_jax.runs.execute import Outcome, describe, execute, record_failure, status_of
 
 SWEEP_KEYS = ("name", "base", "grid", "zip", "output", "description")
-SWEEPS_DIR = Path("configs") / "sweeps"
-# The project's configs folder, next to the package (the repository, for an editable install).
-PROJECT_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MAX_SWEEP_RUNS = 100_000  # points of one spec; a larger product of axes is refused before it is expanded
 
 
@@ -120,48 +118,10 @@ class SweepSummary:
 # --------------------------------------------------------------------------- parsing
 
 
-def sweep_folders(root: str | Path = ".") -> list[Path]:
-    """Where a sweep *name* is looked up: the project's ``configs/sweeps`` (found from the installed package,
-    so any working directory will do), then ``root/configs/sweeps``."""
-    folders = [PROJECT_CONFIGS / "sweeps", Path(root) / SWEEPS_DIR]
-    unique: list[Path] = []
-    for folder in folders:
-        if not any(_same_folder(folder, seen) for seen in unique):
-            unique.append(folder)
-    return unique
-
-
-def _same_folder(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
-def _display_path(path: Path) -> Path:
-    """``path`` relative to the working directory when it lies inside it (shorter in messages), else absolute."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except (ValueError, OSError):
-        return path.resolve()
-
-
 def resolve_sweep_path(name_or_path: str | Path, root: str | Path = ".") -> Path:
-    """A path as given if it exists, else ``NAME.yaml`` (``.yml``) in :func:`sweep_folders`."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    if path.suffix in (".yaml", ".yml") or "/" in str(name_or_path):
-        raise ConfigError(f"no sweep file {str(path)!r}")
-    folders = sweep_folders(root)
-    for folder in folders:
-        for suffix in (".yaml", ".yml"):
-            candidate = folder / f"{name_or_path}{suffix}"
-            if candidate.is_file():
-                return _display_path(candidate)
-    known = sorted({p.stem for folder in folders for p in folder.glob("*.y*ml")})
-    raise ConfigError(f"no sweep named {str(name_or_path)!r} (looked in "
-                      f"{', '.join(str(_display_path(f)) for f in folders)}); known: {', '.join(known) or 'none'}")
+    """A path as given if it is a file, else ``sweeps/NAME.yaml`` (``.yml``) in ``root/configs``, then in the
+    configs shipped with the package (:func:`precision_jax.config.shipped.find`)."""
+    return shipped.find(name_or_path, "sweep", root)
 
 
 def _axis(values: Any, key: str) -> tuple:

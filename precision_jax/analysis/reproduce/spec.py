@@ -53,10 +53,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from precision_jax.config import shipped
 from precision_jax.config.engine import ConfigError, read_yaml
 
 PROFILES = ("smoke", "reduced", "paper")
-FIGURES_DIR = Path(__file__).resolve().parents[3] / "configs" / "figures"
 FIGURE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 RUN_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 OPS = ("<", "<=", ">", ">=", "within", "closer")
@@ -371,17 +371,19 @@ def parse_figure(data: Any, source: str = "", base_dir: str | Path = ".") -> Fig
         raise e.located(source) from None
 
 
-def figure_path(figure: str, directory: Path = FIGURES_DIR) -> Path:
-    """``configs/figures/<figure>.yaml`` (a path to a YAML file is taken as is)."""
+def figure_path(figure: str, directory: Optional[Path] = None) -> Path:
+    """``directory/<figure>.yaml`` when a folder is given; else ``figures/<figure>.yaml`` found as every config
+    is (:func:`precision_jax.config.shipped.find`: a YAML path that is a file, the working folder's
+    ``configs/``, then the copy shipped with the package)."""
     path = Path(figure)
-    if path.suffix in (".yaml", ".yml"):
-        return path
-    if not FIGURE_ID.fullmatch(figure):
+    if path.suffix not in (".yaml", ".yml") and not FIGURE_ID.fullmatch(figure):
         raise ConfigError(f"not a figure id or a figure YAML: {figure!r}")
-    return directory / f"{figure}.yaml"
+    if directory is None:
+        return shipped.find(figure, "figure")
+    return path if path.suffix in (".yaml", ".yml") else directory / f"{figure}.yaml"
 
 
-def load_figure(figure: str, directory: Path = FIGURES_DIR) -> FigureSpec:
+def load_figure(figure: str, directory: Optional[Path] = None) -> FigureSpec:
     path = figure_path(figure, directory)
     if not path.is_file():
         known = ", ".join(list_figures(directory)) or "none"
@@ -397,8 +399,11 @@ def _order(figure: str) -> tuple:
     return (1 if m.group(1) else 0, int(m.group(2)), m.group(3))
 
 
-def list_figures(directory: Path = FIGURES_DIR) -> list[str]:
-    """The figure ids with a spec in ``directory``, in the paper's order."""
+def list_figures(directory: Optional[Path] = None) -> list[str]:
+    """The figure ids with a spec in ``directory`` (default: the working folder's ``configs/figures`` and the
+    shipped ones), in the paper's order."""
+    if directory is None:
+        return sorted(shipped.available("figure"), key=_order)
     if not directory.is_dir():
         return []
     return sorted((p.stem for p in directory.glob("*.yaml")), key=_order)
