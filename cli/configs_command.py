@@ -24,6 +24,8 @@ def list_configs() -> None:
 
     A name runs as it is (prec run NAME, prec sweep NAME, prec reproduce NAME); a file of that name in
     ./configs is used instead of the shipped one.
+
+    Example: prec configs list
     """
     from precision_jax.config import shipped
 
@@ -51,6 +53,9 @@ def copy_config(
 
     The files it names by a relative path (a sweep's base config, a data file) come along. Never overwrites: an
     existing copy is refused (exit 2), and an existing file it names is kept as it is.
+
+    Examples: prec configs copy widths  (then edit configs/sweeps/widths.yaml; prec sweep widths runs it);
+    prec configs copy precision/x_squared my_configs
     """
     from precision_jax.config import shipped
 
