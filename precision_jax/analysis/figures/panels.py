@@ -106,6 +106,8 @@ from precision_jax.analysis.figures.style import (
     PROJECTION_COLOR,
     SIZE_LABELS,
     SMALL,
+    STAGE_NAMES,
+    STAGE_SHADES,
     TARGET_COLOR,
     finish,
     fmt,
@@ -116,11 +118,10 @@ from precision_jax.analysis.figures.style import (
     title,
 )
 from precision_jax.analysis.reproduce import measures
-from precision_jax.engine.stages import STAGE_KINDS
 from precision_jax.runs import store
 
 __all__ = ["Series", "PANELS", "draw_scaling", "draw_curves", "draw_tau", "draw_function_1d", "draw_regions_2d",
-           "draw_hessian", "draw_hessian_split", "STAGE_NAMES"]
+           "draw_hessian", "draw_hessian_split"]
 
 
 @dataclass
@@ -134,8 +135,6 @@ class Series:
 
 # Per stage kind: the name written on a shaded stage, and its shade (each stage kind's own facts; "fit" is the
 # span of a data-file model's fit, which is no stage).
-STAGE_NAMES = {**{kind: cfg.display_name for kind, cfg in STAGE_KINDS.items()}, "fit": "fit"}
-STAGE_SHADES = {kind: cfg.shade for kind, cfg in STAGE_KINDS.items()}
 LOG_COLOUR_KEY = re.compile(r"(^|\.)(lr|final_lr|tau|alpha_min|alpha_max|scale|damping)$")
 
 

@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from precision_jax.analysis.figures.runs import Entry, varying_keys
+from precision_jax.analysis.figures.style import STAGE_NAMES
 
 LABEL_LIMIT = 48  # series names: longer ones are cut, with a hash of the whole for uniqueness
 SIZE_KEY = re.compile(r"(^|\.)(width|widths|train_points|test_points|points_per_axis|n_points|init_seed)$")
@@ -64,8 +65,6 @@ def _model_name(config: dict) -> str:
 
 
 def _stage_name(kind) -> str:
-    from precision_jax.analysis.figures.panels import STAGE_NAMES  # the names a shaded stage is written with
-
     return STAGE_NAMES.get(str(kind), str(kind))
 
 

@@ -16,6 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from precision_jax.engine.stages import STAGE_KINDS
+
+# How figures name and shade a stage on a learning curve: each stage kind's own facts (its StageConfig).
+STAGE_NAMES = {**{kind: cfg.display_name for kind, cfg in STAGE_KINDS.items()}, "fit": "fit"}
+STAGE_SHADES = {kind: cfg.shade for kind, cfg in STAGE_KINDS.items()}
+
 FONT = 9          # axis labels, titles
 SMALL = 7.5       # legends, annotations, tick labels
 LINE = 1.5
