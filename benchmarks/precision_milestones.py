@@ -42,7 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from precision_jax import models
-from precision_jax.engine.hessian import default_chunk, mse_hessian
+from precision_jax.engine.data_chunks import default_chunk
+from precision_jax.engine.hessian import mse_hessian
 from precision_jax.experiment import load_config
 from precision_jax.numerics.random_keys import run_keys
 from precision_jax.runs.plan import resolve_target

@@ -6,8 +6,8 @@ y ``(D,)``, the loss is L(θ) = (1/D) Σ_i (f(θ, x_i) − y_i)² and
     ∇L  = (2/D) Jᵀ r,                       r_i = f(θ, x_i) − y_i,  J = ∂r/∂θ  (D×N)
     ∇²L = (2/D) (Jᵀ J + Σ_i r_i ∇²f(θ, x_i))                                  (N×N)
 
-The data are split into chunks of ``chunk`` points (the last one padded with
-zero-weight copies of the first point) and summed with ``lax.scan``, so the
+The data are split into chunks of ``chunk`` points
+(:mod:`precision_jax.engine.data_chunks`) and summed with ``lax.scan``, so the
 memory is that of one chunk's forward-over-reverse pass, never D×N×N.
 :func:`hessian_spectrum` is what ``prec hessian`` writes: eigenvalues λ_i of
 ∇²L sorted from most positive to most negative, and |g·v_i| for each
@@ -22,33 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from precision_jax.engine.data_chunks import chunk_data, default_chunk
+
 Predict = Callable[[jax.Array, jax.Array], jax.Array]
 
 # One N×N float64 matrix of this many parameters is 128 MiB; eigh costs O(N³).
 DENSE_LIMIT = 4000
-
-
-def default_chunk(n_params: int, n_points: int, budget: int = 2**21) -> int:
-    """Points per chunk so that one chunk's (points × N) intermediates hold at most ≈ ``budget`` numbers.
-
-    The points are split into as few chunks as the budget allows, of equal size, so that the last
-    one is not mostly padding.
-    """
-    limit = max(16, budget // max(n_params, 1))
-    chunks = -(-n_points // limit)
-    return int(max(1, min(n_points, -(-n_points // max(chunks, 1)))))
-
-
-def chunk_data(x: jax.Array, y: jax.Array, chunk: int):
-    """Split ``(x, y)`` into ``k`` chunks: x ``(k, chunk, d)``, y ``(k, chunk)``, weights ``(k, chunk)`` in {0, 1}."""
-    n = x.shape[0]
-    chunk = max(1, min(int(chunk), n))
-    k = -(-n // chunk)
-    pad = k * chunk - n
-    xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])])
-    yp = jnp.concatenate([y, jnp.broadcast_to(y[:1], (pad,))])
-    w = jnp.concatenate([jnp.ones(n, x.dtype), jnp.zeros(pad, x.dtype)])
-    return xp.reshape((k, chunk) + x.shape[1:]), yp.reshape(k, chunk), w.reshape(k, chunk)
 
 
 def mse_hessian(predict: Predict, theta: jax.Array, x: jax.Array, y: jax.Array, chunk: int) -> jax.Array:

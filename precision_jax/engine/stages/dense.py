@@ -3,7 +3,7 @@
 A dense solver factors N×N matrices (O(N²) memory, O(N³) flops per
 factorization), so it is refused for N > ``max_params``; its per-sample
 derivatives are formed in chunks of points whose size a memory budget sets
-(:func:`precision_jax.engine.hessian.default_chunk`). A matrix-free solver
+(:func:`precision_jax.engine.data_chunks.default_chunk`). A matrix-free solver
 works from Jacobian– or Hessian–vector products only. ``solver: auto``
 chooses between the two from N and the config alone, so a config means the
 same computation on every machine.
@@ -12,7 +12,7 @@ same computation on every machine.
 from __future__ import annotations
 
 from precision_jax.config.engine import ConfigError
-from precision_jax.engine.hessian import default_chunk
+from precision_jax.engine.data_chunks import default_chunk
 from precision_jax.engine.stages.base import StageBase
 
 MATRIX_FREE = ("cg", "lanczos")

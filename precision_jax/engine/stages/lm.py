@@ -71,7 +71,8 @@ import jax.numpy as jnp
 from precision_jax.config.engine import checked, fraction, positive
 from precision_jax.config.kinds import stage_config
 from precision_jax.engine import krylov
-from precision_jax.engine.hessian import DENSE_LIMIT, chunk_data
+from precision_jax.engine.data_chunks import chunk_data
+from precision_jax.engine.hessian import DENSE_LIMIT
 from precision_jax.engine.stages.base import (
     CONVERGED,
     FOCUS_DOC,
