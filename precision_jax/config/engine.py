@@ -30,14 +30,23 @@ from typing import Any, Callable, Literal, Mapping, Union
 
 import yaml
 
+# What str.splitlines() breaks a line at. A key or a file name may hold one (a YAML key "a\nb", an override
+# "0\r0=1"); it is written escaped, so that a refusal stays one line.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks written as escapes (``\\n``, ``\\x85``, ...)."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in text)
+
 
 class ConfigError(ValueError):
-    """A config problem, with ``where`` (file and key path) and ``what`` (the problem)."""
+    """A config problem, with ``where`` (file and key path) and ``what`` (the problem), always one line."""
 
     def __init__(self, what: str, key: str = "", source: str = ""):
-        self.what, self.key, self.source = what, key, source
-        where = ": ".join(p for p in (source, key) if p)
-        super().__init__(f"{where}: {what}" if where else what)
+        self.what, self.key, self.source = _one_line(what), key, source
+        where = ": ".join(_one_line(p) for p in (source, key) if p)
+        super().__init__(f"{where}: {self.what}" if where else self.what)
 
     def located(self, source: str) -> "ConfigError":
         return ConfigError(self.what, self.key, source)
@@ -325,6 +334,11 @@ class _LimitedLoader(yaml.SafeLoader):
                              f"(an alias bomb, or not a config)")
 
 
+# What PyYAML's safe constructors raise, besides YAMLError, on a tagged scalar they cannot build: "!!float "
+# (IndexError), "!!int x" (ValueError), ...
+_CONSTRUCT_ERRORS = (ValueError, IndexError, TypeError, AttributeError, OverflowError)
+
+
 def load_yaml_text(text: str):
     """Safe-load one YAML document within the limits above; ``yaml.YAMLError`` or :class:`_YamlLimit` otherwise."""
     loader = _LimitedLoader(text)
@@ -374,6 +388,9 @@ def read_yaml(path: str | Path) -> dict:
         raise ConfigError(f"invalid YAML{where}: {problem}", source=source) from None
     except _YamlLimit as e:
         raise ConfigError(f"refused: {e}", source=source) from None
+    except _CONSTRUCT_ERRORS as e:
+        raise ConfigError(f"invalid YAML: a tagged value that cannot be built ({type(e).__name__})",
+                          source=source) from None
     except RecursionError:
         raise ConfigError("refused: nested too deeply for a config", source=source) from None
     if not isinstance(data, dict):
@@ -390,8 +407,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {text!r} has an empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = load_yaml_text(raw) if raw.strip() else ""
+    except (yaml.YAMLError, _YamlLimit, RecursionError, *_CONSTRUCT_ERRORS):  # not YAML: the text as it is
         value = raw
     return key.split("."), value
 

@@ -150,7 +150,7 @@ def parse_kind(data: Any, key: str, registry: Mapping[str, type], what: str, def
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a mapping with a 'kind' key, got {data!r}", key)
     kind = data.get("kind", default)
-    if kind not in registry:
+    if not isinstance(kind, str) or kind not in registry:  # a list or mapping would not even hash
         close = difflib.get_close_matches(str(kind), list(registry), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"unknown {what} kind {kind!r}{hint}; expected one of: {', '.join(registry)}",
@@ -176,7 +176,7 @@ def parse_stages(data: Any, key: str) -> tuple:
     for i, item in enumerate(data):
         item_key = f"{key}.{i}"
         kind = item.get("kind") if isinstance(item, Mapping) else None
-        if kind in RETIRED_STAGE_KINDS and kind not in STAGE_KINDS:
+        if isinstance(kind, str) and kind in RETIRED_STAGE_KINDS and kind not in STAGE_KINDS:
             raise ConfigError(RETIRED_STAGE_KINDS[kind](item, key), join_key(item_key, "kind"))
         stages.append(parse_kind(item, item_key, STAGE_KINDS, "stage"))
     return tuple(stages)

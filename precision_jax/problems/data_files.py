@@ -40,7 +40,9 @@ import functools
 import hashlib
 import io
 import os
+import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
@@ -214,12 +216,23 @@ def _csv_columns(raw: bytes, name: str, key: str, header_only: bool = False,
     return header, column, lines
 
 
+# What numpy and zipfile raise on damaged bytes, besides ValueError: a bad CRC or a member cut short, an unknown
+# compression, and an .npy header that numpy's own header tokenizer cannot read (tokenize.TokenError).
+_DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, SyntaxError,
+            tokenize.TokenError)
+
+
 def _load_arrays(raw: bytes, name: str, suffix: str, key: str):
     """The array of a ``.npy`` file, or a ``.npz`` file's arrays by name; loaded without pickle."""
     try:
         loaded = np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    except (ValueError, *_DAMAGED) as e:
         raise _fail(f"{name}: not a readable {suffix} file ({' '.join(str(e).split())})", key) from None
+    if isinstance(loaded, np.ndarray) != (suffix == ".npy"):  # np.load goes by the bytes, not the name
+        if not isinstance(loaded, np.ndarray):
+            loaded.close()
+        kind = "an .npy array" if isinstance(loaded, np.ndarray) else "an .npz archive"
+        raise _fail(f"{name}: not a readable {suffix} file (it holds {kind})", key)
     if suffix == ".npy":
         return loaded
     try:
@@ -228,6 +241,8 @@ def _load_arrays(raw: bytes, name: str, suffix: str, key: str):
     except ValueError:  # an object array needs pickle
         raise _fail(f"{name} holds Python objects, not numbers (reading them needs pickle, which prec never "
                     f"uses)", key) from None
+    except _DAMAGED as e:  # a damaged member
+        raise _fail(f"{name}: not a readable {suffix} file ({' '.join(str(e).split())})", key) from None
     if not stored:
         raise _fail(f"{name} holds no arrays", key)
     return stored

@@ -82,6 +82,10 @@ CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "E": sympy.E, "e": sympy.E}
 MAX_FORMULA_CHARS = 2000
 MAX_LITERAL_DIGITS = 100
 MAX_CONSTANT_LOG10 = 400.0
+# Calls and powers inside calls and powers: the Feynman equations nest 3 deep. sympy's constructors
+# re-evaluate a whole constant argument at every level, so sin(1+sin(1+...)) took ~10 s 100 deep and
+# 0.5**0.5**... minutes 60 deep, well within the 2000 characters.
+MAX_NESTING = 20
 
 _BINOPS = {
     ast.Add: ("+", lambda a, b: a + b),
@@ -361,6 +365,12 @@ class _Builder:
             size = abs(float(right)) * abs(_numeric_log10(left))
             if size > MAX_CONSTANT_LOG10:
                 raise self.fail(f"constant power {self.segment(node)!r} is out of range")
+        if isinstance(node.op, ast.Pow) and not (left.free_symbols or right.free_symbols) \
+                and not (left.is_Rational and right.is_Integer):
+            # Kept as written (check_constant and the compiler evaluate it in mpmath): sympy would multiply
+            # the exponents of (a**b)**c exactly and raise a to their numerator, and ((1.1**2.3)**2.3)**...
+            # took 30 s six deep, minutes seven deep.
+            return sympy.Pow(left, right, evaluate=False)
         return _BINOPS[type(node.op)][1](left, right)
 
     def call(self, node: ast.Call) -> sympy.Expr:
@@ -379,6 +389,17 @@ class _Builder:
         if len(node.args) != 1:
             raise self.fail(f"{fname}() takes exactly one argument, got {len(node.args)}")
         return FUNCTIONS[fname](self.build(node.args[0]))
+
+
+def _nesting(tree: ast.AST) -> int:
+    """How many calls and powers deep the tree nests (walked without recursion: the tree may be deep)."""
+    deepest, stack = 0, [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += isinstance(node, ast.Call) or (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow))
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def parse_formula(text: str, variables: Sequence[str]) -> sympy.Expr:
@@ -411,6 +432,8 @@ def parse_formula(text: str, variables: Sequence[str]) -> sympy.Expr:
         raise FormulaError(f"syntax error in formula {text!r}: {e.msg} (column {e.offset})") from None
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError(f"formula {text[:40]!r}... is nested too deeply or malformed") from None
+    if _nesting(tree) > MAX_NESTING:
+        raise FormulaError(f"formula {text[:40]!r}... nests functions and powers more than {MAX_NESTING} deep")
     builder = _Builder(text.strip(), names)
     try:
         expr = builder.build(tree.body)

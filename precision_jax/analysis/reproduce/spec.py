@@ -208,7 +208,7 @@ def _quantity(value: Any, key: str, run_sets: dict) -> Any:
     _mapping(q, key, allowed=allowed)
     if "where" in q:
         _mapping(q["where"], f"{key}.where")
-    if q.get("at") == "common" and q.get("with") not in run_sets:
+    if q.get("at") == "common" and (not isinstance(q.get("with"), str) or q["with"] not in run_sets):
         raise ConfigError(f"`at: common` needs `with:` naming the other run set (have: {', '.join(run_sets)})",
                           f"{key}.with")
     for name, choices in (("at", ("max", "min", "all", "common")), ("reduce", ("median", "mean", "min", "max")),
@@ -218,7 +218,7 @@ def _quantity(value: Any, key: str, run_sets: dict) -> Any:
     if kind == "measure":
         from precision_jax.analysis.reproduce.measures import MEASURES
 
-        if q["measure"] not in MEASURES:
+        if not isinstance(q["measure"], str) or q["measure"] not in MEASURES:
             raise ConfigError(f"unknown measure {q['measure']!r}; known: {', '.join(sorted(MEASURES))}",
                               f"{key}.measure")
     return copy.deepcopy(q)
@@ -240,7 +240,12 @@ def _run_set(name: str, value: Any, base_dir: Path) -> RunSetSpec:
     grid = _mapping(data.get("grid") or {}, f"{key}.grid")
     profiles = _mapping(data.get("profiles") or {}, f"{key}.profiles", allowed=PROFILES)
     for profile, override in profiles.items():
-        _mapping(override or {}, f"{key}.profiles.{profile}", allowed=("set", "grid", "zip"))
+        where = f"{key}.profiles.{profile}"
+        override = _mapping(override or {}, where, allowed=("set", "grid", "zip"))
+        _mapping(override.get("grid") or {}, f"{where}.grid")
+        for dotted in _mapping(override.get("set") or {}, f"{where}.set"):
+            if not isinstance(dotted, str) or not all(dotted.split(".")):
+                raise ConfigError(f"expected dotted config keys like train.0.steps, got {dotted!r}", f"{where}.set")
     profiles = {p: dict(o or {}) for p, o in profiles.items()}
     return RunSetSpec(name, base, dict(grid), copy.deepcopy(data.get("zip")), profiles)
 
@@ -249,13 +254,13 @@ def _panel(value: Any, key: str, run_sets: dict) -> PanelSpec:
     from precision_jax.analysis.figures.panels import PANELS
 
     data = _mapping(value, key, required=("kind",), allowed=("kind", "title", "series", "options"))
-    if data["kind"] not in PANELS:
+    if not isinstance(data["kind"], str) or data["kind"] not in PANELS:
         raise ConfigError(f"unknown panel kind {data['kind']!r}; known: {', '.join(sorted(PANELS))}", f"{key}.kind")
     series = []
     for i, s in enumerate(data.get("series") or []):
         where = f"{key}.series.{i}"
         s = _mapping(s, where, required=("runs",), allowed=("runs", "label", "where", "style"))
-        if s["runs"] not in run_sets:
+        if not isinstance(s["runs"], str) or s["runs"] not in run_sets:
             raise ConfigError(f"names no run set of this figure (have: {', '.join(run_sets)})", f"{where}.runs")
         series.append(SeriesSpec(s["runs"], _text(s.get("label", s["runs"]), f"{where}.label"),
                                  dict(_mapping(s.get("where") or {}, f"{where}.where")),
