@@ -48,6 +48,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from precision_jax.config import shipped
 from precision_jax.config.engine import ConfigError, apply_override, read_yaml
 from precision_jax.runs import store
 from precision_jax.use import export, export_runtime
@@ -171,6 +172,7 @@ def resolve_config(config: Union[None, str, os.PathLike, Mapping], overrides: Ma
     if config is None:
         data = copy.deepcopy(DEFAULT_CONFIG)
     elif isinstance(config, (str, os.PathLike)):
+        config = shipped.find(config, "experiment")  # a path, or a name in ./configs or the shipped configs
         data = read_yaml(config)
         sweep = [k for k in ("base", "grid", "zip") if k in data]
         if sweep:
