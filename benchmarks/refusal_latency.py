@@ -10,9 +10,9 @@ measures *how long* it takes, which the tests cannot assert on a shared, loaded 
   ``prec sweep``; the baseline is a process that imports JAX, runs one operation and imports the CLI.
 * in-process, after one untimed call (imports, compilation): :func:`read_yaml` on each malformed file of
   ``tests/test_faults.py``, baseline ``configs/quickstart.yaml``; ``run_experiment`` refusing 1e9 training
-  points, baseline ``build_config``.
+  points and ``fit_simplex`` refusing 1e6 points in 8-D, baseline ``build_config``.
 
-It prints seconds, the ratio to the baseline, and the limit the tests used to assert (60 s, 30 s, 5 s),
+It prints seconds, the ratio to the baseline, and the limit the tests used to assert (60 s, 30 s, 5 s, 1 s),
 and exits 1 if a median is over that limit.
 
     python benchmarks/refusal_latency.py [--repeats 3]
@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +138,19 @@ def main() -> int:
         rows.append(("run_experiment: 1e9 training points", median_seconds(
             lambda: refused_in_process(lambda: run_experiment(build_config(too_many), max_memory=8 * 2**30)),
             args.repeats, warm=True), build, 5))
+
+        from precision_jax.models.simplex import fit_simplex
+
+        def refused_simplex() -> None:
+            try:
+                fit_simplex(huge, huge[:, 0])
+            except ValueError:
+                return
+            raise SystemExit("expected the simplex size refusal")
+
+        huge = np.random.default_rng(0).uniform(size=(10**6, 8))
+        rows.append(("fit_simplex: 1e6 points in 8-D", median_seconds(refused_simplex, args.repeats, warm=True),
+                     build, 1))
 
     print(f"{'case':<42} {'seconds':>9} {'× baseline':>11} {'old limit':>10}")
     over = 0
