@@ -16,7 +16,7 @@ hints); ``options`` the panel's settings from the figure spec. Every kind
   (False: none; a string: its ``loc``, ``"outside"``: right of the axes) options.
 
 Style hints (``Series.style``, all optional): ``color`` (a matplotlib colour, or
-``"<colormap>:<0..1>"`` for a colour from a colormap, e.g. ``"cool:0.3"``), ``dashed``
+``"<colormap>:<0..1>"`` for a colour from a colormap, e.g. ``"cool:0.3"``), ``dashed`` or ``dotted``
 (bool), ``marker``, ``kind`` ("net" | "interpolant"; default from the runs' model kind),
 ``colour_by`` (a dotted config key, e.g. ``train.0.lr``: one colour per run from a
 colormap with a colourbar), ``cmap``, ``colour_label`` (the colourbar's label).
@@ -92,6 +92,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from precision_jax.analysis.figures.gadget_panel import draw_gadget
 from precision_jax.analysis.figures.runs import Entry, curve_rows, panel_metric, read_entry
 from precision_jax.analysis.figures.series import fit_legend, fit_points
 from precision_jax.analysis.figures.style import (
@@ -233,7 +234,7 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
             result["empty"].append(s.label)
             continue
         unique = np.unique(sizes)
-        linestyle = "--" if style.get("dashed") else "-"
+        linestyle = ":" if style.get("dotted") else "--" if style.get("dashed") else "-"
         interpolant = _is_interpolant(s, runs)
         fit = None
         if options.get("fit"):
@@ -836,4 +837,5 @@ PANELS: dict[str, Callable[[Any, list[Series], dict], dict]] = {
     "regions_2d": draw_regions_2d,
     "hessian": draw_hessian,
     "hessian_split": draw_hessian_split,
+    "gadget": draw_gadget,
 }

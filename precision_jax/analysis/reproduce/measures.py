@@ -17,7 +17,17 @@ positive to most negative with eigenvectors v_i, and g = ∇L:
 * ``hessian_negative_fraction`` — share of i with λ_i < 0;
 * ``gradient_top_fraction``  — Σ_{i ∈ top} (g·v_i)² / Σ_i (g·v_i)², top = the ⌈``top``·N⌉
   (default 10 %) eigenvectors of largest |λ_i|: how much of the gradient lies along the stiff directions;
-* ``hessian_orders``          — log10(max |λ| / min |λ|), the decades the spectrum spans.
+* ``hessian_orders``          — log10(max |λ| / min |λ|), the decades the spectrum spans;
+* ``hessian_top_gap``         — how far a cluster of top eigenvalues stands above the bulk: with the positive
+  eigenvalues λ₁ ≥ λ₂ ≥ …, max over k ≤ ``among`` (default 10) of log10(λ_k / λ_{k+1}), the widest gap
+  between one of the ``among`` largest and the next (decades). Only the top of the spectrum is searched:
+  the bulk near zero spans many decades of its own, and a gap there is no cluster standing out.
+
+Gadget measure (:mod:`precision_jax.analysis.reproduce.gadget`), ``gadget_rmse`` with ``pairs`` (default
+[[0, 1]]) and ``scale`` (or ``scales``: the best of them): the relative RMSE of the built four-neurons-per-
+product tanh net for Σ x_i·x_j over ``pairs`` on the run's own test points (regenerated from its config),
+against the exact sum. It reads only the points: it measures the architecture error a trained net of that
+shape could reach, on the points the trained nets are tested on.
 
 ``options["round"]`` (default 0) picks the boosting round's model; round k ≥ 1
 is measured on what it was fitted to, the scaled residual of the rounds before
@@ -54,7 +64,7 @@ from precision_jax.runs import store
 
 __all__ = ["MEASURES", "Spectrum", "RegionMap", "run_spectrum", "region_map", "region_count",
            "hessian_small_fraction", "hessian_negative_fraction", "gradient_top_fraction", "hessian_orders",
-           "spectrum_numbers"]
+           "hessian_top_gap", "top_gap", "gadget_rmse", "gadget_errors", "spectrum_numbers"]
 
 
 class MeasureError(ValueError):
@@ -343,10 +353,55 @@ def hessian_orders(runs: Sequence, options: Optional[dict] = None) -> float:
     return _spectrum_measure("orders_of_magnitude", runs, options)
 
 
+def top_gap(eigenvalues: np.ndarray, among: int = 10) -> tuple[float, int]:
+    """(decades, k): the widest log10(λ_k / λ_{k+1}) over k ≤ ``among`` of the positive eigenvalues, largest
+    first; (NaN, 0) with fewer than two positive eigenvalues."""
+    lam = np.sort(np.asarray(eigenvalues, np.float64)[np.asarray(eigenvalues) > 0])[::-1]
+    lam = lam[:int(among) + 1]
+    if lam.size < 2:
+        return math.nan, 0
+    gaps = np.log10(lam[:-1] / lam[1:])
+    k = int(np.argmax(gaps))
+    return float(gaps[k]), k + 1
+
+
+def hessian_top_gap(runs: Sequence, options: Optional[dict] = None) -> float:
+    """Decades between the cluster of top Hessian eigenvalues and the rest (see the module docstring)."""
+    options = options or {}
+    among, round_ = int(options.get("among", 10)), int(options.get("round", 0))
+    return _mean_over(runs, lambda run: top_gap(run_spectrum(run, round_).eigenvalues, among)[0])
+
+
+def gadget_errors(run, pairs: list, scales: list) -> np.ndarray:
+    """The gadget net's relative RMSE at each of ``scales`` on ``run``'s test points (the panel's curve)."""
+    from precision_jax.analysis.reproduce import gadget
+    from precision_jax.runs.plan import resolve_target
+    from precision_jax.runs.training import run_data
+
+    record = store.read_run(run, extra=False)
+    cfg = record.config
+    target = resolve_target(cfg)
+    if any(not 0 <= i < target.d for pair in pairs for i in pair):
+        raise MeasureError(f"{run}: pairs {pairs} name inputs beyond the target's d = {target.d}")
+    data = run_data(cfg, target, int(record.summary.N), standardize=False)
+    points = np.asarray(data.x_test)
+    return np.array([gadget.relative_rmse(points, pairs, s) for s in scales], dtype=np.float64)
+
+
+def gadget_rmse(runs: Sequence, options: Optional[dict] = None) -> float:
+    """Relative RMSE of the built multiplication-gadget net on each run's test points (see the module docstring)."""
+    options = options or {}
+    pairs = [[int(i) for i in pair] for pair in options.get("pairs", [[0, 1]])]
+    scales = [float(s) for s in options.get("scales", [options.get("scale", 1e-4)])]
+    return _mean_over(runs, lambda run: float(np.min(gadget_errors(Path(run), pairs, scales))))
+
+
 MEASURES: dict[str, Callable[[list, dict], float]] = {
     "region_count": region_count,
     "hessian_small_fraction": hessian_small_fraction,
     "hessian_negative_fraction": hessian_negative_fraction,
     "gradient_top_fraction": gradient_top_fraction,
     "hessian_orders": hessian_orders,
+    "hessian_top_gap": hessian_top_gap,
+    "gadget_rmse": gadget_rmse,
 }
