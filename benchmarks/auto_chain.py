@@ -9,7 +9,7 @@ an empty folder first). The goal is met when the run's test RMSE (the model of
 lowest training loss, 10k test points) is at or below it; the time to the goal
 is the first curve point at or below it, counted from the start of training.
 
-Prints a markdown table (the README's "One chain for every task" table) and
+Prints a markdown table (the `train: auto` table of docs/benchmarks.md) and
 writes ``OUT/auto_chain.json`` with the numbers, thread settings, host and
 versions.
 

@@ -74,7 +74,7 @@ curve. The peers' logs and scratch files go to a temporary folder, named in the 
 Run:  python benchmarks/peers.py [--budget 600] [--tasks teacher,xy,expsin,I.11.19]
                                  [--tools prec,multistage,pykan] [--chains tuned|auto] [--cpus N]
                                  [--data-dir DIR] [--out results/benchmarks/peers.json]
-      python benchmarks/peers.py --markdown results/benchmarks/peers.json   (the README table of a run)
+      python benchmarks/peers.py --markdown results/benchmarks/peers.json   (the docs table of a run)
 """
 
 from __future__ import annotations
@@ -505,7 +505,7 @@ def times(ratio: float) -> str:
 
 
 def markdown(report: dict) -> str:
-    """The README's "Against the peers" table from a report this script wrote: final test RMSE and time to
+    """The "Against the peers" table of docs/benchmarks.md from a report this script wrote: final test RMSE and time to
     each milestone, the peers' with their ratio to prec's; the fastest time at each milestone in bold."""
     head = ["task", "tool", "final test RMSE (peer / prec)"] + [f"time to {m:g}" for m in MILESTONES]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -538,7 +538,7 @@ def markdown(report: dict) -> str:
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":  # print the README table of an earlier run's JSON
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":  # print the docs table of an earlier run's JSON
         with open(sys.argv[2]) as f:
             print(markdown(json.load(f)))
         return 0

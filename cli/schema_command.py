@@ -18,7 +18,7 @@ COLUMNS = ("key", "type", "default", "range", "doc")
 def schema(
     kind: Optional[str] = typer.Argument(
         None, help="A model or stage kind (mlp, adam, ...) or a top-level section (data, boost, ...)."),
-    markdown: bool = typer.Option(False, "--markdown", help="Markdown tables, for the README."),
+    markdown: bool = typer.Option(False, "--markdown", help="Markdown tables, for the docs."),
 ) -> None:
     """List every key of the experiment config, of each model kind and of each stage kind.
 

@@ -23,7 +23,7 @@ from precision_jax.runs import store
 from precision_jax.runs import sweep as sw
 from precision_jax.runs.execute import run_state
 
-# A rough cost model for `prec reproduce --list`, calibrated on the 2-core machine of the README:
+# A rough cost model for `prec reproduce --list`, calibrated on the 2-core development machine (docs/reproduce.md):
 # seconds per (parameter × point) of one loss-and-gradient evaluation, and per compiled seed group.
 SECONDS_PER_PARAM_POINT = 4e-9
 SECONDS_PER_GROUP = 4.0
