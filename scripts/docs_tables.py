@@ -5,7 +5,8 @@ with a table read from the files as they are on disk, so a page can never quote 
 
 - ``chaos``: one column per ``benchmarks/results/chaos*.json`` (``python benchmarks/chaos.py``), its counts;
 - ``reproduce PROFILE``: one row per ``docs/figures/PROFILE/<figure>/report.json``
-  (``prec reproduce all --profile PROFILE --out docs/figures/PROFILE``), each claim with its verdict.
+  (``prec reproduce all --profile PROFILE --out docs/figures/PROFILE``), each claim with its verdict, and a
+  note naming the reports judged before claims stated their preconditions.
 
 Only files that exist make rows; a marker with no file behind it becomes one line saying which command
 writes it. An unknown marker stops the build, so a typo cannot leave a marker in the site.
@@ -108,6 +109,7 @@ def reproduce_table(folder: Path, profile: str, page_uri: str) -> str:
     depth = len(Path(page_uri).parent.parts)
     prefix = "../" * depth + folder.relative_to(REPO / "docs").as_posix()
     lines = ["| fig | command | runs' wall time | claims: paper → ours (verdict) |", "|---|---|---|---|"]
+    unchecked = []
     for path in reports:
         rep = json.loads(path.read_text())
         fig = path.parent.name
@@ -119,4 +121,11 @@ def reproduce_table(folder: Path, profile: str, page_uri: str) -> str:
                              for c in rep.get("claims", []))
         lines.append(f"| [{fig}]({prefix}/{fig}/report.md) | `prec reproduce {fig} --profile "
                      f"{rep.get('profile', profile)}` | {wall} | {claims} |")
+        if any("preconditions" not in c for c in rep.get("claims", [])):
+            unchecked.append(fig)
+    if unchecked:
+        # Reports written before claims stated their preconditions (issue 23) could only say confirmed or refuted.
+        lines += ["", f"*Judged before claims stated their preconditions: {', '.join(unchecked)} "
+                  f"({len(unchecked)} of {len(reports)}). There, read \"refuted\" as \"not shown by these runs\" "
+                  f"until the profile is run again.*"]
     return "\n".join(lines) + "\n"
