@@ -13,7 +13,15 @@ hints); ``options`` the panel's settings from the figure spec. Every kind
   at all could be drawn the panel says so in its middle and ``result["note"]``
   says why — a panel never raises for missing runs, NaN metrics or NaN curve points;
 * takes ``title``, ``xlabel``, ``ylabel``, ``xlim``, ``ylim`` and ``legend``
-  (False: none; a string: its ``loc``, ``"outside"``: right of the axes) options.
+  (False: none; a string: its ``loc``, ``"outside"``: right of the axes) options;
+* takes ``paper``, the paper's own numbers, drawn beside ours so that agreement shows at a glance.
+  On ``scaling`` and ``curves`` panels: a list of marks ``{y, x?, series?, text?}``, ``y`` and ``x`` a
+  number or a range ``[low, high]`` (the paper's "1e-4…1e-3"), each drawn as a grey open diamond at the
+  range's centre (geometric on a log axis) with a bar over the range, all under one legend entry "paper".
+  A mark without ``x`` sits at the end of the series it names (its last step; its largest size), or, on a
+  learning-curve panel, at the last step drawn. On ``function_1d`` and ``regions_2d`` panels: one number,
+  written in the title after ours ("test RMSE 2.4e-2 (paper 2.36e-2)"). The marks are returned in
+  ``result["paper"]``; one that cannot be read is named in ``result["skipped"]``.
 
 Style hints (``Series.style``, all optional): ``color`` (a matplotlib colour, or
 ``"<colormap>:<0..1>"`` for a colour from a colormap, e.g. ``"cool:0.3"``), ``dashed`` or ``dotted``
@@ -38,7 +46,8 @@ Kinds and their options:
     series by default), times ``scale``, with its label written at its end; guides
     stop a decade below the lowest data point. Returns per series the sizes, the
     medians/means, the number of runs and the least-squares log–log slope of
-    the drawn points.
+    the drawn points. The legend's title says what lines and dots are ("line: median over seeds, dots:
+    seeds"; "band: mean ± 1 std over seeds"), returned as ``legend_note``.
 ``curves``
     learning curves: each run's curve with its stages (and boosting rounds)
     concatenated on one step axis (:func:`precision_jax.analysis.figures.runs.stage_offsets`).
@@ -46,8 +55,12 @@ Kinds and their options:
     dotted in its colour; ``logy`` (default True), ``logx``;
     ``kinds`` [stage kinds]: keep only those stages' points, counting steps over them
     alone (e.g. ``[lcs]`` for RMSE vs LCS step); ``shade_stages`` True / False / a series
-    label: shade and label the stages of that series' first run (default: when the
-    panel has exactly one run). A series with ``style.colour_by`` (a config key or a summary
+    label: mark and name the stages of that series' first run (default: when the
+    panel has exactly one run) in a strip along the top of the axes, each band its stage's own span
+    (:func:`stage_spans`), dashed lines at the boundaries, every name inside the axes; returned as
+    ``stages``. A series whose curves lie on another series' curve (BFGS alone under the chain that starts
+    with the same BFGS) is drawn on top of it, dashed with open markers, and its ``drawn_over`` names the
+    series it would hide under. A series with ``style.colour_by`` (a config key or a summary
     field such as ``N``) is drawn one colour per
     run from ``style.cmap`` (viridis) with a colourbar, logarithmic when the key is a
     learning rate or a τ (or ``style.log_colour``). Returns per series the runs' final
@@ -68,6 +81,9 @@ Kinds and their options:
     no region (outside a simplex's hull); ``points`` True overlays the training points;
     ``metric`` as for function_1d. The title gets the metric and the region count. One map
     per panel: the first run of the first series with runs. Returns ``regions`` {label: count}.
+    Only piecewise-linear nets (ReLU) have linear regions: a net with a smooth activation (tanh, …) has a
+    different input gradient at every grid point, so its panel says "smooth activation: no linear regions"
+    instead of drawing one colour per pixel, and returns ``smooth`` {label: activation}.
 ``hessian``
     the exact Hessian spectrum of a run's training MSE
     (:func:`precision_jax.analysis.reproduce.measures.run_spectrum`): eigenvalue index (most
@@ -96,6 +112,7 @@ from precision_jax.analysis.figures.gadget_panel import draw_gadget
 from precision_jax.analysis.figures.runs import Entry, curve_rows, panel_metric, read_entry
 from precision_jax.analysis.figures.series import fit_legend, fit_points
 from precision_jax.analysis.figures.style import (
+    BAND_NOTE,
     DOT,
     FONT,
     GRID_ALPHA,
@@ -103,8 +120,12 @@ from precision_jax.analysis.figures.style import (
     LINE,
     MARKER,
     NEGATIVE_COLOR,
+    PAPER_COLOR,
+    PAPER_LABEL,
+    PAPER_MARKER,
     POSITIVE_COLOR,
     PROJECTION_COLOR,
+    SEEDS_NOTE,
     SIZE_LABELS,
     SMALL,
     STAGE_NAMES,
@@ -175,6 +196,99 @@ def _is_interpolant(series: Series, runs: list[Entry]) -> bool:
     return bool(runs) and all(r.interpolant for r in runs)
 
 
+# --------------------------------------------------------------------------- the paper's numbers
+
+
+def _number_or_range(value) -> Optional[tuple[float, float]]:
+    """A number as ``(v, v)``, a two-item list as ``(lo, hi)``; None unless finite (and positive: log axes)."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(items) not in (1, 2) or any(isinstance(v, bool) for v in items):
+        return None
+    try:
+        values = [float(v) for v in items]
+        lo, hi = min(values), max(values)
+    except (TypeError, ValueError):
+        return None
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) and lo > 0 else None
+
+
+def _paper_marks(options: dict, result: dict) -> list[dict]:
+    """``options["paper"]`` as marks ``{y: (lo, hi), x: (lo, hi) | None, series, text}``; a mark that cannot
+    be read is left out and named in ``result["skipped"]``."""
+    given = options.get("paper")
+    if given is None:
+        return []
+    given = given if isinstance(given, list) else [given]
+    marks = []
+    for i, mark in enumerate(given):
+        mark = {"y": mark} if not isinstance(mark, dict) else mark
+        y = _number_or_range(mark.get("y"))
+        x = _number_or_range(mark["x"]) if mark.get("x") is not None else None
+        if y is None or (mark.get("x") is not None and x is None):
+            result["skipped"].append(f"paper mark {i + 1}: needs y (and x, if given) as a positive number or "
+                                     f"[low, high], got {mark!r}")
+            continue
+        marks.append({"y": y, "x": x, "series": mark.get("series"), "text": str(mark.get("text") or "")})
+    return marks
+
+
+def _place_marks(marks: list[dict], ends: dict[str, float], default_x: Optional[float], result: dict
+                 ) -> list[dict]:
+    """Each mark's x: its own, else the end of the series it names (``ends``), else ``default_x``."""
+    placed = []
+    for mark in marks:
+        x = mark["x"]
+        if x is None and mark["series"] is not None:
+            end = ends.get(str(mark["series"]))
+            x = None if end is None else (end, end)
+            if x is None:
+                result["skipped"].append(f"paper mark for {mark['series']!r}: no such series drawn")
+                continue
+        if x is None and default_x is not None:
+            x = (default_x, default_x)
+        if x is None:
+            result["skipped"].append(f"paper mark {mark['y']}: needs x (or a drawn series to sit at the end of)")
+            continue
+        placed.append({**mark, "x": x})
+    return placed
+
+
+def _draw_marks(ax, placed: list[dict], result: dict, log_x: bool = True) -> None:
+    """The paper's numbers as grey diamonds at the geometric centre of each range, a bar over the range, one
+    legend entry "paper" (they sit above every curve, so agreement or its absence shows at a glance)."""
+    drawn = []
+    for j, mark in enumerate(placed):
+        (x_lo, x_hi), (y_lo, y_hi) = mark["x"], mark["y"]
+        x, y = math.sqrt(x_lo * x_hi) if log_x else (x_lo + x_hi) / 2, math.sqrt(y_lo * y_hi)
+        ax.errorbar([x], [y], yerr=[[y - y_lo], [y_hi - y]] if y_hi > y_lo else None,
+                    xerr=[[x - x_lo], [x_hi - x]] if x_hi > x_lo else None, fmt=PAPER_MARKER, ms=MARKER + 1.5,
+                    mfc="white", mec=PAPER_COLOR, mew=1.3, ecolor=PAPER_COLOR, elinewidth=1.3, capsize=2.5,
+                    zorder=7, label=PAPER_LABEL if j == 0 else None)
+        if mark["text"]:
+            ax.annotate(mark["text"], (x, y), xytext=(5, 0), textcoords="offset points", fontsize=SMALL - 0.5,
+                        color=PAPER_COLOR, va="center", ha="left", zorder=7, annotation_clip=True)
+        drawn.append({"x": x, "y": y, "x_range": [x_lo, x_hi], "y_range": [y_lo, y_hi],
+                      "series": mark["series"], "text": mark["text"]})
+    result["paper"] = drawn
+
+
+def _paper_value(options: dict) -> Optional[float]:
+    """The paper's value of a one-number panel (a fitted function, a region map): ``paper: 2.36e-2``."""
+    given = options.get("paper")
+    given = given[0] if isinstance(given, list) and given else given
+    given = given.get("y") if isinstance(given, dict) else given
+    found = _number_or_range(given)
+    return None if found is None else math.sqrt(found[0] * found[1])
+
+
+def _with_paper(line: str, options: dict, result: dict) -> str:
+    value = _paper_value(options)
+    if value is None:
+        return line
+    result["paper"] = value
+    return f"{line} (paper {fmt(value)})"
+
+
 # --------------------------------------------------------------------------- scaling
 
 
@@ -216,7 +330,9 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
     relative = bool(options.get("relative", False))
     fit_range = options.get("fit_range")
     first_points: dict[str, tuple[float, float]] = {}
+    ends: dict[str, float] = {}  # each series' largest size: where a paper mark naming it sits by default
     all_x, all_y = [], []
+    dots = band = False
     colors = series_colors(series)
     for i, s in enumerate(series):
         runs = _runs_of(s, result)
@@ -247,12 +363,14 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
                 # On a log axis mean − std can be ≤ 0: the band's floor is kept a decade under the mean.
                 ax.fill_between(unique, np.maximum(centre - spread, centre / 10), centre + spread, color=color,
                                 alpha=0.22, lw=0)
+                band = True
             ax.plot(unique, centre, linestyle, marker=style.get("marker", "s"), color=color, ms=MARKER, lw=LINE,
                     label=_fit_label(s.label, fit, x_name))
         else:
             centre = np.array([np.median(errors[sizes == u]) for u in unique])
             if len(errors) > len(unique):  # more than one seed somewhere: show every seed
                 ax.scatter(sizes, errors, s=DOT, color=color, alpha=0.5, lw=0, zorder=3)
+                dots = True
             ax.plot(unique, centre, linestyle, marker=style.get("marker", "o"), color=color, ms=MARKER, lw=LINE,
                     label=_fit_label(s.label, fit, x_name), zorder=4)
         if fit is not None:
@@ -266,6 +384,7 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
                                      "slope": _loglog_slope(unique[keep], centre[keep]),
                                      **({"fit": fit} if fit is not None else {})}
         first_points[s.label] = (float(unique[0]), float(centre[0]))
+        ends[s.label] = float(unique[-1])
         all_x += sizes.tolist()
         all_y += errors.tolist()
     if not all_x:
@@ -283,6 +402,10 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
     guides = options.get("guides") or []
     result["guides"] = []
     top = (x_low, y_high)  # the "top" anchor: every curve lies under a falling guide through it
+    marks = _place_marks(_paper_marks(options, result), ends, None, result)
+    for mark in marks:  # the paper's sizes may lie beyond ours: the axes (and guides) reach them
+        x_low, x_high = min(x_low, mark["x"][0]), max(x_high, mark["x"][1])
+        y_low, y_high = min(y_low, mark["y"][0]), max(y_high, mark["y"][1])
     for j, guide in enumerate(guides if isinstance(guides, list) else []):
         try:
             slope = float(guide["slope"])
@@ -309,10 +432,14 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
                         fontsize=SMALL + 0.5, color=color, va="center", ha="left", annotation_clip=False)
         result["guides"].append({"slope": slope, "x0": x0, "y0": y0})
         y_low, y_high = min(y_low, y0 * (x_end / x0) ** slope), max(y_high, y0)
+    if marks:
+        _draw_marks(ax, marks, result)
     ax.set_ylim(y_low / 2.5, y_high * 2.5)
     labels_at_end = any(not g.get("legend") for g in guides if isinstance(g, dict)) and result["guides"]
     ax.set_xlim(x_low / 1.5, x_high * (3.0 if labels_at_end else 1.5))  # room for the guides' labels
-    finish(ax, options, SIZE_LABELS[x_name], metric_name(metric, relative))
+    notes = [SEEDS_NOTE] * dots + [BAND_NOTE] * band
+    result["legend_note"] = "\n".join(notes)
+    finish(ax, options, SIZE_LABELS[x_name], metric_name(metric, relative), legend_title=result["legend_note"])
     title(ax, options.get("title", ""))
     return result
 
@@ -330,27 +457,72 @@ def _segments(rows: list[dict]) -> list[tuple[tuple, str, float, float]]:
     return [(seg, kind, lo, hi) for seg, (kind, lo, hi) in out.items()]
 
 
-def _shade(ax, rows: list[dict]) -> list[dict]:
-    """Shade each stage of one run, a thin line at each boundary, its name on top; returns the stages drawn."""
+def stage_spans(rows: list[dict]) -> list[dict]:
+    """Each stage's span on the step axis: ``{round, stage, kind, start, end}``, from its first to its last
+    step; a stage that took no step spans the one step :func:`~.runs.stage_offsets` gives it."""
     segments = _segments(rows)
-    if not segments:
-        return []
-    total = max(hi for *_, hi in segments) - min(lo for _, _, lo, _ in segments) or 1.0
-    drawn = []
+    spans = []
     for j, ((round_, stage), kind, lo, hi) in enumerate(segments):
-        # A stage's band runs to the start of the next, so the bands tile the axis.
-        end = segments[j + 1][2] if j + 1 < len(segments) else hi
-        end = max(end, lo + total * 0.004)
-        ax.axvspan(lo, end, color=STAGE_SHADES.get(kind, "#eeeeee"), lw=0, zorder=0)
+        if hi <= lo:
+            hi = segments[j + 1][2] if j + 1 < len(segments) else lo + 1
+        spans.append({"round": round_, "stage": stage, "kind": kind, "start": float(lo), "end": float(hi)})
+    return spans
+
+
+STRIP = 0.065  # height of the stage strip along the top of a learning-curve panel (axes fraction)
+
+
+def _stage_label(span: dict) -> str:
+    name = STAGE_NAMES.get(span["kind"], span["kind"])
+    return name if span["round"] == 0 else f"boost {span['round']}: {name}"
+
+
+def _shade(ax, rows: list[dict], x_limits: tuple[float, float]) -> list[dict]:
+    """One run's stages as a strip along the top of the axes, each band exactly its stage's span, a thin line
+    at each boundary through the panel, each stage's name in (or, when its band is narrow, just under) the
+    strip. The curves keep a white background: the strip says where a stage runs without tinting the data.
+
+    Labels are anchored so that they stay inside the axes: a label near the right end is right-aligned at
+    its stage's end, one near the left end left-aligned at its start; narrow stages' labels go in staggered
+    rows under the strip so that neighbours do not overlap."""
+    spans = stage_spans(rows)
+    if not spans:
+        return []
+    from matplotlib.transforms import blended_transform_factory
+
+    x0, x1 = x_limits
+    width = (x1 - x0) or 1.0
+    to_axes = blended_transform_factory(ax.transData, ax.transAxes)
+    row = 0
+    for j, span in enumerate(spans):
+        lo, hi = span["start"], span["end"]
+        shade = STAGE_SHADES.get(span["kind"], "#dddddd")
+        # Alternate rounds darken slightly, so two stages of one kind in a row still read as two.
+        band = ax.axvspan(lo, hi, ymin=1 - STRIP, ymax=1.0, facecolor=shade, edgecolor="0.55", lw=0.6,
+                          zorder=1.5, alpha=1.0 if span["round"] % 2 == 0 else 0.7)
+        band.set_gid("stage-band")
         if j:
-            ax.axvline(lo, color="0.6", lw=0.6, zorder=1)
-        name = STAGE_NAMES.get(kind, kind)
-        label = name if round_ == 0 else f"boost {round_}: {name}"
-        narrow = (end - lo) / total < 0.12
-        ax.text((lo + end) / 2, 0.985, label, transform=ax.get_xaxis_transform(), ha="center", va="top",
-                fontsize=SMALL - 0.5, rotation=90 if narrow else 0, color="0.25", zorder=5, clip_on=True)
-        drawn.append({"round": round_, "stage": stage, "kind": kind, "start": lo, "end": hi})
-    return drawn
+            ax.axvline(lo, color="0.6", lw=0.6, ls=(0, (2, 2)), zorder=1)
+        fraction = (hi - lo) / width
+        centre = (lo + hi) / 2
+        if fraction >= 0.15:  # room inside its own band
+            y, va = 1 - STRIP / 2, "center"
+            x, ha, dx = centre, "center", 0
+            if (centre - x0) / width < 0.1:
+                x, ha, dx = max(lo, x0), "left", 3
+            elif (x1 - centre) / width < 0.1:
+                x, ha, dx = min(hi, x1), "right", -3
+        else:  # under the strip, staggered
+            y, va = 1 - STRIP - 0.01 - 0.055 * (row % 3), "top"
+            row += 1
+            if (centre - x0) / width > 0.6:
+                x, ha, dx = min(hi, x1), "right", -2
+            else:
+                x, ha, dx = max(lo, x0), "left", 2
+        text = ax.annotate(_stage_label(span), (x, y), xycoords=to_axes, xytext=(dx, 0), textcoords="offset points",
+                           ha=ha, va=va, fontsize=SMALL - 0.5, color="0.2", zorder=6, annotation_clip=False)
+        text.set_gid("stage-label")
+    return spans
 
 
 def _colour_values(runs: list[Entry], key: str) -> list[float]:
@@ -377,6 +549,43 @@ def _colour_label(key: str, runs: list[Entry]) -> str:
     return leaf
 
 
+def _hidden_under(rows: list[dict], other: list[dict], metric: str, tol: float = 0.05) -> bool:
+    """Whether a curve lies on another one: its steps within the other's, and all but a fifth of its points
+    within ``tol`` decades of the other curve there (log-linear between the other's points): a BFGS run
+    alone under the chain that starts with the same BFGS."""
+    def finite(rs):
+        pts = [(r["total_step"], r[metric]) for r in rs if math.isfinite(r[metric]) and r[metric] > 0]
+        return np.array(sorted(pts), float).reshape(-1, 2)
+
+    mine, theirs = finite(rows), finite(other)
+    if len(mine) < 2 or len(theirs) < 2 or mine[0, 0] < theirs[0, 0] or mine[-1, 0] > theirs[-1, 0]:
+        return False
+    there = np.interp(mine[:, 0], theirs[:, 0], np.log10(theirs[:, 1]))
+    return float(np.mean(np.abs(np.log10(mine[:, 1]) - there) <= tol)) >= 0.8
+
+
+def _lift_hidden(drawn: list, lines: dict[str, list], metric: str, result: dict) -> None:
+    """A series whose curves lie on another series' curve (BFGS alone under the chain that starts with BFGS)
+    is drawn on top of it, dashed, with open markers, so both stay visible; ``result["series"][label]
+    ["drawn_over"]`` names the series it covers."""
+    for label, own in lines.items():
+        mine = [rows for s, _, rows in drawn if s.label == label]
+        over = sorted({s.label for s, _, rows in drawn if s.label != label
+                       and any(_hidden_under(m, rows, metric) for m in mine)})
+        if not over:
+            continue
+        result["series"][label]["drawn_over"] = over
+        for line in own:
+            n = len(line.get_xdata())
+            line.set_zorder(4.5)
+            line.set_linestyle((0, (3.5, 2)))
+            line.set_linewidth(LINE * 1.1)
+            line.set_marker("o")
+            line.set_markersize(MARKER)
+            line.set_markerfacecolor("white")
+            line.set_markevery(max(1, n // 12))
+
+
 def draw_curves(ax, series: list[Series], options: dict) -> dict:
     options = options or {}
     result = _result()
@@ -388,6 +597,7 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
     kinds = options.get("kinds")
     kinds = [str(k) for k in kinds] if isinstance(kinds, (list, tuple)) and kinds else None
     drawn: list[tuple[Series, Entry, list[dict]]] = []  # (series as given, run, rows)
+    lines: dict[str, list] = {}  # series label → its curves' Line2D, restyled if another series hides them
     finite_values, total_runs = [], 0
     colors = series_colors(series)
     for i, s in enumerate(series):
@@ -441,7 +651,8 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
             y = np.array([row[metric] for row in rows], float)
             y = np.where(np.isfinite(y) & (y > 0), y, np.nan)  # NaN: a gap in the line, never a crash
             label = s.label if (j == 0 and not labelled) else None
-            ax.plot(steps, y, linestyle, color=c, lw=LINE * 0.85, alpha=0.9, label=label, zorder=3)
+            line, = ax.plot(steps, y, linestyle, color=c, lw=LINE * 0.85, alpha=0.9, label=label, zorder=3)
+            lines.setdefault(series[i].label, []).append(line)
             if train:
                 y_train = np.array([row["train_rmse"] for row in rows], float)
                 y_train = np.where(np.isfinite(y_train) & (y_train > 0), y_train, np.nan)
@@ -459,6 +670,18 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
         nothing(ax, result, "no runs with a learning curve")
         title(ax, options.get("title", ""))
         return result
+    _lift_hidden(drawn, lines, metric, result)
+    all_steps = [row["total_step"] for _, _, rows in drawn for row in rows]
+    ends = {}
+    for s, _, rows in drawn:
+        ends[s.label] = max(ends.get(s.label, -math.inf), max(row["total_step"] for row in rows))
+    marks = _place_marks(_paper_marks(options, result), ends, max(all_steps), result)
+    for mark in marks:
+        all_steps += list(mark["x"])
+        finite_values += list(mark["y"])
+    x_limits = (min(all_steps), max(max(all_steps), min(all_steps) + 1))
+    if marks:
+        _draw_marks(ax, marks, result, log_x=False)
     if train:  # the key to the two line styles
         ax.plot([], [], "-", color="0.3", label="test RMSE")
         ax.plot([], [], ":", color="0.3", label="train RMSE")
@@ -471,15 +694,15 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
     elif shade:
         shade_rows = max((rows for _, _, rows in drawn), key=lambda rows: len(_segments(rows)))
     if shade_rows is not None:
-        result["stages"] = _shade(ax, shade_rows)
+        result["stages"] = _shade(ax, shade_rows, x_limits)
     if options.get("logy", True) and finite_values:
         ax.set_yscale("log")
     if options.get("logx", False):
         ax.set_xscale("symlog", linthresh=1.0)
-    all_steps = [row["total_step"] for _, _, rows in drawn for row in rows]
-    ax.set_xlim(min(all_steps), max(max(all_steps), min(all_steps) + 1))
+    ax.set_xlim(*x_limits)
     if finite_values and options.get("logy", True):
-        ax.set_ylim(min(finite_values) / 3, max(finite_values) * 3)
+        # Headroom over the highest point for the stage strip along the top.
+        ax.set_ylim(min(finite_values) / 3, max(finite_values) * (30 if shade_rows is not None else 3))
     what = "LCS step" if kinds == ["lcs"] else "optimization step"
     # One series explains itself through the title; stage names sit along the top, so the legend goes low.
     wanted = options.get("legend")
@@ -608,7 +831,7 @@ def draw_function_1d(ax, series: list[Series], options: dict) -> dict:
     ax.set_xlim(grid[0, 0], grid[-1, 0])
     if len(drawn) == 1:
         head = options.get("title", "")
-        line = f"{metric_name(metric)} {fmt(result['metric'][drawn[0]])}"
+        line = _with_paper(f"{metric_name(metric)} {fmt(result['metric'][drawn[0]])}", options, result)
         title(ax, f"{head}\n{line}" if head else line)
     else:
         title(ax, options.get("title", ""))
@@ -634,6 +857,51 @@ def _region_colours(count: int) -> np.ndarray:
     return hsv_to_rgb(hsv)
 
 
+# Activations whose nets are piecewise linear: only these have linear regions to draw.
+PIECEWISE_LINEAR = frozenset({"relu"})
+NO_REGIONS = "smooth activation: no linear regions"
+
+
+def _smooth_activation(entry: Entry) -> Optional[str]:
+    """The activation of a net (or of its boosting rounds' nets) that is not piecewise linear, else None.
+    Such a net's input gradient differs at every grid point, so a region map would be one colour per pixel."""
+    for prefix in ("model", "boost.model"):
+        if entry.config.get(f"{prefix}.kind") in ("mlp", "modular"):
+            activation = str(entry.config.get(f"{prefix}.activation", "tanh"))
+            if activation not in PIECEWISE_LINEAR:
+                return activation
+    return None
+
+
+def _no_regions(ax, s: Series, r: Entry, activation: str, options: dict, result: dict) -> dict:
+    """A smooth net's panel: the box, the training points if asked, and the sentence :data:`NO_REGIONS`."""
+    lows, highs = r.summary.target.lows, r.summary.target.highs
+    ax.set_xlim(float(lows[0]), float(highs[0]))
+    ax.set_ylim(float(lows[1]), float(highs[1]))
+    ax.set_facecolor("0.96")
+    ax.text(0.5, 0.5, f"{NO_REGIONS}\n({activation} net: its input gradient changes at every point)",
+            transform=ax.transAxes, ha="center", va="center", fontsize=SMALL + 0.5, color="0.3", wrap=True)
+    if options.get("points"):
+        try:
+            record = store.read_run(r.path, extra=False)
+            x_train, _ = _training_points(record, record.config)
+            ax.scatter(x_train[:, 0], x_train[:, 1], s=4, color="black", lw=0, zorder=3)
+        except Exception as e:  # noqa: BLE001 — the panel stands without its points
+            _skip(result, r.path, f"training points not drawn: {e}")
+    metric = str(options.get("metric", "test_rmse"))
+    value = panel_metric(r, metric)
+    result["metric"][s.label] = value
+    result["kind"] = "net"
+    result["smooth"] = {s.label: activation}
+    head = options.get("title", s.label)
+    line = _with_paper(f"{metric_name(metric)} {fmt(value)}, {NO_REGIONS}", options, result)
+    title(ax, f"{head}\n{line}" if head else line)
+    variables = r.summary.target.variables
+    finish(ax, {**options, "legend": False}, variables[0], variables[1])
+    ax.grid(False)
+    return result
+
+
 def draw_regions_2d(ax, series: list[Series], options: dict) -> dict:
     options = options or {}
     result = _result()
@@ -648,6 +916,9 @@ def draw_regions_2d(ax, series: list[Series], options: dict) -> dict:
             if drawn is not None:
                 _skip(result, r.path, "one region map per panel; drawn: " + drawn[0].label)
                 continue
+            activation = _smooth_activation(r)
+            if activation is not None and r.summary is not None and r.summary.target.d == 2:
+                return _no_regions(ax, s, r, activation, options, result)
             try:
                 regions = measures.region_map(r.path, resolution, tolerance)
             except (measures.MeasureError, store.StoreError, ValueError) as e:
@@ -680,7 +951,7 @@ def draw_regions_2d(ax, series: list[Series], options: dict) -> dict:
     if regions.kind == "simplex":
         result["simplices"] = regions.n_simplices
     head = options.get("title", s.label)
-    line = f"{metric_name(metric)} {fmt(value)}, {regions.count} regions"
+    line = _with_paper(f"{metric_name(metric)} {fmt(value)}, {regions.count} regions", options, result)
     title(ax, f"{head}\n{line}" if head else line)
     variables = r.summary.target.variables
     options = {**options, "legend": False}

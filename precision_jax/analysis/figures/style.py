@@ -31,6 +31,11 @@ GRID_ALPHA = 0.3
 GUIDE_COLOR = "0.45"
 TARGET_COLOR = "black"
 POSITIVE_COLOR, NEGATIVE_COLOR, PROJECTION_COLOR = "C0", "C3", "C1"
+# The paper's own numbers, drawn beside ours: grey, one marker shape, one legend entry.
+PAPER_COLOR, PAPER_MARKER, PAPER_LABEL = "0.45", "D", "paper"
+# What a scaling panel's lines and dots are, said once in its legend.
+SEEDS_NOTE = "line: median over seeds, dots: seeds"
+BAND_NOTE = "band: mean ± 1 std over seeds"
 METRIC_NAMES = {"test_rmse": "test RMSE", "train_rmse": "train RMSE", "min_test_rmse": "min test RMSE",
                 "test_relative_rmse": "relative test RMSE", "train_relative_rmse": "relative train RMSE",
                 "test_rmse_at_best_train": "test RMSE", "test_max_abs_error": "max test error"}
@@ -84,11 +89,12 @@ def series_colors(series: list) -> list:
 
 
 def finish(ax, options: dict, xlabel: str = "", ylabel: str = "", legend: bool = True,
-           legend_loc: str = "best") -> None:
+           legend_loc: str = "best", legend_title: str = "") -> None:
     """Labels, limits, grid and legend in the one style every panel shares.
 
     ``options["legend"]``: False for none, a ``loc`` string, or ``"outside"`` (right of the axes, unframed:
-    for long legends of a figure that holds one panel).
+    for long legends of a figure that holds one panel). ``legend_title``: a key to what the entries are drawn
+    as (e.g. :data:`SEEDS_NOTE`), written small above them.
     """
     ax.set_xlabel(options.get("xlabel", xlabel), fontsize=FONT)
     ax.set_ylabel(options.get("ylabel", ylabel), fontsize=FONT)
@@ -103,10 +109,14 @@ def finish(ax, options: dict, xlabel: str = "", ylabel: str = "", legend: bool =
     if not (legend and wanted is not False and handles):
         return
     if wanted == "outside":
-        ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
+        made = ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
+                         frameon=False)
     else:
-        ax.legend(fontsize=SMALL, loc=wanted if isinstance(wanted, str) else legend_loc, frameon=True,
-                  framealpha=0.85, edgecolor="none", handlelength=1.8)
+        made = ax.legend(fontsize=SMALL, loc=wanted if isinstance(wanted, str) else legend_loc, frameon=True,
+                         framealpha=0.85, edgecolor="none", handlelength=1.8)
+    if legend_title:
+        made.set_title(legend_title, prop={"size": SMALL - 0.5})
+        made.get_title().set_color("0.3")
 
 
 def title(ax, text: str) -> None:
