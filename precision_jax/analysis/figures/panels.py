@@ -253,10 +253,13 @@ def _place_marks(marks: list[dict], ends: dict[str, float], default_x: Optional[
     return placed
 
 
-def _draw_marks(ax, placed: list[dict], result: dict, log_x: bool = True) -> None:
+def _draw_marks(ax, placed: list[dict], result: dict, x_span: tuple[float, float], log_x: bool = True) -> None:
     """The paper's numbers as grey diamonds at the geometric centre of each range, a bar over the range, one
-    legend entry "paper" (they sit above every curve, so agreement or its absence shows at a glance)."""
+    legend entry "paper" (they sit above every curve, so agreement or its absence shows at a glance). A mark's
+    text goes to its right, or to its left in the last quarter of ``x_span``, so that it stays in the axes."""
     drawn = []
+    scale = (lambda v: math.log(v)) if log_x else (lambda v: v)
+    lo_span, hi_span = scale(x_span[0]), scale(x_span[1])
     for j, mark in enumerate(placed):
         (x_lo, x_hi), (y_lo, y_hi) = mark["x"], mark["y"]
         x, y = math.sqrt(x_lo * x_hi) if log_x else (x_lo + x_hi) / 2, math.sqrt(y_lo * y_hi)
@@ -265,8 +268,10 @@ def _draw_marks(ax, placed: list[dict], result: dict, log_x: bool = True) -> Non
                     mfc="white", mec=PAPER_COLOR, mew=1.3, ecolor=PAPER_COLOR, elinewidth=1.3, capsize=2.5,
                     zorder=7, label=PAPER_LABEL if j == 0 else None)
         if mark["text"]:
-            ax.annotate(mark["text"], (x, y), xytext=(5, 0), textcoords="offset points", fontsize=SMALL - 0.5,
-                        color=PAPER_COLOR, va="center", ha="left", zorder=7, annotation_clip=True)
+            left = hi_span > lo_span and (scale(x) - lo_span) / (hi_span - lo_span) > 0.75
+            ax.annotate(mark["text"], (x, y), xytext=(-6 if left else 6, 0), textcoords="offset points",
+                        fontsize=SMALL - 0.5, color=PAPER_COLOR, va="center", ha="right" if left else "left",
+                        zorder=7, annotation_clip=True)
         drawn.append({"x": x, "y": y, "x_range": [x_lo, x_hi], "y_range": [y_lo, y_hi],
                       "series": mark["series"], "text": mark["text"]})
     result["paper"] = drawn
@@ -433,7 +438,7 @@ def draw_scaling(ax, series: list[Series], options: dict) -> dict:
         result["guides"].append({"slope": slope, "x0": x0, "y0": y0})
         y_low, y_high = min(y_low, y0 * (x_end / x0) ** slope), max(y_high, y0)
     if marks:
-        _draw_marks(ax, marks, result)
+        _draw_marks(ax, marks, result, (x_low, x_high))
     ax.set_ylim(y_low / 2.5, y_high * 2.5)
     labels_at_end = any(not g.get("legend") for g in guides if isinstance(g, dict)) and result["guides"]
     ax.set_xlim(x_low / 1.5, x_high * (3.0 if labels_at_end else 1.5))  # room for the guides' labels
@@ -681,7 +686,9 @@ def draw_curves(ax, series: list[Series], options: dict) -> dict:
         finite_values += list(mark["y"])
     x_limits = (min(all_steps), max(max(all_steps), min(all_steps) + 1))
     if marks:
-        _draw_marks(ax, marks, result, log_x=False)
+        if any(mark["x"][1] >= x_limits[1] for mark in marks):  # a whole diamond at the last step
+            x_limits = (x_limits[0], x_limits[1] + 0.02 * (x_limits[1] - x_limits[0]))
+        _draw_marks(ax, marks, result, x_limits, log_x=False)
     if train:  # the key to the two line styles
         ax.plot([], [], "-", color="0.3", label="test RMSE")
         ax.plot([], [], ":", color="0.3", label="train RMSE")
