@@ -8,6 +8,7 @@ from cli import (run_command, targets_command, sweep_command, plot_command, runs
 from cli import predict_command, export_command  # noqa: F401
 from cli import guide_command  # noqa: F401
 from cli import configs_command  # noqa: F401
+from cli import certify_command  # noqa: F401
 from cli.app import app
 
 __all__ = ["app"]

@@ -166,6 +166,9 @@ class OutputConfig:
     checkpoint_every: float = checked(60.0, positive, doc="seconds between checkpoints of an unfinished run")
     max_time: Optional[float] = checked(None, positive, doc="stop a run after this many seconds of training, "
                                         "resumably (status timeout); null: no cap")
+    certify: bool = checked(False, doc="after training, search the target's box for the largest |f - model| "
+                            "(as `prec certify` does) and record it in summary.json; formula, equation and teacher "
+                            "targets only")
 
 
 # A run's name is a directory of the store: one path component of plain characters that cannot climb out
@@ -211,6 +214,9 @@ class ExperimentConfig:
     def __post_init__(self):
         _fail_unless(self.train != "auto" or self.boost is None,
                      "train: auto chooses the boosting rounds itself; remove the boost section", "boost")
+        _fail_unless(not (self.output.certify and self.target.data is not None),
+                     "a data-file target has no formula between its rows, so only the data's own points can be "
+                     "checked (test_max_abs_error is that check); remove output.certify", "output.certify")
         model = self.model
         # On a data file chebyshev is a least-squares series (no nodes of its own): any D ≥ (degree+1)^d goes.
         if getattr(model, "kind", None) == "chebyshev" and model.degree is not None \

@@ -268,6 +268,10 @@ def _train(root: Root, plan: RunPlan, labels: list[str], hooks: Hooks, max_time:
     seconds = (time.perf_counter() - start) / len(records)
     outcomes = []
     for record, label in zip(records, labels):
+        if record.config.output.certify and record.summary.status == "complete":
+            from precision_jax.runs.certify import certify_record  # the worst-case search, into the summary
+
+            certify_record(record, plan.target)
         path = store.write_run(root, record)  # the one place a run directory is written
         clear_failure(root, record.config)
         status = record.summary.status

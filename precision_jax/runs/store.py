@@ -30,7 +30,8 @@ writes a run into ``<root>/<name>/.tmp-<run id>-<pid>-<random>/``, a
 directory only this call owns, fsyncs it and renames it into place; a
 directory whose name does not start with ``.tmp-`` and holds ``summary.json``
 is therefore complete, whatever interrupted the writer. Every other write
-into the store (Hessian results, failure records) goes through
+into the store (Hessian results, failure records, a summary that
+``prec certify`` extends, :func:`write_summary`) goes through
 :mod:`precision_jax.runs.atomic_files`: temporary file, fsync, rename.
 
 Reading goes through :func:`read_run` (everything), :func:`read_summary`
@@ -67,6 +68,7 @@ from precision_jax.experiment import NAME_PATTERN, NAME_RANGE, ExperimentConfig,
 from precision_jax.runs.atomic_files import (
     TMP_PREFIX,
     StoreError,
+    atomic_write,
     check_no_objects,
     exchange_paths,
     fsync_dir,
@@ -147,6 +149,9 @@ class Summary:
     boost: Optional[dict] = None  # {"rounds": accepted rounds, "rows": [...]}
     batch: Optional[dict] = None  # {"seeds": S, "group_wall_seconds": t}
     chain: Optional[dict] = None  # train: auto: {"train": [stage, ...], "boost": {...}}, the chain that ran
+    # prec certify / output.certify: where the worst-case search found metrics["certified_max_abs_error"] and
+    # its budget (runs/certify.py); absent from summary.json unless a search ran.
+    certify: Optional[dict] = None
     provenance: dict = field(default_factory=dict)  # when, where, by which command and code (provenance.collect)
     run_id: str = ""  # filled by write_run
     format_version: int = FORMAT_VERSION
@@ -155,6 +160,8 @@ class Summary:
         """JSON-ready data: plain types only, non-finite floats as None (strict JSON has no NaN)."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["target"] = self.target.to_json()
+        if self.certify is None:
+            del data["certify"]
         return jsonable(data)
 
     @classmethod
@@ -186,6 +193,7 @@ class Summary:
             boost=_expect(data.get("boost"), (dict, type(None)), "boost"),
             batch=_expect(data.get("batch"), (dict, type(None)), "batch"),
             chain=_expect(data.get("chain"), (dict, type(None)), "chain"),
+            certify=_expect(data.get("certify"), (dict, type(None)), "certify"),
             provenance=_expect(data.get("provenance", {}), dict, "provenance"),
             run_id=_expect(data.get("run_id", ""), str, "run_id"),
             format_version=_expect(data.get("format_version", FORMAT_VERSION), int, "format_version"),
@@ -466,6 +474,18 @@ def write_run(root: Union[str, Path], record: RunRecord) -> Path:
         raise
     fsync_dir(final.parent)
     return final
+
+
+def write_summary(path: Union[str, Path], summary: Summary) -> Path:
+    """Replace ``summary.json`` of the complete run at ``path`` by ``summary``, atomically; the other files stay.
+
+    For what is learnt about a run after it was written (``prec certify``). The run id and format version are
+    the directory's own; a reader sees the old summary or the new one, never a part.
+    """
+    path = _run_path(path)
+    summary.run_id = path.name
+    summary.format_version = FORMAT_VERSION
+    return atomic_write(path / SUMMARY_FILE, lambda f: f.write(json_text(summary.to_json()).encode()))
 
 
 # --------------------------------------------------------------------------- reading a run
