@@ -13,7 +13,14 @@ reached, each stage's full optimizer state (its pytree leaves), the curve so
 far, the best parameters so far and the finished rounds' parts. Resuming
 restores exactly these arrays and continues at the same chunk boundary, so the
 resumed run computes the same numbers as an uninterrupted one. The file is
-deleted by the run that completes it; ``prec`` never deletes anything else.
+deleted by the run that completes it. A group can also finish in parts (three
+sweeps on one store each lock some of its runs): then no single run completes
+the whole group, and the checkpoint of the whole group goes stale. Whoever
+finds every run of a checkpoint's group complete, and can take all their locks
+(no ``--force`` run of the group is writing it), drops it, provided the runs were completed after
+the checkpoint's last save (:func:`finished`). ``prec`` never deletes anything else: a file counts as
+``prec``'s checkpoint only when it reads as one and its name is the id of the
+group it holds.
 
 The format is data, never code: arrays in the ``.npz`` and one JSON document
 (``meta``) that refers to them by index; no pickle. A checkpoint written for
@@ -26,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -37,6 +45,7 @@ from precision_jax.runs import store
 
 FORMAT = 1
 PREFIX = ".ckpt-"
+RUN_ID = re.compile(r"[0-9a-f]{12}")  # store.run_id's form: a group names only run directories beside it
 
 
 class CheckpointError(ValueError):
@@ -155,8 +164,56 @@ class Checkpointer:
         self.save_seconds += self.last_save - t0
 
     def clear(self) -> None:
-        """Remove this group's checkpoint (the runs are complete and on disk)."""
+        """Remove this group's checkpoint and the temporary files of interrupted saves (the runs are complete and
+        on disk; the caller holds every run's lock, so no other process is saving it)."""
         self.path.unlink(missing_ok=True)
+        for tmp in self.path.parent.glob(f"{self.path.name}.tmp-*"):
+            if tmp.name.rsplit(".tmp-", 1)[1].isdigit():  # save() names them <checkpoint>.tmp-<pid>
+                tmp.unlink(missing_ok=True)
+
+
+def group_of(path: Path) -> Optional[list[str]]:
+    """The run ids of the checkpoint at ``path``, or None when it is not a checkpoint ``prec`` wrote.
+
+    Only ``meta`` is read (an ``.npz`` member loads on access). The name must be
+    the id of the group it holds, so a file that only looks like a checkpoint is
+    never taken for one.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+        group = meta["group"]
+        ids_ok = isinstance(group, list) and group and all(isinstance(r, str) and RUN_ID.fullmatch(r) for r in group)
+        if meta.get("format") != FORMAT or not ids_ok:
+            return None
+    except Exception:  # noqa: BLE001  (unreadable, foreign, or being replaced this instant: not ours to judge)
+        return None
+    return list(group) if path.name == f"{PREFIX}{group_id(group)}.npz" else None
+
+
+def finished(folder: Path) -> list[tuple[Path, list[str]]]:
+    """The checkpoints in ``folder`` (one run name's folder of the store) whose every run was completed after
+    the checkpoint's last save.
+
+    A seed group finished in parts leaves these behind: its runs were trained
+    by processes that came after the one saving it. A checkpoint saved after
+    its runs were complete is the progress of a ``--force`` run and is kept, so
+    the same command resumes it. The caller drops one only once it holds the
+    locks of all its runs.
+    """
+    stale = []
+    for path in sorted(Path(folder).glob(f"{PREFIX}*.npz")):
+        group = group_of(path)
+        try:
+            saved = path.stat().st_mtime_ns
+            done = group is not None and all(
+                store.is_complete(Path(folder) / rid)
+                and (Path(folder) / rid / store.SUMMARY_FILE).stat().st_mtime_ns > saved for rid in group)
+        except OSError:  # removed or replaced meanwhile by a process that holds its runs
+            continue
+        if done:
+            stale.append((path, group))
+    return stale
 
 
 def checkpoint_path(root: str | Path, configs: Sequence) -> Path:

@@ -18,7 +18,9 @@ whoever asks for it:
    (:mod:`precision_jax.runs.checkpoint`): an interrupted run resumes from it,
    and a run that reaches its time cap keeps it and comes back ``timeout``.
 5. **Write** each record atomically (:func:`precision_jax.runs.store.write_run`),
-   clear any failure record, drop the checkpoint, release the locks.
+   clear any failure record, drop the checkpoint, drop the checkpoints of
+   groups that finished in parts (:func:`drop_finished_checkpoints`), release
+   the locks.
 
 With ``record_failures`` (sweeps), an exception is data, not the end: a batch
 that raises is retried seed by seed to isolate the failing seed, and each
@@ -38,8 +40,8 @@ from typing import Callable, Optional, Sequence, Union
 
 from precision_jax.config.engine import to_dict
 from precision_jax.experiment import ExperimentConfig
-from precision_jax.runs import atomic_files, run_lock, store
-from precision_jax.runs.checkpoint import RunTimeout, for_runs
+from precision_jax.runs import atomic_files, checkpoint, run_lock, store
+from precision_jax.runs.checkpoint import Checkpointer, RunTimeout, for_runs
 from precision_jax.runs.plan import RunPlan, preflight
 from precision_jax.runs.store import FAILED_FILE, RunRecord, Summary
 
@@ -131,6 +133,38 @@ def clean_run_leftovers(root: Root, cfg: ExperimentConfig) -> int:
     return len(stale)
 
 
+def drop_finished_checkpoints(folder: Path, held: Sequence[str] = ()) -> int:
+    """Remove the checkpoints in ``folder`` whose runs all completed after their last save; how many went.
+
+    A seed group trained in parts (its runs locked by different processes)
+    leaves the whole group's checkpoint behind, since no one process completes
+    that group. One is dropped only while this process holds the locks of all
+    its runs (``held``: the run ids it holds already), so no process is
+    saving it; a run held elsewhere keeps it for a later call, and so does a
+    store this process may not write (a lock it cannot open).
+    """
+    dropped = 0
+    for path, group in checkpoint.finished(folder):
+        taken = []
+        try:
+            for rid in group:
+                if rid in held:
+                    continue
+                lock = run_lock.RunLock.of_id(folder, rid)
+                if not lock.acquire():
+                    break
+                taken.append(lock)
+            else:
+                Checkpointer(path, group).clear()
+                dropped += 1
+        except OSError:  # a read-only store: tidying it is not this call's business, reading it is
+            pass
+        finally:
+            for lock in taken:
+                lock.release()
+    return dropped
+
+
 def describe(exc: BaseException) -> str:
     """``Type: first line`` of an exception, for a failure record and a sweep's table."""
     text = str(exc).strip().splitlines()
@@ -194,7 +228,10 @@ def execute(root: Root, configs: Sequence[ExperimentConfig], *, labels: Optional
         return todo
 
     todo = to_do()
-    if not todo:
+    folders = sorted({store.run_dir(root, c).parent for c in configs})
+    if not todo:  # all complete: a group finished in parts may have left its checkpoint, and this may be the last
+        for folder in folders:  # process to look at this folder
+            drop_finished_checkpoints(folder)
         return outcomes
     try:
         plan = preflight([configs[i] for i in todo], max_memory)
@@ -205,7 +242,7 @@ def execute(root: Root, configs: Sequence[ExperimentConfig], *, labels: Optional
             outcomes[i] = _failed(root, configs[i], labels[i], exc, 0.0)
         return outcomes
     atomic_files.check_writable(root)  # a file, a read-only or full folder: refused before any data are drawn
-    locks, locked = [], []
+    locks, locked, held = [], [], []
     try:
         for position, i in enumerate(todo):
             lock = run_lock.RunLock(root, configs[i])
@@ -213,6 +250,7 @@ def execute(root: Root, configs: Sequence[ExperimentConfig], *, labels: Optional
                 skipped(i, BUSY)
                 continue
             locks.append(lock)
+            held.append(store.run_id(configs[i]))
             state = run_state(root, configs[i])
             if state.state == "complete" and not force:  # finished by another process meanwhile
                 skipped(i, COMPLETE, state.summary)
@@ -231,6 +269,8 @@ def execute(root: Root, configs: Sequence[ExperimentConfig], *, labels: Optional
             for k, outcome in zip(members, _train(root, sub, [labels[indices[k]] for k in members], hooks,
                                                   max_time, record_failures)):
                 outcomes[indices[k]] = outcome
+        for folder in folders:
+            drop_finished_checkpoints(folder, held)
     finally:
         for lock in locks:
             lock.release()

@@ -29,6 +29,13 @@ class RunLock:
         self.path = run_dir(root, cfg).parent / f"{LOCK_PREFIX}{run_id(cfg)}"
         self._file: Optional[IO[bytes]] = None
 
+    @classmethod
+    def of_id(cls, folder: Union[str, Path], rid: str) -> "RunLock":
+        """The lock of run ``rid`` in ``folder`` (``<root>/<name>``): a checkpoint names its runs by id only."""
+        lock = cls.__new__(cls)
+        lock.path, lock._file = Path(folder) / f"{LOCK_PREFIX}{rid}", None
+        return lock
+
     def acquire(self) -> bool:
         """True if this process now holds the run; False if another process does."""
         import fcntl
