@@ -34,6 +34,9 @@ def _duration(seconds: float) -> str:
 def _list(figures, store_root: Path, out: Optional[Path]) -> None:
     from precision_jax.analysis.reproduce import report, runner, spec
 
+    former = {}
+    for old, (now, _) in spec.FORMER_IDS.items():
+        former.setdefault(now, []).append(old)
     table = Table("figure", "title", "runs (smoke / reduced / paper)", "≈ smoke", "≈ reduced", "≈ paper",
                   "last measured", title="prec reproduce: figures and estimated cost on 2 cores")
     for figure in figures:
@@ -48,14 +51,16 @@ def _list(figures, store_root: Path, out: Optional[Path]) -> None:
             previous = report.read_report(out or default_out(profile), figure)
             if previous and previous.get("profile") == profile:
                 measured.append(f"{profile} {_duration(previous.get('run_seconds', math.nan))}")
-        table.add_row(figure, fs.title, " / ".join(counts), *costs, ", ".join(measured) or "—")
+        name = figure + (f" (was {', '.join(former[figure])})" if figure in former else "")
+        table.add_row(name, fs.title, " / ".join(counts), *costs, ", ".join(measured) or "—")
     print_wide(table)
 
 
 @app.command("reproduce")
 @clean_errors
 def reproduce(
-    figure: Optional[str] = typer.Argument(None, help="A figure id (1, 2, …, 6a, A1, …), a figure YAML, or all."),
+    figure: Optional[str] = typer.Argument(None, help="A published figure's id (1, 2, …, 9, A1, …, A4), an extra "
+                                                      "figure's name, a figure YAML, or all."),
     profile: str = typer.Option("smoke", "--profile", "-p", help="smoke (minutes, proves the pipeline), reduced "
                                                                  "(≤ 45 min a figure on 2 cores) or paper."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where figures and reports go: OUT/<figure>/ "
@@ -95,7 +100,10 @@ def reproduce(
         raise ConfigError(f"unknown profile {profile!r}; expected one of: {', '.join(spec.PROFILES)}", "--profile")
     if figure is None and not (list_figures or table):
         fail("name a figure (prec reproduce --list shows them) or all")
-    figures = spec.list_figures() if figure in (None, "all") else [figure]
+    figures = spec.list_figures() if figure in (None, "all") else [spec.resolve_id(figure)]
+    note = spec.former_id_note(figure) if figure not in (None, "all") else None
+    if note:  # an id from before the published numbering: say what it means now
+        err_console.print(note, markup=False, soft_wrap=True)
     if list_figures:
         _list(figures, store_root, out)
         return
@@ -138,7 +146,7 @@ def reproduce(
         if not draw_only:
             runs = plan.runs
             progress = SweepProgress(len(runs), not no_progress)
-            console.print(f"Fig. {plan.spec.figure} ({plan.profile}): {len(runs)} runs"
+            console.print(f"{plan.spec.label} ({plan.profile}): {len(runs)} runs"
                           + (f", shard {shard_text}" if shard else ""))
             with progress:
                 summary = runner.run_plan(plan, shard, jobs=jobs, on_start=progress.start, on_outcome=progress,
@@ -153,7 +161,7 @@ def reproduce(
         data = runner.collect(plan)
         result = report.write_report(plan, data, out, started)
         verdicts = [c["verdict"] for c in result["claims"]]
-        console.print(f"Fig. {plan.spec.figure}: " + ", ".join(f"{verdicts.count(v)} {v}" for v in claims.VERDICTS)
+        console.print(f"{plan.spec.label}: " + ", ".join(f"{verdicts.count(v)} {v}" for v in claims.VERDICTS)
                       + f"  →  {out / plan.spec.figure}")
     if failed:
         sys.exit(1)

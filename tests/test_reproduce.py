@@ -115,7 +115,8 @@ def test_closer_and_ratio():
 # ---------------------------------------------------------------------------------------------- specs
 def test_every_shipped_figure_parses_and_plans_for_every_profile(tmp_path):
     figures = spec.list_figures()
-    assert figures == ["1", "2", "3", "4", "5", "6a", "6b", "7", "8", "9", "A1", "A2", "A3", "A4"]
+    assert figures == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "A1", "A2", "A3", "A4",
+                       "relu-x2-vs-simplex"]
     for figure in figures:
         fs = spec.load_figure(figure)
         assert fs.claims, figure

@@ -62,7 +62,8 @@ def test_from_an_empty_folder_every_kind_resolves_to_the_shipped_copy(empty):
     assert sw.resolve_sweep_path("widths").resolve() == SHIPPED / "sweeps/widths.yaml"
     assert spec.figure_path("3").resolve() == SHIPPED / "figures/3.yaml"
     assert spec.load_figure("3").figure == "3"
-    assert spec.list_figures() == ["1", "2", "3", "4", "5", "6a", "6b", "7", "8", "9", "A1", "A2", "A3", "A4"]
+    assert spec.list_figures() == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "A1", "A2", "A3", "A4",
+                                   "relu-x2-vs-simplex"]
     assert len(sw.expand(sw.load_sweep("widths"))) == 24
     assert not any(empty.iterdir())  # looking wrote nothing
 

@@ -4,8 +4,8 @@ Left, the diagram of :mod:`precision_jax.analysis.reproduce.gadget`: inputs x an
 input weights ±s and bias c, output weights ±1/(4s²·tanh''(c)). Right (an inset), the relative RMSE of the
 built net for Σ x_i·x_j over the option ``pairs`` on the test points of the series' first run, at each
 scale s in ``scales``, with the truncation law ∝ s² and the rounding law ∝ ε/s² it runs between, and √ε,
-the float64 limit of a second difference. The panel returns ``gadget``: {scales, relative_rmse, best,
-best_scale, pairs, neurons}.
+the float64 limit of a second difference. The panel returns ``gadget``: {"<n> tanh neurons": {scales,
+relative_rmse, best, best_scale, pairs, neurons}}.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _diagram(ax) -> None:
             sign = "+" if gadget.SIGNS[i, j] > 0 else "−"
             ax.annotate("", xy=(hx - 0.035, hy), xytext=(ix + 0.03, iy), xycoords="axes fraction",
                         arrowprops={"arrowstyle": "-|>", "lw": 0.7, "color": "0.35"})
-            tx, ty = ix + 0.55 * (hx - ix), iy + 0.55 * (hy - iy) + (0.025 if j == 0 else -0.035)
+            tx, ty = ix + 0.3 * (hx - ix), iy + 0.3 * (hy - iy) + (0.02 if j == 0 else -0.04)
             ax.text(tx, ty, f"{sign}s", transform=ax.transAxes, fontsize=style.SMALL - 1, color="0.25",
                     ha="center")
         ax.annotate("", xy=(output[0] - 0.035, output[1]), xytext=(hx + 0.035, hy), xycoords="axes fraction",
@@ -89,7 +89,7 @@ def draw_gadget(ax, series: list, options: dict) -> dict:
     inset.tick_params(labelsize=style.SMALL - 1)
     inset.legend(fontsize=style.SMALL - 1.5, loc="upper left")
     inset.grid(alpha=style.GRID_ALPHA)
-    result["gadget"] = {"pairs": pairs, "neurons": 4 * len(pairs), "best": float(errors[best]),
-                        "best_scale": float(s[best]), "scales": [float(v) for v in s],
-                        "relative_rmse": [float(v) for v in errors]}
+    result["gadget"] = {f"{4 * len(pairs)} tanh neurons": {
+        "pairs": pairs, "neurons": 4 * len(pairs), "best": float(errors[best]), "best_scale": float(s[best]),
+        "scales": [float(v) for v in s], "relative_rmse": [float(v) for v in errors]}}
     return result

@@ -12,7 +12,8 @@ A quantity is read from a figure's run sets (entries of :mod:`precision_jax.anal
   median below ``F`` (the float64 floor is not part of a power law); ``first``/``last: k`` keep k sizes.
 - ``{measure: NAME, runs: R}`` — a number computed from the runs themselves
   (:data:`precision_jax.analysis.reproduce.measures.MEASURES`: region counts, Hessian statistics).
-- ``{ratio: [q1, q2]}``, ``{value: v}`` or a bare number.
+- ``{ratio: [q1, q2]}``, ``{log_ratio: [q1, q2]}`` (log10(q1/q2): "about even" is ``within`` 0 ± tol, a
+  band symmetric in factors), ``{value: v}`` or a bare number.
 
 A claim ``lhs OP rhs`` is judged in three steps:
 
@@ -221,10 +222,12 @@ def evaluate(q: Any, run_sets: dict[str, RunSetData]) -> Quantity:
     kind = quantity_kind(q)
     if kind == "value":
         return Quantity(float(q["value"]), True, "")
-    if kind == "ratio":
-        a, b = (evaluate(p, run_sets) for p in q["ratio"])
+    if kind in ("ratio", "log_ratio"):
+        a, b = (evaluate(p, run_sets) for p in q[kind])
         with np.errstate(divide="ignore", invalid="ignore"):
             value = float(np.float64(a.value) / np.float64(b.value))
+            if kind == "log_ratio":
+                value = float(np.log10(value)) if value > 0 else math.nan
         detail = f"({a.detail}) / ({b.detail})" if a.detail or b.detail else ""
         return Quantity(value, a.reached and b.reached and math.isfinite(value), detail,
                         entries=a.entries + b.entries, fits=a.fits + b.fits)

@@ -24,7 +24,7 @@ whatever training reaches.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -56,9 +56,13 @@ def sum_of_products(points: np.ndarray, pairs: Sequence[Sequence[int]], scale: f
     return np.sum([multiply(points[:, i], points[:, j], scale) for i, j in pairs], axis=0)
 
 
-def relative_rmse(points: np.ndarray, pairs: Sequence[Sequence[int]], scale: float) -> float:
-    """RMSE of the gadget net against the exact Σ x_i·x_j on ``points``, over the RMS of the exact values."""
+def relative_rmse(points: np.ndarray, pairs: Sequence[Sequence[int]], scale: float,
+                  exact: Optional[np.ndarray] = None) -> float:
+    """RMSE of the gadget net against ``exact`` (the target's values; default the exact Σ x_i·x_j) on ``points``,
+    over the RMS of the exact values."""
     points = np.asarray(points, np.float64)
-    exact = np.sum([points[:, i] * points[:, j] for i, j in pairs], axis=0)
+    if exact is None:
+        exact = np.sum([points[:, i] * points[:, j] for i, j in pairs], axis=0)
+    exact = np.asarray(exact, np.float64).ravel()
     error = sum_of_products(points, pairs, scale) - exact
     return float(np.sqrt(np.mean(error ** 2)) / np.sqrt(np.mean(exact ** 2)))

@@ -26,8 +26,9 @@ positive to most negative with eigenvectors v_i, and g = ∇L:
 Gadget measure (:mod:`precision_jax.analysis.reproduce.gadget`), ``gadget_rmse`` with ``pairs`` (default
 [[0, 1]]) and ``scale`` (or ``scales``: the best of them): the relative RMSE of the built four-neurons-per-
 product tanh net for Σ x_i·x_j over ``pairs`` on the run's own test points (regenerated from its config),
-against the exact sum. It reads only the points: it measures the architecture error a trained net of that
-shape could reach, on the points the trained nets are tested on.
+against the run's target there (so ``pairs`` that do not make up the target give an error of order one). It
+reads only the points: it measures the architecture error a trained net of that shape could reach, on the
+points the trained nets are tested on.
 
 ``options["round"]`` (default 0) picks the boosting round's model; round k ≥ 1
 is measured on what it was fitted to, the scaled residual of the rounds before
@@ -384,8 +385,8 @@ def gadget_errors(run, pairs: list, scales: list) -> np.ndarray:
     if any(not 0 <= i < target.d for pair in pairs for i in pair):
         raise MeasureError(f"{run}: pairs {pairs} name inputs beyond the target's d = {target.d}")
     data = run_data(cfg, target, int(record.summary.N), standardize=False)
-    points = np.asarray(data.x_test)
-    return np.array([gadget.relative_rmse(points, pairs, s) for s in scales], dtype=np.float64)
+    points, exact = np.asarray(data.x_test), np.asarray(data.y_test)
+    return np.array([gadget.relative_rmse(points, pairs, s, exact) for s in scales], dtype=np.float64)
 
 
 def gadget_rmse(runs: Sequence, options: Optional[dict] = None) -> float:

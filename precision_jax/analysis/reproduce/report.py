@@ -2,14 +2,16 @@
 
 ``report.json`` (format 1) is the owner's record of a reproduction::
 
-    {"format": 1, "figure", "title", "profile", "store", "complete": bool,
+    {"format": 1, "figure", "title", "published": bool, "caption", "profile", "store", "complete": bool,
      "claims": [{"id", "text", "paper", "ours", "against", "verdict", "detail", "reason",
                  "preconditions": [{"name", "met", "detail"}]}],
      "runs": {run set: {"planned", "complete", "diverged", "missing", "seeds", "N", "D", "run_seconds"}},
      "panels": [numbers each panel drew], "wall_seconds": this invocation, "run_seconds": Σ runs' wall time,
      "provenance": {...}}
 
-``report.md`` is the same for a reader: a table with one row per claim. A claim's verdict is confirmed,
+``figure`` is the published paper's number (``published`` false: an extra figure, named, not numbered) and
+``caption`` a paraphrase of the published caption. ``report.md`` is the same for a reader: the figure's published
+number and caption, then a table with one row per claim. A claim's verdict is confirmed,
 refuted, inconclusive (a precondition unmet: ``reason`` names each with its numbers) or not reached
 (:mod:`precision_jax.analysis.reproduce.claims`); reports written before preconditions have no
 ``preconditions`` or ``reason`` and read as they were.
@@ -57,7 +59,7 @@ def draw(plan: Plan, data: dict[str, RunSetData], folder: Path) -> tuple[list[Pa
                     transform=ax.transAxes, fontsize=8, wrap=True)
             drawn = {"error": f"{type(exc).__name__}: {exc}"}
         numbers.append({"panel": i, "kind": panel.kind, "title": panel.title, **drawn})
-    fig.suptitle(f"Fig. {spec.figure}: {spec.title}\n[{plan.profile} profile]", fontsize=11 if cols > 1 else 10)
+    fig.suptitle(f"{spec.label}: {spec.title}\n[{plan.profile} profile]", fontsize=11 if cols > 1 else 10)
     fig.tight_layout()
     paths = style.save(fig, folder, "figure", dpi=130, tight=False)
     plt.close(fig)
@@ -105,10 +107,14 @@ def _verdict(claim: dict, short: bool = False) -> str:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"# Fig. {report['figure']}: {report['title']}", "",
-             f"Profile **{report['profile']}**; store `{report['store']}`; "
-             f"{'all runs complete' if report['complete'] else 'SOME RUNS MISSING'}; "
-             f"runs' wall time {report['run_seconds']:.0f} s; this invocation {report['wall_seconds']:.0f} s.", ""]
+    published = report.get("published", True)
+    lines = [f"# {'Fig.' if published else 'Extra figure'} {report['figure']}: {report['title']}", ""]
+    if report.get("caption"):
+        lines += [(f"Published Fig. {report['figure']} (Entropy 2023, 25(1):175), its caption paraphrased: "
+                   if published else "Not in the published paper: ") + report["caption"], ""]
+    lines += [f"Profile **{report['profile']}**; store `{report['store']}`; "
+              f"{'all runs complete' if report['complete'] else 'SOME RUNS MISSING'}; "
+              f"runs' wall time {report['run_seconds']:.0f} s; this invocation {report['wall_seconds']:.0f} s.", ""]
     if report["profile"] == "smoke":
         lines += ["The smoke profile proves the pipeline and the drawing at tiny sizes; its verdicts are not "
                   "the science (use `--profile reduced` or `paper`).", ""]
@@ -127,7 +133,7 @@ def markdown(report: dict) -> str:
         sizes = lambda v: ", ".join(str(x) for x in v[:8]) + (" …" if len(v) > 8 else "")  # noqa: E731
         lines.append(f"| {name} | {r['complete']} / {r['planned']} | {r['diverged']} | {sizes(r['seeds'])} | "
                      f"{sizes(r['N'])} | {sizes(r['D'])} | {r['run_seconds']:.1f} |")
-    drawn = [(p, key) for p in report.get("panels", []) for key in ("regions", "hessian") if p.get(key)]
+    drawn = [(p, key) for p in report.get("panels", []) for key in ("regions", "hessian", "gadget") if p.get(key)]
     if drawn:
         lines += ["", "Drawn:"]
         for panel, key in drawn:
@@ -149,7 +155,8 @@ def write_report(plan: Plan, data: dict[str, RunSetData], out: Path, started: fl
     claims = judge_all(plan, data)
     runs = run_set_rows(plan, data)
     report = {
-        "format": REPORT_FORMAT, "figure": plan.spec.figure, "title": plan.spec.title, "profile": plan.profile,
+        "format": REPORT_FORMAT, "figure": plan.spec.figure, "title": plan.spec.title,
+        "published": plan.spec.published, "caption": plan.spec.caption, "profile": plan.profile,
         "store": str(plan.store), "complete": all(d.missing == 0 for d in data.values()),
         "claims": [c.as_dict() for c in claims], "runs": runs, "panels": panels,
         "wall_seconds": time.time() - started,

@@ -2,8 +2,11 @@
 
 A figure spec is data, one YAML file per figure (``configs/figures/<figure>.yaml``)::
 
-    figure: "3"                      # the paper's figure id; the output folder's name
-    title: Linear regions in 1-D     # the figure's suptitle
+    figure: "1"                      # the published figure id (Entropy 2023, 25(1):175); the output folder's name
+    title: Linear regions            # the figure's suptitle
+    caption: >-                      # the published caption, paraphrased (carried by every report)
+      (a) a ReLU net vs linear simplex interpolation on y = cos(2x); (b) ...
+    published: true                  # false: an extra figure, not in the published paper (listed after it)
     layout: [1, 3]                   # panel rows, columns
     size: [12, 3.8]                  # inches (optional)
     runs:                            # named run sets: each is a sweep (base config + axes)
@@ -39,6 +42,11 @@ replaces the named axes). Every run set's experiment name is forced to
 ``fig<figure>-<run set>``, so the store is laid out by figure. Quantities
 (``lhs``, ``rhs``, ``than``) are read by :mod:`precision_jax.analysis.reproduce.claims`.
 
+Figure ids are the published paper's. The ids this project used before it read the published figure list
+(from the paper's code and notebooks) are in :data:`FORMER_IDS`: an old id that no published figure took
+(6a, 6b) still names its figure, and one that now means another figure (1, 3, 4, 5, A3) names the published
+one; :func:`former_id_note` gives the one-line note either way.
+
 A claim's preconditions (checked by :mod:`precision_jax.analysis.reproduce.preconditions`) default by its
 kind: every claim checks ``converged`` and ``seeds_agree``; a claim with a slope also checks
 ``enough_sizes`` and ``asymptotic``; ``in_range`` is checked where the spec states the paper's range.
@@ -61,7 +69,7 @@ FIGURE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 RUN_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 OPS = ("<", "<=", ">", ">=", "within", "closer")
 # A slope or a measure may name the metric it reads, so the kind is the first of these keys present.
-QUANTITY_KINDS = ("slope", "measure", "ratio", "value", "metric")
+QUANTITY_KINDS = ("slope", "measure", "ratio", "log_ratio", "value", "metric")
 # A claim's preconditions in the order they are checked and reported: name → (report name, default parameters).
 PRECONDITIONS = {
     "converged": ("converged", {"factor": 1.1, "window": 0.1}),
@@ -71,7 +79,18 @@ PRECONDITIONS = {
     "seeds_agree": ("seeds agree", {"min": 3}),
 }
 SLOPE_PRECONDITIONS = ("enough_sizes", "asymptotic")  # they read a fitted slope's window
-TOP_KEYS = ("figure", "title", "layout", "size", "runs", "panels", "claims", "note")
+TOP_KEYS = ("figure", "title", "caption", "published", "layout", "size", "runs", "panels", "claims", "note")
+# The ids used before the published numbering (assigned from the paper's code and notebooks) → (the id that
+# figure has now, what it is).
+FORMER_IDS = {
+    "1": ("4", "spline interpolation"),
+    "3": ("1", "linear regions in 1-D, now panel (a) of Fig. 1"),
+    "4": ("1", "linear regions in 2-D, now panel (b) of Fig. 1"),
+    "5": ("3", "modular vs dense networks"),
+    "6a": ("6", "the exactly expressible 6-D target"),
+    "6b": ("5", "tanh vs ReLU networks and simplex"),
+    "A3": ("relu-x2-vs-simplex", "ReLU nets vs simplex on y = x², an extra figure"),
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,13 @@ class FigureSpec:
     claims: tuple[ClaimSpec, ...]
     source: str = ""
     note: str = ""
+    caption: str = ""  # the published caption, paraphrased
+    published: bool = True  # False: an extra figure, not one of the published paper's
+
+    @property
+    def label(self) -> str:
+        """How reports name the figure: "Fig. 3" for a published one, "extra figure NAME" otherwise."""
+        return f"Fig. {self.figure}" if self.published else f"extra figure {self.figure}"
 
     def experiment(self, run_set: str) -> str:
         """The store name of a run set's runs."""
@@ -191,11 +217,11 @@ def _quantity(value: Any, key: str, run_sets: dict) -> Any:
     kind = quantity_kind(q)
     if kind is None:
         raise ConfigError(f"give one of {', '.join(QUANTITY_KINDS)}", key)
-    if kind == "ratio":
-        parts = q["ratio"]
+    if kind in ("ratio", "log_ratio"):
+        parts = q[kind]
         if not isinstance(parts, list) or len(parts) != 2:
-            raise ConfigError("expected [numerator, denominator]", f"{key}.ratio")
-        return {"ratio": [_quantity(p, f"{key}.ratio.{i}", run_sets) for i, p in enumerate(parts)]}
+            raise ConfigError("expected [numerator, denominator]", f"{key}.{kind}")
+        return {kind: [_quantity(p, f"{key}.{kind}.{i}", run_sets) for i, p in enumerate(parts)]}
     if kind == "value":
         return {"value": _number(q["value"], f"{key}.value")}
     runs = q["slope"] if kind == "slope" else q.get("runs")
@@ -273,7 +299,7 @@ def has_slope(q: Any) -> bool:
     """Whether a quantity is, or contains, a fitted slope."""
     if not isinstance(q, dict):
         return False
-    return "slope" in q or any(has_slope(p) for p in q.get("ratio", ()))
+    return "slope" in q or any(has_slope(p) for p in (*q.get("ratio", ()), *q.get("log_ratio", ())))
 
 
 def default_preconditions(*quantities: Any) -> dict:
@@ -370,8 +396,12 @@ def parse_figure(data: Any, source: str = "", base_dir: str | Path = ".") -> Fig
         ids = [c.id for c in claims]
         if len(set(ids)) != len(ids):
             raise ConfigError("claim ids must be unique", "claims")
+        published = data.get("published", True)
+        if not isinstance(published, bool):
+            raise ConfigError(f"expected true or false, got {published!r}", "published")
         return FigureSpec(figure, _text(data["title"], "title"), (layout[0], layout[1]), size, runs, panels,
-                          claims, source, str(data.get("note", "")))
+                          claims, source, str(data.get("note", "")),
+                          " ".join(_text(data.get("caption", ""), "caption").split()), published)
     except ConfigError as e:
         raise e.located(source) from None
 
@@ -388,7 +418,28 @@ def figure_path(figure: str, directory: Optional[Path] = None) -> Path:
     return path if path.suffix in (".yaml", ".yml") else directory / f"{figure}.yaml"
 
 
+def former_id_note(figure: str) -> Optional[str]:
+    """One line for a figure id used before the published numbering (:data:`FORMER_IDS`), or None."""
+    if figure not in FORMER_IDS:
+        return None
+    now, what = FORMER_IDS[figure]
+    if figure not in list_figures():  # no published figure took the id: it still names its figure
+        return f"note: Fig. {figure} is the published Fig. {now} ({what}); running {now}"
+    published = load_figure(figure)
+    return (f"note: Fig. {figure} now means the published Fig. {figure}: {published.title}. The figure numbered "
+            f"{figure} before the published numbering ({what}) is `prec reproduce {now}`")
+
+
+def resolve_id(figure: str) -> str:
+    """The figure id to load for ``figure``: a former id no published figure took (6a, 6b) → its figure now."""
+    if figure in FORMER_IDS and Path(figure).suffix not in (".yaml", ".yml") and figure not in list_figures():
+        return FORMER_IDS[figure][0]
+    return figure
+
+
 def load_figure(figure: str, directory: Optional[Path] = None) -> FigureSpec:
+    if directory is None:
+        figure = resolve_id(figure)
     path = figure_path(figure, directory)
     if not path.is_file():
         known = ", ".join(list_figures(directory)) or "none"
@@ -397,7 +448,7 @@ def load_figure(figure: str, directory: Optional[Path] = None) -> FigureSpec:
 
 
 def _order(figure: str) -> tuple:
-    """Paper order: 1, 2, …, 9, then the appendix A1…A4."""
+    """Paper order: 1, 2, …, 9, then the appendix A1…A4, then the extras (named, not numbered)."""
     m = re.fullmatch(r"([A-Za-z]*)(\d+)([a-z]*)", figure)
     if m is None:
         return (2, figure)
