@@ -269,9 +269,12 @@ def _draw_marks(ax, placed: list[dict], result: dict, x_span: tuple[float, float
                     zorder=7, label=PAPER_LABEL if j == 0 else None)
         if mark["text"]:
             left = hi_span > lo_span and (scale(x) - lo_span) / (hi_span - lo_span) > 0.75
-            ax.annotate(mark["text"], (x, y), xytext=(-6 if left else 6, 0), textcoords="offset points",
-                        fontsize=SMALL - 0.5, color=PAPER_COLOR, va="center", ha="right" if left else "left",
-                        zorder=7, annotation_clip=True)
+            if x_hi > x_lo:  # a bar along x: the text above the diamond, clear of the bar
+                offset, ha, va = (0, 6), "center", "bottom"
+            else:
+                offset, ha, va = (-6 if left else 6, 0), "right" if left else "left", "center"
+            ax.annotate(mark["text"], (x, y), xytext=offset, textcoords="offset points", fontsize=SMALL - 0.5,
+                        color=PAPER_COLOR, va=va, ha=ha, zorder=7, annotation_clip=True)
         drawn.append({"x": x, "y": y, "x_range": [x_lo, x_hi], "y_range": [y_lo, y_hi],
                       "series": mark["series"], "text": mark["text"]})
     result["paper"] = drawn
@@ -885,6 +888,8 @@ def _no_regions(ax, s: Series, r: Entry, activation: str, options: dict, result:
     lows, highs = r.summary.target.lows, r.summary.target.highs
     ax.set_xlim(float(lows[0]), float(highs[0]))
     ax.set_ylim(float(lows[1]), float(highs[1]))
+    ratio = (float(highs[1]) - float(lows[1])) / (float(highs[0]) - float(lows[0]))
+    ax.set_aspect("equal" if 0.5 <= ratio <= 2 else "auto")  # as a region map of the same box is drawn
     ax.set_facecolor("0.96")
     ax.text(0.5, 0.5, f"{NO_REGIONS}\n({activation} net: its input gradient changes at every point)",
             transform=ax.transAxes, ha="center", va="center", fontsize=SMALL + 0.5, color="0.3", wrap=True)
