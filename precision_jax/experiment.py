@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from precision_jax import models as _model_kinds  # noqa: F401  (importing it registers every model kind)
+from precision_jax.config.auto_budget import AutoTrain, is_auto
 from precision_jax.config.engine import (
     Check,
     ConfigError,
@@ -203,16 +204,17 @@ class ExperimentConfig:
     target: TargetConfig = checked(doc="the function to fit: one of equation, formula (+ variables), teacher, "
                                        "data")
     model: Any = model_field(doc="the approximator, by kind (see the model kinds)")
-    train: Union[tuple[Any, ...], str] = stages_field(
+    train: Union[tuple[Any, ...], str, AutoTrain] = stages_field(
         doc="optimizer stages, run in order, each from the previous one's best θ; auto: the chain that "
-            "precision_jax/engine/auto_chain.py sizes from d, D and N (boosting included)", allow_auto=True)
+            "precision_jax/engine/auto_chain.py sizes from d, D and N (boosting included); {auto: {budget: 30m, "
+            "goal: 1e-12}}: that chain grown to fill a wall-time budget, stopping at a training RMSE", allow_auto=True)
     boost: Optional[BoostConfig] = checked(None, doc="boosting rounds after `train`; null: none")
     data: DataConfig = checked(DataConfig(), doc="training and test points")
     output: OutputConfig = checked(OutputConfig(), doc="where the run is written")
     seed: int = checked(0, non_negative, doc="seed of data sampling, initialisation and batching")
 
     def __post_init__(self):
-        _fail_unless(self.train != "auto" or self.boost is None,
+        _fail_unless(not is_auto(self.train) or self.boost is None,
                      "train: auto chooses the boosting rounds itself; remove the boost section", "boost")
         _fail_unless(not (self.output.certify and self.target.data is not None),
                      "a data-file target has no formula between its rows, so only the data's own points can be "

@@ -20,6 +20,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
+from precision_jax.config.auto_budget import parse_auto
 from precision_jax.config.engine import ConfigError, join_key, parse_dataclass, parsed_field
 
 MODEL_KINDS: dict[str, "ModelKind"] = {}  # kind -> ModelKind, filled by register_model
@@ -192,12 +193,14 @@ def stages_field(default=(), *, doc: str = "", allow_auto: bool = False):
     """A dataclass field holding a ``train:`` list of stage configs (``allow_auto``: or the word ``auto``)."""
     if not allow_auto:
         return parsed_field(parse_stages, default, type="list[stage]", doc=doc)
-    return parsed_field(_parse_stages_or_auto, default, type="list[stage] | 'auto'", doc=doc)
+    return parsed_field(_parse_stages_or_auto, default, type="list[stage] | 'auto' | {auto: {budget, goal}}", doc=doc)
 
 
 def _parse_stages_or_auto(data: Any, key: str):
     if data == "auto":
         return "auto"
+    if isinstance(data, Mapping) and "auto" in data:
+        return parse_auto(data, key)
     if not isinstance(data, (list, tuple)):
         raise ConfigError(f"expected a list of stages or 'auto', got {data!r}", key)
     return parse_stages(data, key)

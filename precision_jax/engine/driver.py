@@ -46,7 +46,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from precision_jax.config.engine import ConfigError
-from precision_jax.engine.stages.base import NON_FINITE, REASONS, CurvePoint, Predict, Problem, Stage, build_stage, mse
+from precision_jax.engine.stages.base import (
+    GOAL,
+    NON_FINITE,
+    REASONS,
+    CurvePoint,
+    Predict,
+    Problem,
+    Stage,
+    build_stage,
+    mse,
+)
 from precision_jax.numerics.random_keys import stage_key
 
 
@@ -64,13 +74,15 @@ class Compiling:
 
 @dataclass
 class ChainOutcome:
-    """One seed's chain: best θ, its training MSE, a row per stage, the curve, whether it diverged."""
+    """One seed's chain: best θ, its training MSE, a row per stage, the curve, whether it diverged or reached
+    its goal."""
 
     theta: np.ndarray
     loss: float
     stages: list[dict] = field(default_factory=list)
     curve: list[CurvePoint] = field(default_factory=list)
     diverged: bool = False
+    goal_reached: bool = False
 
 
 @dataclass(frozen=True)
@@ -272,7 +284,8 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
               log_every: int, *, active: Optional[np.ndarray] = None, round_index: int = 0,
               units: Optional[np.ndarray] = None, on_log: Optional[Callable[[CurvePoint], None]] = None,
               on_compile: Optional[Callable[[Compiling], None]] = None,
-              resume: Optional[dict] = None, offer: Optional[Offer] = None) -> list[Optional[ChainOutcome]]:
+              resume: Optional[dict] = None, offer: Optional[Offer] = None,
+              goal: Optional[float] = None) -> list[Optional[ChainOutcome]]:
     """Run the stages for every seed; one :class:`ChainOutcome` per seed (``None`` for inactive seeds).
 
     ``problems`` and ``theta`` are stacked over seeds (leading axis S);
@@ -291,6 +304,9 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
 
     A seed's chain stops (``diverged``) when a stage ends on a non-finite loss
     or with a training RMSE above ``DIVERGED_FACTOR`` times the one it started from.
+    With a ``goal``, a seed whose curve point has a training RMSE (in ``units``) at or below it ends its stage
+    there (``stop_reason: goal``) and its chain (``goal_reached``): the check costs nothing, as the curve's
+    full-training-set loss is computed at every chunk boundary anyway.
     """
     S = int(theta.shape[0])
     units = np.ones(S) if units is None else np.asarray(units, np.float64)
@@ -303,7 +319,8 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
     else:
         active, theta_host = np.asarray(resume["active"], bool).copy(), np.asarray(resume["theta_host"]).copy()
         outcomes = [None if o is None else ChainOutcome(np.asarray(o["theta"]), float(o["loss"]), list(o["stages"]),
-                                                        list(o["curve"]), bool(o["diverged"]))
+                                                        list(o["curve"]), bool(o["diverged"]),
+                                                        bool(o.get("goal_reached", False)))
                     for o in resume["outcomes"]]
         first_stage = int(resume["stage"])
     watched = int(np.flatnonzero(active)[0]) if active.any() else -1
@@ -348,13 +365,19 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
                     on_log(point)
             reasons[lanes] = reason[lanes]
             steps[lanes] = step_counts[lanes]
-            return np.asarray(done, bool)
+            done = np.asarray(done, bool)
+            if goal is not None:
+                reached = lanes & (np.sqrt(train_mse) * units <= goal)
+                reasons[reached] = GOAL
+                done = done | reached
+            return done
 
         def snapshot(state, running):
             """This boundary's state, copied: a later chunk's bookkeeping must not leak into it."""
             return {"stage": index, "active": active.copy(), "theta_host": theta_host.copy(),
                     "outcomes": [None if o is None else {"theta": o.theta, "loss": o.loss, "stages": list(o.stages),
-                                                         "curve": list(o.curve), "diverged": o.diverged}
+                                                         "curve": list(o.curve), "diverged": o.diverged,
+                                                         "goal_reached": o.goal_reached}
                                  for o in outcomes],
                     "in_stage": {"state": jax.tree.leaves(state), "running": running.copy(),
                                  "best_loss": best_loss.copy(), "best_theta": best_theta.copy(),
@@ -413,5 +436,8 @@ def run_chain(stage_cfgs: Sequence, predict: Predict, n_params: int, problems: P
                     outcome.theta, outcome.loss = best_theta[s].copy(), float(best_loss[s])
             if reasons[s] == NON_FINITE or rose:
                 outcome.diverged = True
+                active[s] = False
+            elif reasons[s] == GOAL:
+                outcome.goal_reached = True
                 active[s] = False
     return outcomes

@@ -33,8 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from precision_jax import models
+from precision_jax.config.auto_budget import auto_settings, is_auto
 from precision_jax.config.engine import ConfigError, to_dict
-from precision_jax.engine import auto_chain, driver, memory
+from precision_jax.engine import auto_chain, driver, machine_speed, memory
 from precision_jax.engine.boosting import BoostConfig
 from precision_jax.experiment import ExperimentConfig
 from precision_jax.numerics.random_keys import RunKeys, run_keys
@@ -79,16 +80,29 @@ def cached_model(model_cfg, d: int, variables: Optional[tuple]) -> models.Traina
     return models.build_model(model_cfg, d, variables)
 
 
-def with_chain(cfg: ExperimentConfig, d: int, D: int, n_params: int) -> ExperimentConfig:
-    """``cfg`` with ``train: auto`` written out (:func:`precision_jax.engine.auto_chain.plan`); others as they are.
+def auto_plan(cfg: ExperimentConfig, d: int, D: int, n_params: int) -> Optional[auto_chain.BudgetPlan]:
+    """The plan of a ``train: auto`` config (:func:`precision_jax.engine.auto_chain.budgeted_plan`), None for a list
+    of stages. A budget needs the machine's speed: measured here the first time on a machine, then cached."""
+    if not is_auto(cfg.train):
+        return None
+    settings = auto_settings(cfg.train)
+    speed = machine_speed.machine_speed() if settings.budget is not None else None
+    planned = auto_chain.budgeted_plan(d, D, n_params, settings.budget, settings.goal,
+                                       speed["units_per_second"] if speed else None)
+    return dataclasses.replace(planned, record={**planned.record, **({"machine_speed": speed} if speed else {})})
+
+
+def with_chain(cfg: ExperimentConfig, d: int, D: int, n_params: int,
+               planned: Optional[auto_chain.BudgetPlan] = None) -> ExperimentConfig:
+    """``cfg`` with ``train: auto`` written out (``planned``, else :func:`auto_plan`); others as they are.
 
     Only training sees the planned chain: the run keeps the config as written (its id, its config.yaml), and
     its summary's ``chain`` records what ran.
     """
-    if cfg.train != auto_chain.AUTO:
+    planned = planned or auto_plan(cfg, d, D, n_params)
+    if planned is None:
         return cfg
-    train, boost = auto_chain.plan(d, D, n_params)
-    return dataclasses.replace(cfg, train=train, boost=boost)
+    return dataclasses.replace(cfg, train=planned.train, boost=planned.boost)
 
 
 def check_target(target: Target, samples: int = 4096) -> None:
@@ -147,6 +161,8 @@ class RunPlan:
     keys: tuple[RunKeys, ...]
     chains: tuple
     memory_bytes: int = 0
+    goal: Optional[float] = None  # a budgeted train: auto's training RMSE at which a seed stops
+    auto: Optional[dict] = None  # train: auto's plan record (budget, goal, machine speed; summary.chain["auto"])
 
     @property
     def interpolant(self) -> bool:
@@ -196,7 +212,8 @@ def make_plan(configs: Sequence[ExperimentConfig]) -> RunPlan:
         n_train, n_test = data_target.point_counts(target, first.data.train_points, first.data.test_points)
     else:
         n_train, n_test = resolve_train_points(first, model.n_params, target.d), first.data.test_points
-    chained = with_chain(first, target.d, n_train, model.n_params)
+    planned = auto_plan(first, target.d, n_train, model.n_params)
+    chained = with_chain(first, target.d, n_train, model.n_params, planned)
     chains = [("train", tuple(driver.build_chain(chained.train, model.apply, model.n_params, "train")))]
     round_model = None
     if chained.boost is not None:
@@ -204,7 +221,8 @@ def make_plan(configs: Sequence[ExperimentConfig]) -> RunPlan:
         chains.append(("boost.train", tuple(driver.build_chain(chained.boost.train, round_model.apply,
                                                                round_model.n_params, "boost.train"))))
     return RunPlan(configs, target, kind, model, round_model, n_train, n_test, tuple(chained.train), chained.boost,
-                   first.train == auto_chain.AUTO, keys, tuple(chains))
+                   planned is not None, keys, tuple(chains), goal=planned.goal if planned else None,
+                   auto=planned.record if planned else None)
 
 
 def preflight(group: Union[RunPlan, Sequence[ExperimentConfig]], max_memory: Optional[int] = None) -> RunPlan:

@@ -271,6 +271,8 @@ def run_id(cfg: ExperimentConfig) -> str:
     resolved.pop("output", None)
     if resolved.get("train") == auto_chain.AUTO:  # the planned chain changes with the planning rule
         resolved["train"] = f"{auto_chain.AUTO}/v{auto_chain.VERSION}"
+    elif isinstance(resolved.get("train"), dict):  # train: {auto: {budget, goal}}: so does the budgeted one
+        resolved["train"]["rule"] = f"{auto_chain.AUTO}/v{auto_chain.VERSION}"
     target = resolved.get("target")
     if isinstance(target, dict):
         for key in DATA_PATH_KEYS:

@@ -31,7 +31,7 @@ import numpy as np
 
 from precision_jax import models
 from precision_jax.config.engine import ConfigError, to_dict
-from precision_jax.engine import driver
+from precision_jax.engine import auto_chain, driver
 from precision_jax.engine.boosting import BoostConfig
 from precision_jax.engine.stages.base import CurvePoint, Problem
 from precision_jax.experiment import ExperimentConfig
@@ -138,14 +138,15 @@ def run_seed_group(group: Union[RunPlan, Sequence[ExperimentConfig]],
         problems = _stack_problems(datasets, [k.subsets for k in keys])
         theta0 = jnp.stack([model.init(k.init) for k in keys])
         chains = driver.run_chain(plan.train, model.apply, model.n_params, problems, theta0, plan.log_every,
-                                  on_log=on_log, on_compile=on_compile, resume=resume_for(0), offer=offer_for(0))
+                                  on_log=on_log, on_compile=on_compile, resume=resume_for(0), offer=offer_for(0),
+                                  goal=plan.goal)
         fit.finish_main(chains)
     applies = [model.apply] + ([round_model.apply] * plan.boost.rounds if plan.boost is not None else [])
     ensemble = _Ensemble(applies, datasets)
     if plan.boost is not None:
         while fit.round <= plan.boost.rounds and fit.active.any():
             _boost_round(plan.boost, plan.log_every, round_model, keys, datasets, ensemble, fit,
-                         on_log, on_compile, resume_for(fit.round), offer_for(fit.round))
+                         on_log, on_compile, resume_for(fit.round), offer_for(fit.round), plan.goal)
 
     wall = time.perf_counter() - start
     round_model_cfg = (plan.boost.model or configs[0].model) if plan.boost is not None else None
@@ -165,6 +166,9 @@ def run_seed_group(group: Union[RunPlan, Sequence[ExperimentConfig]],
             summary.batch = {"seeds": S, "group_wall_seconds": wall}
         if plan.planned:
             summary.chain = {"train": [to_dict(c) for c in plan.train], "boost": to_dict(plan.boost)}
+            if plan.auto is not None:  # the plan's figures and why the chain stopped (engine/auto_chain.py)
+                summary.chain["auto"] = {**plan.auto, "stop_reason": auto_chain.stop_reason(
+                    fit.stages[s], plan.boost.rounds, len(fit.rows[s]), bool(fit.diverged[s]))}
         records.append(RunRecord(cfg, summary, fit.curves[s], parts, data.input_shift, data.input_scale))
     return records
 
@@ -190,7 +194,7 @@ class _GroupFit:
         self.stages = [list(c.stages) for c in chains]
         self.curves = [list(c.curve) for c in chains]
         self.diverged = np.array([c.diverged for c in chains])
-        self.active = ~self.diverged
+        self.active = ~self.diverged & ~np.array([c.goal_reached for c in chains])  # a goal reached ends boosting
         self.round = 1
 
     def snapshot(self) -> dict:
@@ -253,8 +257,9 @@ class _Ensemble:
 
 def _boost_round(boost: BoostConfig, log_every: int, model: models.TrainableModel, keys: Sequence[RunKeys],
                  datasets: Sequence[Dataset], ensemble: _Ensemble, fit: _GroupFit, on_log, on_compile, resume,
-                 offer) -> None:
-    """Boosting round ``fit.round`` for every seed still active; a seed whose round does not help stops."""
+                 offer, goal: Optional[float] = None) -> None:
+    """Boosting round ``fit.round`` for every seed still active; a seed whose round does not help, or that
+    reaches the ``goal`` (training RMSE), stops."""
     k, S = fit.round, len(datasets)
     active = fit.active.copy()
     residuals, residuals_test, scales, before = [], [], np.ones(S), np.full(S, np.nan)
@@ -273,7 +278,7 @@ def _boost_round(boost: BoostConfig, log_every: int, model: models.TrainableMode
         theta0 = jnp.stack([model.init(kk.round_init(k)) for kk in keys])
         chains = driver.run_chain(boost.train, model.apply, model.n_params, problems, theta0, log_every,
                                   active=active, round_index=k, units=scales, on_log=on_log,
-                                  on_compile=on_compile, resume=resume, offer=offer)
+                                  on_compile=on_compile, resume=resume, offer=offer, goal=goal)
         for s in np.flatnonzero(active):
             data, chain = datasets[s], chains[s]
             candidate = fit.parts[s] + [(chain.theta, float(scales[s]))]
@@ -288,7 +293,7 @@ def _boost_round(boost: BoostConfig, log_every: int, model: models.TrainableMode
             fit.curves[s].extend(chain.curve)
             if accepted:
                 fit.parts[s] = candidate
-            else:
+            if not accepted or chain.goal_reached:
                 active[s] = False
     fit.active = active
     fit.round = k + 1

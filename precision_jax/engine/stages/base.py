@@ -49,10 +49,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Why a stage ended (the status codes every stage's state uses; 0 while running).
-RUNNING, MAX_STEPS, CONVERGED, LINE_SEARCH_FAILED, NO_PROGRESS, NON_FINITE = range(6)
+# Why a stage ended (the status codes every stage's state uses; 0 while running). GOAL is set by the driver, not a
+# stage: the chain's training RMSE reached its goal at a curve point (a budgeted `train: auto`).
+RUNNING, MAX_STEPS, CONVERGED, LINE_SEARCH_FAILED, NO_PROGRESS, NON_FINITE, GOAL = range(7)
 REASONS = {MAX_STEPS: "max_steps", CONVERGED: "converged", LINE_SEARCH_FAILED: "line_search_failed",
-           NO_PROGRESS: "no_progress", NON_FINITE: "non_finite"}
+           NO_PROGRESS: "no_progress", NON_FINITE: "non_finite", GOAL: "goal"}
 
 SUBSAMPLE_DOC = ("fit this many training points, drawn once per stage (null: all); "
                  "the curve still scores the full sets")
