@@ -108,3 +108,20 @@ def test_only_prec_s_stale_checkpoints_are_dropped(tmp_path):
         elsewhere.release()
     assert drop_finished_checkpoints(folder) == 1
     assert checkpoints(folder) == sorted(p.name for p in (renamed, foreign, escaping))
+
+
+def test_a_save_that_fails_midway_leaves_the_last_whole_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / f"{PREFIX}abc.npz"
+    ckpt = Checkpointer(path, ["abc"])
+    ckpt.save({"step": np.arange(3)})
+
+    def disk_full(f, **arrays):
+        f.write(b"PK\x03\x04 half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        ckpt.save({"step": np.arange(4)})
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    assert Checkpointer(path, ["abc"]).load()["step"].tolist() == [0, 1, 2]

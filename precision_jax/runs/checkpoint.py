@@ -154,11 +154,15 @@ class Checkpointer:
                 "snapshot": _encode(snapshot, arrays)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
-        with open(tmp, "wb") as f:
-            np.savez(f, meta=np.asarray(json.dumps(meta)), **{f"a{i}": a for i, a in enumerate(arrays)})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, meta=np.asarray(json.dumps(meta)), **{f"a{i}": a for i, a in enumerate(arrays)})
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:  # a full disk, a Ctrl-C mid-save: the last whole checkpoint stays, no half file
+            tmp.unlink(missing_ok=True)
+            raise
         self.last_save = time.perf_counter()
         self.saves += 1
         self.save_seconds += self.last_save - t0
