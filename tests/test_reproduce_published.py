@@ -229,3 +229,23 @@ def test_the_gadget_multiplies_with_error_falling_as_its_scale_squared_until_rou
     assert gadget.relative_rmse(points, [[0, 1], [2, 3], [4, 5]], 1e-4, target) > 1e5 * errors[1e-4]  # not the target
     w, b, v = gadget.weights(1e-3)
     assert w.shape == (4, 2) and b.shape == (4,) and v.shape == (4,)  # four neurons
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+def test_reproduce_3_smoke_runs_the_modular_figure(tmp_path):
+    """`prec reproduce 3` is the published Fig. 3, modular vs dense, with its number and caption in the report;
+    the note says where the figure that was 3 went."""
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "cli", "reproduce", "3", "--profile", "smoke", "--store",
+                           str(tmp_path / "store"), "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "`prec reproduce 1`" in done.stderr.strip().splitlines()[0]
+    rep = json.loads((out / "3" / "report.json").read_text())
+    assert rep["figure"] == "3" and rep["published"] is True and rep["caption"].startswith("ReLU networks")
+    assert set(rep["runs"]) == {f"{kind}_{eq}_d{depth}" for kind in ("modular", "dense")
+                                for eq, depths in (("I_8_14", (4, 6)), ("II_6_15a", (6, 9))) for depth in depths}
+    assert all(r["complete"] == r["planned"] > 0 for r in rep["runs"].values())
+    assert [c["id"] for c in rep["claims"]] == [c.id for c in spec.load_figure("3").claims]
+    md = (out / "3" / "report.md").read_text()
+    assert md.startswith("# Fig. 3: modular vs dense") and "Published Fig. 3 (Entropy 2023" in md
