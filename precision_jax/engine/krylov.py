@@ -17,7 +17,9 @@ them. Started from δ = 0, every iterate minimizes the damped model over its
 Krylov subspace, so it satisfies δᵀ(JᵀJ + μI)δ = δᵀJᵀb (the Galerkin
 condition) even when stopped early: a truncated solve is still a descent
 step whose predicted decrease ‖J δ‖² + 2μ‖δ‖² is exact for that δ. It stops
-when ‖Jᵀ(b − Jδ) − μδ‖ ≤ ``tol`` · ‖Jᵀ b‖ or after ``maxiter`` iterations.
+when ‖Jᵀ(b − Jδ) − μδ‖ ≤ ``tol`` · ‖Jᵀ b‖ or after ``maxiter`` iterations; ``tol``
+may be a traced scalar, so that an inexact-Newton caller can choose it per step
+from its gradient (Eisenstat–Walker forcing) without recompiling.
 
 :func:`lanczos` runs k steps of the symmetric Lanczos process on v ↦ A v
 from a start vector, with full reorthogonalization (two rounds of classical
@@ -45,11 +47,12 @@ class KrylovSolution(NamedTuple):
     iterations: jax.Array  # products with J and Jᵀ (each) done
 
 
-def damped_least_squares(jvp: Matvec, vjp: Matvec, b: jax.Array, mu: jax.Array, n: int, tol: float, maxiter: int,
-                         jtb: jax.Array | None = None) -> KrylovSolution:
+def damped_least_squares(jvp: Matvec, vjp: Matvec, b: jax.Array, mu: jax.Array, n: int, tol: float | jax.Array,
+                         maxiter: int, jtb: jax.Array | None = None) -> KrylovSolution:
     """δ ≈ (JᵀJ + μI)⁻¹ Jᵀ b by CGLS; ``jvp``: δ ↦ Jδ (shape of b), ``vjp``: u ↦ Jᵀu (shape ``(n,)``).
 
-    ``jtb`` is Jᵀb when the caller has it already. Jittable; ``tol`` and ``maxiter`` are static.
+    ``jtb`` is Jᵀb when the caller has it already. Jittable; ``maxiter`` is static, ``tol`` a number or a
+    traced scalar.
     """
     s0 = vjp(b) if jtb is None else jtb
     gamma0 = jnp.vdot(s0, s0)

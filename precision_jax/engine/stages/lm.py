@@ -45,7 +45,19 @@ max λ from 20 Lanczos steps on JᵀJ, and the predicted decrease
 Memory is O(N + D) plus one forward pass's activations, instead of O(N²); CG
 needs more iterations the smaller μ is relative to max λ (√cond), so
 ``cg_maxiter`` truncates the solve near the floor (the truncated step is still
-a descent step, judged by the same ρ). ``solver: auto`` takes ``qr`` up to ``max_params`` parameters (0.8 GB of
+a descent step, judged by the same ρ). With ``cg_forcing: eisenstat_walker`` the
+stage is a truncated (inexact) Newton method: step k solves to a relative residual
+‖(JᵀJ + μI) δ + Jᵀr‖ ≤ η_k ‖Jᵀr‖ with Eisenstat & Walker's second forcing term
+(SIAM J. Sci. Comput. 17, 1996) on the gradient g = Jᵀr,
+
+    η_k = γ (‖g_k‖ / ‖g_{k−1}‖)^α,   γ = 0.9, α = 2,   η₀ = η_max = 0.5,
+
+raised to γ η_{k−1}^α whenever that exceeds 0.1 (so η cannot collapse after one
+lucky step) and kept in [``cg_tol``, η_max]; the acceleration's solve uses the
+same η. Far from a minimum a few CG iterations make a step as good as an exact
+solve would (the model itself is only a local one), and η shrinks as the
+gradient does, so the solves tighten where a step's accuracy starts to matter.
+``solver: auto`` takes ``qr`` up to ``max_params`` parameters (0.8 GB of
 dense matrices at the default 4,000) and ``cg`` above; the choice depends only
 on N and the config, so a run computes the same numbers on every machine. The
 damping and acceptance logic below is the same code for every solver.
@@ -101,6 +113,9 @@ class LMConfig(StageConfig):
     max_params: int = checked(DENSE_LIMIT, positive, doc="largest N for the dense N×N factorization")
     cg_maxiter: int = checked(200, positive, doc="solver cg: CG iterations per linear solve at most")
     cg_tol: float = checked(1e-10, positive, doc="solver cg: stop at ‖normal-equation residual‖ ≤ tol·‖Jᵀr‖")
+    cg_forcing: Literal["fixed", "eisenstat_walker"] = checked(
+        "fixed", doc="solver cg: fixed: every solve to cg_tol; eisenstat_walker: a truncated-Newton tolerance "
+        "η_k = 0.9(‖Jᵀr_k‖/‖Jᵀr_k−1‖)² per step, safeguarded, in [cg_tol, 0.5]")
     geodesic: bool = checked(True, doc="geodesic acceleration (Transtrum & Sethna)")
     geodesic_ratio: float = checked(0.75, positive, doc="accept only if 2‖a‖ ≤ ratio·‖δ‖")
     subsample: Optional[int] = checked(None, positive, doc=SUBSAMPLE_DOC)
@@ -116,8 +131,11 @@ class LMConfig(StageConfig):
 
     @classmethod
     def id_neutral_keys(cls, fields: dict) -> tuple[str, ...]:
-        # The matrix-free solver's settings came with it; the dense solvers never read them.
-        return ("cg_maxiter", "cg_tol") if fields.get("solver") in ("qr", "normal") else ()
+        # The matrix-free solver's settings came with it; the dense solvers never read them. cg_forcing came
+        # later: at "fixed" it does what a config without it did.
+        if fields.get("solver") in ("qr", "normal"):
+            return "cg_maxiter", "cg_tol", "cg_forcing"
+        return ("cg_forcing",) if fields.get("cg_forcing") == "fixed" else ()
 
 
 class LMState(NamedTuple):
@@ -131,6 +149,8 @@ class LMState(NamedTuple):
     x: jax.Array  # the points fitted (the training set or its subsample)
     y: jax.Array
     krylov_iterations: jax.Array  # solver cg: CG iterations over all solves (0 for the dense solvers)
+    forcing: jax.Array  # cg_forcing eisenstat_walker: the last step's η (η_max before the first step)
+    gradient_norm: jax.Array  # ... and ‖Jᵀr‖ where it was chosen (−1 before the first step)
 
 
 class DampedSolve(NamedTuple):
@@ -154,6 +174,8 @@ class GaussNewtonSystem(NamedTuple):
     predicted: Callable
     largest: Callable
     zero_gradient: jax.Array
+    gradient_norm: Optional[jax.Array] = None  # ‖Jᵀr‖ (solver cg)
+    tolerance: Optional[jax.Array] = None  # the solves' relative tolerance (solver cg)
 
 
 def galerkin_decrease(j_delta: jax.Array, mu, delta: jax.Array) -> jax.Array:
@@ -165,6 +187,19 @@ def galerkin_decrease(j_delta: jax.Array, mu, delta: jax.Array) -> jax.Array:
 
 # Lanczos steps for max eig JᵀJ (μ₀ of the matrix-free solver): the extreme Ritz value converges first.
 LARGEST_EIGENVALUE_STEPS = 20
+
+# Eisenstat & Walker's choice 2 (module docstring): η_k = γ (‖g_k‖/‖g_{k−1}‖)^α, at most η_max, safeguarded.
+FORCING_MAX, FORCING_GAMMA, FORCING_ALPHA, FORCING_SAFEGUARD = 0.5, 0.9, 2.0, 0.1
+
+
+def forcing_term(previous_eta, previous_norm, norm, floor: float) -> jax.Array:
+    """η_k from η_{k−1}, ‖g_{k−1}‖ and ‖g_k‖ (η_max when ``previous_norm`` < 0: the first step), in [floor, η_max]."""
+    ratio = norm / jnp.where(previous_norm > 0, previous_norm, 1.0)
+    eta = FORCING_GAMMA * ratio ** FORCING_ALPHA
+    safeguard = FORCING_GAMMA * previous_eta ** FORCING_ALPHA
+    eta = jnp.where(safeguard > FORCING_SAFEGUARD, jnp.maximum(eta, safeguard), eta)
+    eta = jnp.where(previous_norm > 0, eta, FORCING_MAX)
+    return jnp.clip(eta, floor, FORCING_MAX)
 
 
 def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
@@ -270,16 +305,21 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
             largest=lambda: jnp.linalg.svd(r_fac, compute_uv=False)[0] ** 2,
             zero_gradient=jnp.all(r_fac.T @ z == 0))
 
-    def matrix_free_system(theta, x, y) -> GaussNewtonSystem:
-        """J only as products: one linearization of r at θ and its transpose (never D×N)."""
+    def matrix_free_system(theta, x, y, tolerance: Callable | None = None) -> GaussNewtonSystem:
+        """J only as products: one linearization of r at θ and its transpose (never D×N).
+
+        ``tolerance(‖Jᵀr‖) -> η``: the solves' relative tolerance (default ``cfg.cg_tol``).
+        """
         r, jvp = jax.linearize(lambda t: predict(t, x) - y, theta)
         transpose = jax.linear_transpose(jvp, theta)
         vjp = lambda u: transpose(u)[0]  # noqa: E731
         gradient = vjp(r)  # Jᵀr
+        gradient_norm = jnp.linalg.norm(gradient)
+        tol = cfg.cg_tol if tolerance is None else tolerance(gradient_norm)
         n = theta.shape[0]
 
         def solve(mu, b, jtb=None):
-            found = krylov.damped_least_squares(jvp, vjp, b, mu, n, cfg.cg_tol, cfg.cg_maxiter, jtb)
+            found = krylov.damped_least_squares(jvp, vjp, b, mu, n, tol, cfg.cg_maxiter, jtb)
             return found.x, found.iterations
 
         def damped(mu):
@@ -291,7 +331,8 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
             damped=damped,
             predicted=lambda mu, delta: galerkin_decrease(jvp(delta), mu, delta),
             largest=lambda: krylov.largest_eigenvalue(lambda v: vjp(jvp(v)), gradient, k),
-            zero_gradient=jnp.all(gradient == 0))
+            zero_gradient=jnp.all(gradient == 0),
+            gradient_norm=gradient_norm, tolerance=jnp.asarray(tol))
 
     system = {"cg": matrix_free_system, "normal": eigenbasis_system, "qr": triangular_system}[solver]
 
@@ -299,11 +340,18 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
         value = sse(theta, x, y)
         zero = jnp.zeros((), jnp.int64)
         status = jnp.where(jnp.isfinite(value), RUNNING, NON_FINITE).astype(jnp.int64)
-        return LMState(theta, value, -jnp.ones(()), 2.0 * jnp.ones(()), zero, zero, status, x, y, zero)
+        return LMState(theta, value, -jnp.ones(()), 2.0 * jnp.ones(()), zero, zero, status, x, y, zero,
+                       FORCING_MAX * jnp.ones(()), -jnp.ones(()))
 
     def iterate(state: LMState) -> LMState:
         x, y = state.x, state.y
-        gn = system(state.theta, x, y)
+        if solver == "cg" and cfg.cg_forcing == "eisenstat_walker":
+            gn = matrix_free_system(state.theta, x, y, lambda norm: forcing_term(
+                state.forcing, state.gradient_norm, norm, cfg.cg_tol))
+            forcing, gradient_norm = gn.tolerance, gn.gradient_norm
+        else:
+            gn = system(state.theta, x, y)
+            forcing, gradient_norm = state.forcing, state.gradient_norm
         mu0 = jax.lax.cond(state.mu < 0, lambda: cfg.damping * gn.largest(), lambda: state.mu)
         mu0 = jnp.maximum(mu0, jnp.finfo(jnp.float64).tiny)
 
@@ -343,7 +391,7 @@ def make_lm(cfg: LMConfig, predict, chunk: int, solver: str | None = None):
                            jnp.where(gn.zero_gradient, CONVERGED, NO_PROGRESS))
         return LMState(jnp.where(ok, new_theta, state.theta), jnp.where(ok, new_sse, state.sse),
                        jnp.maximum(mu, jnp.finfo(jnp.float64).tiny), nu,
-                       iteration, evals, status.astype(jnp.int64), x, y, solves)
+                       iteration, evals, status.astype(jnp.int64), x, y, solves, forcing, gradient_norm)
 
     return init, iterate, system
 
