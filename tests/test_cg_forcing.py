@@ -96,7 +96,7 @@ def lm_run(forcing: str):
 
 def test_eisenstat_walker_trains_with_fewer_cg_iterations_per_step():
     fixed, ew = lm_run("fixed"), lm_run("eisenstat_walker")
-    for row, start, end in (fixed, ew):
+    for _, start, end in (fixed, ew):
         assert end < 0.1 * start
     per_step = [row["cg_iterations"] / row["steps"] for row, _, _ in (fixed, ew)]
     assert per_step[1] < per_step[0]
