@@ -19,7 +19,9 @@ Checks (exit status 1 if any fails):
 - its metrics equal the reference store's bit for bit (``==`` on the floats,
   NaN equal to NaN), and so do its ``model.npz`` arrays;
 - no ``.tmp-`` directory or file is left (any found is listed with the pid in
-  its name and which process that was, and how it ended);
+  its name and which process that was, and how it ended), and no ``.ckpt-``
+  checkpoint: every run is complete, so any left is half-written state (a
+  group finished in parts used to leave its whole-group checkpoint);
 - no lock blocks: after every process has exited, each ``.lock-`` file can be
   taken at once, and the final sweep leaves no run incomplete;
 - every process exited as its signal says (SIGKILL: -9; SIGINT: 130; not
@@ -312,7 +314,7 @@ def main() -> None:
         whose = (f"pid {owner.pid}, process #{owner.number} (slot {owner.slot}), sent {owner.signal or 'nothing'}, "
                  f"exit {owner.returncode}") if owner else "unknown pid"
         leftovers.append(f"{path.relative_to(chaos_root)} ({'dir' if path.is_dir() else 'file'}; {whose})")
-    checkpoints = [str(p.relative_to(chaos_root)) for p in chaos_root.rglob(".ckpt-*")]
+    checkpoints = [str(p.relative_to(chaos_root)) for p in chaos_root.rglob(".ckpt-*") if ".tmp-" not in p.name]
     bad_exits = [f"process #{p.number} (slot {p.slot}{', final' if p.final else ''}): sent {p.signal or 'nothing'}, "
                  f"exit {p.returncode}{' (hung after SIGINT)' if p.hung else ''}; log {p.log}"
                  for p in procs if not p.expected()]
@@ -351,6 +353,7 @@ def main() -> None:
         "metrics that differ from the reference": mismatched,
         "model arrays that differ from the reference": arrays_differ,
         "half-written .tmp- entries left": leftovers,
+        "checkpoints left with every run complete": checkpoints,
         "locks still held with every process ended": blocked_locks,
         "logs with a Traceback": tracebacks,
         "unexpected exits": bad_exits,
@@ -369,9 +372,7 @@ def main() -> None:
     print(f"duplicates {counts['duplicates']}, lost {len(lost)}, metric mismatches {len(mismatched)}, "
           f"model-array mismatches {len(arrays_differ)}, .tmp- leftovers {len(leftovers)}, "
           f"blocked locks {len(blocked_locks)}, tracebacks {len(tracebacks)}, unexpected exits {len(bad_exits)}")
-    if checkpoints:
-        print(f"checkpoints left (not an error: a group finished in parts leaves its whole-group checkpoint): "
-              f"{checkpoints}")
+    print(f"checkpoints left {len(checkpoints)}")
     for what, items in problems.items():
         print(f"FAIL {what}:")
         for item in items:
