@@ -38,6 +38,9 @@ def guide(
     probe: bool = typer.Option(False, "--probe", help="Fit the candidate methods at 2–3 small sizes each (in "
                                                       "memory, nothing written) and report measured RMSE and "
                                                       "slopes beside the expected ones."),
+    no_probe: bool = typer.Option(False, "--no-probe", help="On a data file, skip the quick probes (each candidate "
+                                                           "fitted to 80 % of the rows, scored on the rest) and "
+                                                           "recommend from the rules alone."),
     budget: float = typer.Option(120.0, "--budget", min=1.0, metavar="SECONDS",
                                  help="Time the probe may take; sizes that would end past it are skipped."),
     var: List[str] = typer.Option([], "--var", metavar="NAME=LOW:HIGH",
@@ -60,6 +63,10 @@ def guide(
         fail(f"--write: {write.parent} is not a folder")
     analysis = g.analyze(target, variables)
     rec = g.recommend(analysis)
+    choice = None
+    if analysis.kind == "data" and not no_probe:  # smoothness of data is unknown to the rules: measure it
+        choice = g.quick_probe(analysis)
+        rec = g.follow(analysis, rec, choice)
     header = [f"written by `prec guide {target}`: {rec.method.label} [{rec.regime}]",
               f"expected: RMSE ∝ {rec.method.expectation}"]
     if rec.method.key in g.NET_KEYS:
@@ -71,6 +78,8 @@ def guide(
     else:
         config_text = g.config_yaml(g.ready_config(rec, Path.cwd())[0])
     typer.echo(g.format_report(analysis, rec, config_text))
+    if choice is not None:
+        typer.echo("\n" + g.format_choice(choice))
     if write is not None:
         typer.echo(f"\nwrote {write}; run it with: prec run {write}")
     if not probe:

@@ -51,7 +51,7 @@ from precision_jax.config.engine import (
     to_dict,
     unit_interval,
 )
-from precision_jax.config.kinds import STAGE_KINDS, model_configs, model_field, stages_field
+from precision_jax.config.kinds import MODEL_AUTO, STAGE_KINDS, model_configs, model_field, stages_field
 from precision_jax.engine import stages as _stage_kinds  # noqa: F401  (importing it registers every stage kind)
 from precision_jax.engine.boosting import BoostConfig
 from precision_jax.models.mlp import MLPConfig, check_activation
@@ -203,7 +203,9 @@ class ExperimentConfig:
                         range=NAME_RANGE)
     target: TargetConfig = checked(doc="the function to fit: one of equation, formula (+ variables), teacher, "
                                        "data")
-    model: Any = model_field(doc="the approximator, by kind (see the model kinds)")
+    model: Any = model_field(doc="the approximator, by kind (see the model kinds); auto (data files): short probes "
+                                 "of the candidate kinds on the training rows choose it, then the winner is fitted "
+                                 "(precision_jax/runs/auto_model.py)", allow_auto=True)
     train: Union[tuple[Any, ...], str, AutoTrain] = stages_field(
         doc="optimizer stages, run in order, each from the previous one's best θ; auto: the chain that "
             "precision_jax/engine/auto_chain.py sizes from d, D and N (boosting included); {auto: {budget: 30m, "
@@ -220,6 +222,13 @@ class ExperimentConfig:
                      "a data-file target has no formula between its rows, so only the data's own points can be "
                      "checked (test_max_abs_error is that check); remove output.certify", "output.certify")
         model = self.model
+        if model == MODEL_AUTO:
+            _fail_unless(self.target.data is not None, "model: auto chooses among methods by probing a data file's "
+                         "rows; for a formula, equation or teacher give a model kind (`prec guide --probe` "
+                         "recommends one)", "model")
+            _fail_unless(self.train in ((), "auto"), "model: auto picks the training too (none for an "
+                         "interpolant, train: auto for a net); remove train or write train: auto", "train")
+            _fail_unless(self.boost is None, "model: auto picks the training too; remove the boost section", "boost")
         # On a data file chebyshev is a least-squares series (no nodes of its own): any D ≥ (degree+1)^d goes.
         if getattr(model, "kind", None) == "chebyshev" and model.degree is not None \
                 and self.data.train_points != "auto" and self.target.data is None:

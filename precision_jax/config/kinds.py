@@ -183,10 +183,25 @@ def parse_stages(data: Any, key: str) -> tuple:
     return tuple(stages)
 
 
-def model_field(default=dataclasses.MISSING, *, doc: str = "", optional: bool = False):
-    """A dataclass field holding a model config, parsed by its ``kind`` (``optional``: null allowed)."""
+def model_field(default=dataclasses.MISSING, *, doc: str = "", optional: bool = False, allow_auto: bool = False):
+    """A dataclass field holding a model config, parsed by its ``kind`` (``optional``: null allowed;
+    ``allow_auto``: or the word :data:`MODEL_AUTO`, kept as that string)."""
+    if allow_auto:
+        return parsed_field(_parse_model_or_auto, default, type="model | 'auto'", doc=doc)
     parse = parse_optional_model if optional else parse_model
     return parsed_field(parse, default, type="model | null" if optional else "model", doc=doc)
+
+
+MODEL_AUTO = "auto"  # model: auto -- the run probes the candidate kinds and fits the winner (runs/auto_model.py)
+MODEL_AUTO_VERSION = 1  # of runs/auto_model.py's probing rule: part of a model: auto run's id (runs/store.py)
+
+
+def _parse_model_or_auto(data: Any, key: str):
+    if data == MODEL_AUTO:
+        return MODEL_AUTO
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"expected a mapping with a 'kind' key or 'auto', got {data!r}", key)
+    return parse_model(data, key)
 
 
 def stages_field(default=(), *, doc: str = "", allow_auto: bool = False):

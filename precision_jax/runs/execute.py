@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 from precision_jax.config.engine import to_dict
+from precision_jax.config.kinds import MODEL_AUTO
 from precision_jax.experiment import ExperimentConfig
 from precision_jax.runs import atomic_files, checkpoint, run_lock, store
 from precision_jax.runs.checkpoint import Checkpointer, RunTimeout, for_runs
@@ -281,7 +282,11 @@ def _train(root: Root, plan: RunPlan, labels: list[str], hooks: Hooks, max_time:
            record_failures: bool) -> list[Outcome]:
     """Train ``plan``'s seeds as one batch and write them; with ``record_failures``, a batch that raises is
     retried seed by seed (its checkpoint abandoned) so that the failing seed is isolated and recorded."""
+    from precision_jax.runs.auto_model import run_auto_group
     from precision_jax.runs.training import run_seed_group
+
+    # model: auto: probes choose each seed's method, then the winner is trained (runs/auto_model.py)
+    train_group = run_auto_group if plan.kind == MODEL_AUTO else run_seed_group
 
     checkpoint = for_runs(root, plan.configs)
     if max_time is not None:
@@ -290,7 +295,7 @@ def _train(root: Root, plan: RunPlan, labels: list[str], hooks: Hooks, max_time:
         hooks.note(f"resuming from {checkpoint.path}")
     start = time.perf_counter()
     try:
-        records = run_seed_group(plan, on_log=hooks.on_log, checkpoint=checkpoint, on_compile=hooks.on_compile)
+        records = train_group(plan, on_log=hooks.on_log, checkpoint=checkpoint, on_compile=hooks.on_compile)
     except RunTimeout as stop:
         return [Outcome(store.run_id(c), label, "timeout", str(stop), time.perf_counter() - start,
                         str(store.run_dir(root, c))) for c, label in zip(plan.configs, labels)]

@@ -35,6 +35,7 @@ import numpy as np
 from precision_jax import models
 from precision_jax.config.auto_budget import auto_settings, is_auto
 from precision_jax.config.engine import ConfigError, to_dict
+from precision_jax.config.kinds import MODEL_AUTO
 from precision_jax.engine import auto_chain, driver, machine_speed, memory
 from precision_jax.engine.boosting import BoostConfig
 from precision_jax.experiment import ExperimentConfig
@@ -42,6 +43,8 @@ from precision_jax.numerics.random_keys import RunKeys, run_keys
 from precision_jax.problems import data_target
 from precision_jax.problems.sampling import check_sampling
 from precision_jax.problems.targets import Target, equation_target, formula_target, teacher_target
+
+MIN_AUTO_ROWS = 10  # model: auto holds 20 % of the training rows out: fewer leave too few to fit or score
 
 
 def resolve_target(cfg: ExperimentConfig) -> Target:
@@ -144,7 +147,8 @@ class RunPlan:
     """A seed group resolved once (see the module docstring).
 
     ``configs`` are the runs as written (their ids and config.yaml); ``train`` and ``boost`` the chain as it
-    runs (``train: auto`` written out, ``planned`` then True). ``model`` is None for an interpolant (``kind``
+    runs (``train: auto`` written out, ``planned`` then True); ``kind`` is ``auto`` for ``model: auto``, whose
+    method the training chooses. ``model`` is None for an interpolant (``kind``
     says which); ``chains`` the built stages as ``[(prefix, stages), ...]``; ``memory_bytes`` the peak estimate.
     """
 
@@ -186,17 +190,23 @@ def _refuse_chain_for_interpolant(cfg: ExperimentConfig) -> None:
         raise ConfigError(f"a {kind} model is fitted directly; remove the boost section", "boost")
 
 
-def make_plan(configs: Sequence[ExperimentConfig]) -> RunPlan:
-    """Resolve a seed group once; settings this target or model cannot run raise :class:`ConfigError`."""
+def make_plan(configs: Sequence[ExperimentConfig], target: Optional[Target] = None) -> RunPlan:
+    """Resolve a seed group once; settings this target or model cannot run raise :class:`ConfigError`.
+
+    ``target``: the group's target already resolved (``model: auto``'s probes pass a split of the file's rows).
+    """
     configs = tuple(configs)
     if not configs:
         raise ValueError("a plan needs at least one config")
     if not same_but_seed(configs):
         raise ValueError("a seed group's configs may differ only in their seed")
     first = configs[0]
-    target = resolve_target(first)
-    kind = first.model.kind
+    target = target if target is not None else resolve_target(first)
     keys = tuple(run_keys(cfg.seed, getattr(cfg.model, "init_seed", None)) for cfg in configs)
+    if first.model == MODEL_AUTO:  # the method is chosen by probes on the drawn rows (runs/auto_model.py)
+        n_train, n_test = data_target.point_counts(target, first.data.train_points, first.data.test_points)
+        return RunPlan(configs, target, MODEL_AUTO, None, None, n_train, n_test, (), None, False, keys, ())
+    kind = first.model.kind
     if models.is_interpolant(kind):
         _refuse_chain_for_interpolant(first)
         if target.data is not None:
@@ -235,7 +245,14 @@ def preflight(group: Union[RunPlan, Sequence[ExperimentConfig]], max_memory: Opt
     plan = group if isinstance(group, RunPlan) else make_plan(group)
     first, target = plan.configs[0], plan.target
     seeds = 1 if plan.interpolant else len(plan.configs)
-    if target.data is not None:
+    if plan.kind == MODEL_AUTO:
+        if first.data.sampling != "uniform":
+            raise ConfigError(f"a data file's points are its rows; data.sampling: {first.data.sampling} does not "
+                              f"apply (leave it uniform)", "data.sampling")
+        if plan.n_train < MIN_AUTO_ROWS:
+            raise ConfigError(f"model: auto compares methods on held-out training rows; {plan.n_train} training "
+                              f"rows are too few (at least {MIN_AUTO_ROWS}): give a model kind", "model")
+    elif target.data is not None:
         models.check_rows(first, target)
     peak = memory.check_run_memory(plan.n_train, plan.n_test, target.d, plan.chains, seeds, max_memory)
     if target.data is None:

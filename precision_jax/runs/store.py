@@ -62,6 +62,7 @@ import numpy as np
 import yaml
 
 from precision_jax.config.engine import ConfigError, read_yaml, to_dict
+from precision_jax.config.kinds import MODEL_AUTO, MODEL_AUTO_VERSION, parse_model
 from precision_jax.engine import auto_chain
 from precision_jax.engine.stages.base import CurvePoint
 from precision_jax.experiment import NAME_PATTERN, NAME_RANGE, ExperimentConfig, build_config
@@ -152,6 +153,8 @@ class Summary:
     # prec certify / output.certify: where the worst-case search found metrics["certified_max_abs_error"] and
     # its budget (runs/certify.py); absent from summary.json unless a search ran.
     certify: Optional[dict] = None
+    # model: auto: the method chosen and the probe table behind it (runs/auto_model.py); absent otherwise
+    auto: Optional[dict] = None
     provenance: dict = field(default_factory=dict)  # when, where, by which command and code (provenance.collect)
     run_id: str = ""  # filled by write_run
     format_version: int = FORMAT_VERSION
@@ -162,6 +165,8 @@ class Summary:
         data["target"] = self.target.to_json()
         if self.certify is None:
             del data["certify"]
+        if self.auto is None:  # only a model: auto run has the key
+            del data["auto"]
         return jsonable(data)
 
     @classmethod
@@ -194,6 +199,7 @@ class Summary:
             batch=_expect(data.get("batch"), (dict, type(None)), "batch"),
             chain=_expect(data.get("chain"), (dict, type(None)), "chain"),
             certify=_expect(data.get("certify"), (dict, type(None)), "certify"),
+            auto=_expect(data.get("auto"), (dict, type(None)), "auto"),
             provenance=_expect(data.get("provenance", {}), dict, "provenance"),
             run_id=_expect(data.get("run_id", ""), str, "run_id"),
             format_version=_expect(data.get("format_version", FORMAT_VERSION), int, "format_version"),
@@ -273,6 +279,8 @@ def run_id(cfg: ExperimentConfig) -> str:
         resolved["train"] = f"{auto_chain.AUTO}/v{auto_chain.VERSION}"
     elif isinstance(resolved.get("train"), dict):  # train: {auto: {budget, goal}}: so does the budgeted one
         resolved["train"]["rule"] = f"{auto_chain.AUTO}/v{auto_chain.VERSION}"
+    if resolved.get("model") == MODEL_AUTO:  # and the chosen method with the probing rule
+        resolved["model"] = f"{MODEL_AUTO}/v{MODEL_AUTO_VERSION}"
     target = resolved.get("target")
     if isinstance(target, dict):
         for key in DATA_PATH_KEYS:
@@ -387,8 +395,21 @@ def _round_model(cfg: ExperimentConfig) -> Any:
     return cfg.model
 
 
-def part_models(cfg: ExperimentConfig, count: int) -> list[Any]:
-    """The model config of each of ``count`` parts of a run of ``cfg`` (see the module docstring)."""
+def part_models(cfg: ExperimentConfig, count: int, summary: Optional[Summary] = None) -> list[Any]:
+    """The model config of each of ``count`` parts of a run of ``cfg`` (see the module docstring).
+
+    A ``model: auto`` run's parts are the model its probes chose, which its ``summary`` records
+    (``auto.model``; its boosting rounds, under ``train: auto``, fit the same model).
+    """
+    if cfg.model == MODEL_AUTO:
+        chosen = summary.auto.get("model") if summary is not None and summary.auto is not None else None
+        if chosen is None:
+            raise ValueError("model: auto, but the summary does not say which model was chosen (auto.model)")
+        try:
+            model = parse_model(chosen, "auto.model")
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return [model] * count
     return [cfg.model] + [_round_model(cfg)] * (count - 1)
 
 
@@ -423,7 +444,7 @@ def model_arrays(record: RunRecord) -> dict[str, np.ndarray]:
 def _check_record(record: RunRecord) -> None:
     if not record.parts:
         raise ValueError("a run record needs at least one model part")
-    expected = [m.kind for m in part_models(record.config, len(record.parts))]
+    expected = [m.kind for m in part_models(record.config, len(record.parts), record.summary)]
     kinds = [p.model.kind for p in record.parts]
     if kinds != expected:
         raise ValueError(f"part model kinds {kinds} do not match the config's {expected}")
@@ -592,7 +613,8 @@ def read_curve(path: Union[str, Path]) -> list[CurvePoint]:
     return points
 
 
-def _read_model(path: Path, cfg: ExperimentConfig) -> tuple[list[Part], Optional[np.ndarray], Optional[np.ndarray]]:
+def _read_model(path: Path, cfg: ExperimentConfig,
+                summary: Optional[Summary] = None) -> tuple[list[Part], Optional[np.ndarray], Optional[np.ndarray]]:
     file = path / MODEL_FILE
     arrays = read_arrays(file)
     try:
@@ -603,7 +625,7 @@ def _read_model(path: Path, cfg: ExperimentConfig) -> tuple[list[Part], Optional
         coefficients = np.atleast_1d(np.asarray(arrays["coefficients"], np.float64))
         if len(coefficients) != len(kinds) or not kinds:
             raise ValueError(f"{len(kinds)} kinds but {len(coefficients)} coefficients")
-        models = part_models(cfg, len(kinds))
+        models = part_models(cfg, len(kinds), summary)
         for k, (kind, model) in enumerate(zip(kinds, models)):
             if kind != model.kind:
                 raise ValueError(f"part {k} is a {kind} model but config.yaml says {model.kind}")
@@ -644,7 +666,7 @@ def read_run(path: Union[str, Path], extra: bool = True) -> RunRecord:
     summary = read_summary(path)  # first: it settles "is this a run, and of which version"
     path = Path(path)
     cfg = read_config(path)
-    parts, shift, scale = _read_model(path, cfg)
+    parts, shift, scale = _read_model(path, cfg, summary)
     return RunRecord(cfg, summary, read_curve(path), parts, shift, scale, _read_extra(path) if extra else {})
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from precision_jax import models
 from precision_jax.config.engine import ConfigError, to_dict
+from precision_jax.config.kinds import MODEL_AUTO
 from precision_jax.engine import auto_chain, driver
 from precision_jax.engine.boosting import BoostConfig
 from precision_jax.engine.stages.base import CurvePoint, Problem
@@ -117,6 +118,9 @@ def run_seed_group(group: Union[RunPlan, Sequence[ExperimentConfig]],
         group = preflight(group, max_memory)
     plan = group
     start, started_at = time.perf_counter(), time.time()
+    if plan.kind == MODEL_AUTO:
+        raise ValueError("model: auto is run by precision_jax.runs.auto_model.run_auto_group (execute does), which "
+                         "probes, then calls this with the winner")
     if plan.interpolant:
         return [fit_interpolant(plan, s) for s in range(len(plan.configs))]
     configs, target, model, round_model, keys = plan.configs, plan.target, plan.model, plan.round_model, plan.keys

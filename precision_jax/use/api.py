@@ -2,7 +2,7 @@
 
     import precision_jax as pj
 
-    model = pj.fit(x, y)                                   # the default config below: a 2-hidden-layer tanh net
+    model = pj.fit(x, y)                                   # model: auto: probes choose the method, then fit it
     model = pj.fit(x, y, "configs/examples/own_data.yaml", seed=1, **{"train.0.steps": 500})
     model = pj.fit(x, y, {"model": {"kind": "simplex"}, "train": []})
     model(x_new)                  # (n,) float64 on raw inputs (the run's standardization applied)
@@ -26,8 +26,14 @@ store already holds complete is read back, not trained again (``force=True``
 trains it again), like ``prec run``.
 
 Configs: ``config`` is a YAML path, a mapping, or None for :data:`DEFAULT_CONFIG`
-(the net of ``configs/examples/own_data.yaml``). Its ``target`` is replaced by
-the arrays. Keyword overrides follow: each keyword is a dotted key
+(``model: auto``: short probes of a Chebyshev series, a spline where the rows
+are a grid, simplex interpolation and a net, scored on held-out training rows,
+choose the method; the winner is fitted to all of them,
+:mod:`precision_jax.runs.auto_model`). A mapping without ``model`` gets
+``auto``, or the net of ``configs/examples/own_data.yaml`` when it gives
+``train`` stages; one without ``train`` gets none for an interpolant and that
+net's Adam → BFGS chain for a net. Its ``target`` is replaced by the arrays.
+Keyword overrides follow: each keyword is a dotted key
 (``**{"train.0.steps": 500}``, ``seed=3``); a mapping value is merged into the
 mapping already there (``model={"width": 64}`` keeps depth and activation),
 except that a mapping with a different ``kind`` replaces it whole
@@ -48,6 +54,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from precision_jax import models
 from precision_jax.config import shipped
 from precision_jax.config.engine import ConfigError, apply_override, read_yaml
 from precision_jax.runs import store
@@ -55,15 +62,19 @@ from precision_jax.use import export, export_runtime
 
 __all__ = ["DEFAULT_CONFIG", "Model", "fit", "load"]
 
-# The default of fit(x, y): the net of configs/examples/own_data.yaml (Adam, then dense BFGS, standardized inputs).
+# The default of fit(x, y): model: auto, short probes of the candidate methods choose, the winner is fitted
+# (precision_jax/runs/auto_model.py); a net that wins trains with train: auto on standardized inputs.
 DEFAULT_CONFIG: dict = {
     "name": "fit",
     "seed": 0,
     "data": {"train_points": "auto", "test_points": 30000, "standardize": True},
-    "model": {"kind": "mlp", "depth": 3, "width": 32, "activation": "tanh"},
-    "train": [{"kind": "adam", "lr": 3.0e-3, "steps": 1000}, {"kind": "bfgs", "maxiter": 1500}],
+    "model": "auto",
     "output": {"dir": "results", "log_every": 100},
 }
+# A config that names a net but no training, or training but no model, gets the net of
+# configs/examples/own_data.yaml (Adam, then dense BFGS), the default before model: auto.
+NET_MODEL: dict = {"kind": "mlp", "depth": 3, "width": 32, "activation": "tanh"}
+NET_TRAIN: list = [{"kind": "adam", "lr": 3.0e-3, "steps": 1000}, {"kind": "bfgs", "maxiter": 1500}]
 DATA_FOLDER = ".data"  # inside the store; a dot, so no experiment (whose names cannot start with one) collides
 
 
@@ -183,8 +194,11 @@ def resolve_config(config: Union[None, str, os.PathLike, Mapping], overrides: Ma
     else:
         raise TypeError(f"config must be a path, a mapping or None, not {type(config).__name__}")
     data.setdefault("name", DEFAULT_CONFIG["name"])
-    for key in ("model", "train"):
-        data.setdefault(key, copy.deepcopy(DEFAULT_CONFIG[key]))
+    if "model" not in data:
+        data["model"] = copy.deepcopy(NET_MODEL) if data.get("train") not in (None, [], "auto") else "auto"
+    if "train" not in data and data["model"] != "auto":
+        kind = data["model"].get("kind", "mlp") if isinstance(data["model"], Mapping) else None
+        data["train"] = [] if models.is_interpolant(kind) else copy.deepcopy(NET_TRAIN)
     for key, value in overrides.items():
         path = str(key).split(".")
         if any(not part for part in path):

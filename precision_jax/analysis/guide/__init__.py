@@ -15,6 +15,9 @@
 4. :mod:`~precision_jax.analysis.guide.probes`: :func:`probe` runs small real fits of the candidates and fits
    their scaling slopes, so the recommendation is tested, not just asserted.
 
+On a data file, whose smoothness the rules cannot know, :mod:`~precision_jax.analysis.guide.measured` runs the
+probes of ``model: auto`` (:func:`quick_probe`) and makes the measured winner the recommendation (:func:`follow`).
+
 :mod:`~precision_jax.analysis.guide.report` prints it all (:func:`format_report`, :func:`format_probe`).
 """
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 from precision_jax.analysis.guide.candidates import Candidate, Recommendation
 from precision_jax.analysis.guide.config_writer import config_yaml, ready_config, write_config
 from precision_jax.analysis.guide.graph import GraphModule, computation_arity, module_graph
+from precision_jax.analysis.guide.measured import follow, format_choice, quick_probe
 from precision_jax.analysis.guide.probes import ProbePoint, ProbeResult, probe
 from precision_jax.analysis.guide.recommendation import LOW_DIMENSION, NET_KEYS, recommend
 from precision_jax.analysis.guide.report import format_probe, format_report
@@ -32,4 +36,4 @@ from precision_jax.analysis.guide.target_analysis import EPS, Analysis, GuideErr
 __all__ = ["EPS", "LOW_DIMENSION", "NET_KEYS", "SMOOTH", "EDGE", "NOT_SMOOTH", "UNKNOWN", "Analysis", "Candidate",
            "GraphModule", "Recommendation", "ProbeResult", "ProbePoint", "Smoothness", "analyze",
            "computation_arity", "module_graph", "smoothness", "recommend", "probe", "ready_config", "config_yaml",
-           "write_config", "format_report", "format_probe", "GuideError"]
+           "write_config", "format_report", "format_probe", "GuideError", "quick_probe", "follow", "format_choice"]

@@ -65,7 +65,8 @@ def recommended_config(a: Analysis, method: Candidate) -> dict:
             nodes = {1: 41, 2: 41, 3: 31}[a.d] ** a.d  # degree 40 (30 in 3-D) per axis
             points, compactification, model = nodes if a.kind != "data" else "auto", 1.0, {"kind": "chebyshev"}
         elif method.key == "spline":
-            points, compactification, model = {1: 200, 2: 100 ** 2, 3: 30 ** 3}[a.d], 0.8, dict(method.model)
+            points = {1: 200, 2: 100 ** 2, 3: 30 ** 3}[a.d] if a.kind != "data" else "auto"  # a table: every row
+            compactification, model = 0.8, dict(method.model)
         else:
             points = "auto" if a.kind == "data" else {1: 10000, 2: 10000, 3: 10000}.get(a.d, 5000)
             compactification, model = 0.8, {"kind": "simplex"}

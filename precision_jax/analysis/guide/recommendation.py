@@ -28,7 +28,7 @@ from precision_jax.analysis.guide.config_writer import recommended_config
 from precision_jax.analysis.guide.singularities import EDGE, NOT_SMOOTH, SMOOTH
 from precision_jax.analysis.guide.target_analysis import Analysis
 
-__all__ = ["LOW_DIMENSION", "NET_KEYS", "recommend"]
+__all__ = ["LOW_DIMENSION", "NET_KEYS", "candidates", "recommend"]
 
 LOW_DIMENSION = 3                      # the guide's "low d": interpolants up to here
 NET_KEYS = ("net", "modular")          # the candidates that are networks
@@ -107,6 +107,11 @@ def _candidates(a: Analysis) -> dict[str, Candidate]:
                                    _exp_text(exponent, rule), {"kind": "modular", "activation": "relu"},
                                    net_sizes, net_quick)
     return out
+
+
+def candidates(a: Analysis) -> dict[str, Candidate]:
+    """Every candidate the rules weigh for ``a``, by key (what a measured choice may pick from)."""
+    return _candidates(a)
 
 
 def recommend(a: Analysis) -> Recommendation:
