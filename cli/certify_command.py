@@ -38,5 +38,5 @@ def certify(
     console.print(f"sampled max {c['sampled_max']:.3e}; test max {c['test_max_abs_error']:.3e} → "
                   f"{c['improvement']:.3g}× over the test points", soft_wrap=True)
     console.print(f"search: {c['points']} points, {c['starts']} starts, {c['iterations']} iterations, "
-                  f"{c['evaluations']} evaluations ({c['gradients']} gradients), {c['seconds']:.1f} s "
+                  f"{c['evaluations']} evaluations (gradients: {c['gradients']}), {c['seconds']:.1f} s "
                   f"→ {run_dir / 'summary.json'}", soft_wrap=True)
