@@ -193,7 +193,7 @@ def model_field(default=dataclasses.MISSING, *, doc: str = "", optional: bool = 
 
 
 MODEL_AUTO = "auto"  # model: auto -- the run probes the candidate kinds and fits the winner (runs/auto_model.py)
-MODEL_AUTO_VERSION = 1  # of runs/auto_model.py's probing rule: part of a model: auto run's id (runs/store.py)
+MODEL_AUTO_VERSION = 2  # of runs/auto_model.py's probing rule: part of a model: auto run's id (runs/store.py)
 
 
 def _parse_model_or_auto(data: Any, key: str):

@@ -17,7 +17,8 @@ The test rows never enter the choice.
 
 Candidates, in order (cheapest first):
 
-* ``chebyshev``: the least-squares Chebyshev series (d ≤ 3), spectral for smooth data;
+* ``chebyshev``: the least-squares Chebyshev series (d ≤ 3), spectral for smooth data, of the degree its
+  probe had (:func:`candidates`);
 * ``spline``: order 5, only for rows the spline kind accepts (any 1-D rows; in d ≥ 2 a full grid with
   ``test_data``);
 * ``simplex``: linear interpolation on a Delaunay mesh (d ≤ :data:`SIMPLEX_MAX_D`), N^(−2/d) whatever the
@@ -48,6 +49,7 @@ from precision_jax.config.engine import ConfigError, to_dict
 from precision_jax.config.kinds import MODEL_AUTO, MODEL_AUTO_VERSION, parse_model, parse_stages
 from precision_jax.experiment import ExperimentConfig
 from precision_jax.models.chebyshev import MAX_DIM as CHEBYSHEV_MAX_D
+from precision_jax.models.chebyshev import default_rows_degree
 from precision_jax.models.spline import supported_orders, tensor_grid
 from precision_jax.problems.data_target import DataPoints
 from precision_jax.runs import training
@@ -106,8 +108,13 @@ class Choice:
                 "probe_seconds": self.seconds, "probes": [r.to_json() for r in self.rows]}
 
 
-def candidates(cfg: ExperimentConfig, d: int) -> list[tuple[str, ExperimentConfig, ExperimentConfig]]:
-    """(name, full-run config, probe config) of each candidate for a d-input data file, in the order above."""
+def candidates(cfg: ExperimentConfig, d: int, fit_rows: int) -> list[tuple[str, ExperimentConfig, ExperimentConfig]]:
+    """(name, full-run config, probe config) of each candidate for a d-input data file, in the order above.
+
+    The Chebyshev series keeps the degree its probe had on ``fit_rows`` rows (the largest with (n+1)^d ≤
+    rows/4): the full fit is the series that was validated, not a higher degree that was not, whose error
+    near the box's sparsely sampled edges can be tens of times larger.
+    """
     out = []
 
     def interpolant(name: str, model: dict) -> None:
@@ -115,7 +122,7 @@ def candidates(cfg: ExperimentConfig, d: int) -> list[tuple[str, ExperimentConfi
         out.append((name, full, full))
 
     if d <= CHEBYSHEV_MAX_D:
-        interpolant("chebyshev", {"kind": "chebyshev"})
+        interpolant("chebyshev", {"kind": "chebyshev", "degree": default_rows_degree(fit_rows, d)})
     if 5 in supported_orders(d):
         interpolant("spline", {"kind": "spline", "order": 5})
     if d <= SIMPLEX_MAX_D:
@@ -183,7 +190,7 @@ def choose(cfg: ExperimentConfig, target, keys=None,
     probe_target = _probe_target(target, x, y, fit, val)
     rows, configs = [], {}
     floor = FLOOR_MARGIN * EPS * float(np.sqrt(np.mean(y[val] ** 2)))
-    for name, full, probe in candidates(cfg, target.d):
+    for name, full, probe in candidates(cfg, target.d, int(fit.size)):
         done = next((r for r in rows if r.skipped is None and r.rmse <= floor), None)
         try:
             models.check_rows(full, target)  # the run it would become must be possible on the whole file
