@@ -113,7 +113,7 @@ def test_guide_on_a_data_file_probes_by_default(tmp_path):
     assert measured.exit_code == 0, measured.output
     assert "Recommendation: least-squares Chebyshev series" in measured.output
     assert "Probes (" in measured.output and "→ chebyshev" in measured.output
-    assert "kind: chebyshev" in measured.output  # the ready-to-run config follows the measurement
+    assert "model: {kind: chebyshev, degree: 14}" in measured.output  # the config: the validated series
     rules = CliRunner().invoke(app, ["guide", str(tmp_path / "s.csv"), "--no-probe"])
     assert rules.exit_code == 0, rules.output
     assert "Recommendation: simplex interpolation" in rules.output and "Probes (" not in rules.output

@@ -16,11 +16,14 @@ from precision_jax.analysis.guide.candidates import Recommendation
 from precision_jax.analysis.guide.config_writer import recommended_config
 from precision_jax.analysis.guide.recommendation import candidates
 from precision_jax.analysis.guide.target_analysis import Analysis
+from precision_jax.config.engine import to_dict
 from precision_jax.experiment import build_config
 from precision_jax.runs import auto_model
 from precision_jax.runs.plan import resolve_target
 
 __all__ = ["quick_probe", "follow", "format_choice"]
+
+INTERPOLANTS = ("chebyshev", "spline", "simplex")
 
 
 def quick_probe(a: Analysis, on_probe: Optional[Callable[[auto_model.ProbeRow], None]] = None) -> auto_model.Choice:
@@ -42,6 +45,8 @@ def follow(a: Analysis, rec: Recommendation, choice: auto_model.Choice) -> Recom
                          f"{measured}; the rules alone would say {rec.method.label} ({rec.reason})",
                          [method, *(c for c in rec.candidates if c.key != method.key)], list(rec.notes))
     out.config = recommended_config(a, method)
+    if choice.config.model.kind in INTERPOLANTS:  # the size that was validated (a Chebyshev series' degree)
+        out.config["model"] = to_dict(choice.config.model)
     return out
 
 
