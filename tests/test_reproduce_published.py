@@ -249,3 +249,16 @@ def test_reproduce_3_smoke_runs_the_modular_figure(tmp_path):
     assert [c["id"] for c in rep["claims"]] == [c.id for c in spec.load_figure("3").claims]
     md = (out / "3" / "report.md").read_text()
     assert md.startswith("# Fig. 3: modular vs dense") and "Published Fig. 3 (Entropy 2023" in md
+
+
+def test_a_run_set_whose_output_is_not_a_mapping_is_refused_at_planning(tmp_path):
+    """Found by test_fuzz_specs on A4: ``output: null`` crashed sweep_data with a TypeError."""
+    from precision_jax.analysis.reproduce import runner
+    from precision_jax.config.engine import ConfigError
+
+    data = {"figure": "x", "title": "t", "panels": [{"kind": "scaling", "series": [{"runs": "a"}]}], "claims": [],
+            "runs": {"a": {"base": {"target": {"equation": "Z.001"}, "model": {"kind": "simplex"}, "output": None}}}}
+    fs = spec.parse_figure(data, "fig.yaml")
+    with pytest.raises(ConfigError) as e:
+        runner.plan_figure(fs, "smoke", tmp_path)
+    assert "runs.a (smoke): base.output" in str(e.value) and "\n" not in str(e.value)

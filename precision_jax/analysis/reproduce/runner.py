@@ -59,8 +59,8 @@ def plan_figure(spec: FigureSpec, profile: str, store_root: str | Path) -> Plan:
     base_dir = Path(spec.source).parent if spec.source else Path(".")
     run_sets = {}
     for name, run_set in spec.runs.items():
-        data = run_set.sweep_data(profile, spec.experiment(name), str(store_root))
         try:
+            data = run_set.sweep_data(profile, spec.experiment(name), str(store_root))
             sweep_spec = sw.parse_sweep(data, "", base_dir)
             run_sets[name] = sw.expand(sweep_spec)
         except ConfigError as e:

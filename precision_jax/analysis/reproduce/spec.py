@@ -112,7 +112,9 @@ class RunSetSpec:
         for key, value in (override.get("set") or {}).items():
             apply_override(base, key.split("."), copy.deepcopy(value))
         base["name"] = experiment
-        base.setdefault("output", {})["dir"] = store_root
+        if not isinstance(base.setdefault("output", {}), dict):
+            raise ConfigError(f"expected a mapping, got {base['output']!r}", "base.output")
+        base["output"]["dir"] = store_root
         grid = dict(self.grid)
         grid.update(override.get("grid") or {})
         data = {"name": experiment, "base": base}
