@@ -270,7 +270,7 @@ def test_configs_from_before_the_new_keys_keep_their_run_ids(path):
         if stage["kind"] == "lcs":
             stage.pop("solver"), stage.pop("lanczos_steps")
         if stage["kind"] == "lm":
-            stage.pop("cg_maxiter"), stage.pop("cg_tol")
+            stage.pop("cg_maxiter"), stage.pop("cg_tol"), stage.pop("cg_forcing")
     text = json.dumps(old, sort_keys=True, separators=(",", ":"))
     assert store.run_id(cfg) == hashlib.sha256(text.encode()).hexdigest()[:12]
 

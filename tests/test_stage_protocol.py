@@ -44,9 +44,10 @@ def test_every_stage_kind_owns_its_facts(kind):
 
 
 def test_stage_kinds_leave_their_own_neutral_keys_out_of_run_ids():
-    assert LMConfig.id_neutral_keys({"kind": "lm", "solver": "qr"}) == ("cg_maxiter", "cg_tol")
-    assert LMConfig.id_neutral_keys({"kind": "lm", "solver": "normal"}) == ("cg_maxiter", "cg_tol")
+    assert LMConfig.id_neutral_keys({"kind": "lm", "solver": "qr"}) == ("cg_maxiter", "cg_tol", "cg_forcing")
+    assert LMConfig.id_neutral_keys({"kind": "lm", "solver": "normal"}) == ("cg_maxiter", "cg_tol", "cg_forcing")
     assert LMConfig.id_neutral_keys({"kind": "lm", "solver": "cg"}) == ()
+    assert LMConfig.id_neutral_keys({"kind": "lm", "solver": "cg", "cg_forcing": "fixed"}) == ("cg_forcing",)
     assert LCSConfig.id_neutral_keys({"kind": "lcs", "solver": "dense"}) == ("solver", "lanczos_steps")
     assert LCSConfig.id_neutral_keys({"kind": "lcs", "solver": "lanczos"}) == ()
 
