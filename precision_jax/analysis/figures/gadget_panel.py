@@ -64,18 +64,23 @@ def draw_gadget(ax, series: list, options: dict) -> dict:
     _diagram(ax)
     style.title(ax, options.get("title", ""))
     inset = ax.inset_axes([0.62, 0.17, 0.36, 0.72])
-    run = next((r for s in series for r in (s.runs or ())), None)
-    if run is None:
-        result["empty"] += [s.label for s in series]
-        inset.text(0.5, 0.5, "no run to read\ntest points from", ha="center", va="center", fontsize=style.SMALL,
-                   transform=inset.transAxes)
-        return result
-    path = run.path if isinstance(run, Entry) else read_entry(run).path
-    try:
-        errors = measures.gadget_errors(path, pairs, scales)
-    except Exception as exc:  # noqa: BLE001 — a run whose points cannot be regenerated is named, not fatal
-        result["skipped"].append(f"{path}: {exc}")
-        return result
+    errors = None
+    for series_ in series:
+        readable = 0
+        for run in series_.runs or ():
+            try:
+                path = run.path if isinstance(run, Entry) else read_entry(run).path
+                readable += 1
+                if errors is None:
+                    errors = measures.gadget_errors(path, pairs, scales)
+            except Exception as exc:  # noqa: BLE001 — a run whose points cannot be read or regenerated is named
+                result["skipped"].append(f"{getattr(run, 'path', run)}: {' '.join(str(exc).split())}")
+        if not readable:
+            result["empty"].append(series_.label)
+    if errors is None:
+        return style.nothing(inset, result, "no run to read test points from")
+    if not np.isfinite(errors).any():
+        return style.nothing(inset, result, "the gadget's error is not finite at any scale")
     s = np.asarray(scales)
     inset.loglog(s, errors, "o-", ms=2.5, lw=1.0, color="black", label=f"{4 * len(pairs)} tanh neurons")
     best = int(np.nanargmin(errors))
