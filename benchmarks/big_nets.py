@@ -47,7 +47,7 @@ import jax.numpy as jnp
 
 import precision_jax  # noqa: F401  (float64)
 from precision_jax.engine.stages.adam import AdamConfig
-from precision_jax.engine.stages.base import Problem, build_stage
+from precision_jax.engine.stages.base import REASONS, Problem, build_stage
 from precision_jax.engine.stages.lm import LMConfig
 from precision_jax.experiment import build_config
 from precision_jax.runs.plan import cached_model, resolve_target
@@ -140,7 +140,7 @@ def run_arm(arm: str, predict, theta0, problem: Problem, seconds: float, switch:
             curve.append((elapsed, rmse(predict, state.theta, problem.x_test, problem.y_test), adam_steps + lm_steps))
             done, reason = stage.terminate(state)
             if bool(done):
-                stop = int(reason)
+                stop = REASONS.get(int(reason), str(int(reason)))
                 break
             clock.resume()
     return {"arm": arm, "adam_steps": adam_steps, "lm_steps": lm_steps, "cg_iterations": cg_iterations,
