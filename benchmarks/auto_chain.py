@@ -11,7 +11,8 @@ is the first curve point at or below it, counted from the start of training.
 
 Prints a markdown table (the `train: auto` table of docs/benchmarks.md) and
 writes ``OUT/auto_chain.json`` with the numbers, thread settings, host and
-versions.
+versions, and the same to ``--json`` (default ``benchmarks/results/auto_chain.json``, which the docs table
+is generated from) with the command and the machine.
 
 Run:  python benchmarks/auto_chain.py [--tasks teacher_student,xy] [--out results/benchmarks/auto_chain] [--cold]
       python benchmarks/auto_chain.py --tasks I.11.19_dense --merge   (rerun one task, keep the others' rows)
@@ -29,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import record
 
 from precision_jax.engine import auto_chain
 from precision_jax.runs import store
@@ -106,6 +109,8 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="start from an empty compilation cache")
     parser.add_argument("--merge", action="store_true",
                         help="keep the other tasks' results in OUT/auto_chain.json (replace only the tasks run)")
+    parser.add_argument("--json", default=str(record.RESULTS / "auto_chain.json"),
+                        help="the copy the docs table is generated from (default benchmarks/results/auto_chain.json)")
     parser.add_argument("--table", action="store_true", help="print the table of the runs in OUT/auto_chain.json, "
                                                               "run nothing")
     args = parser.parse_args()
@@ -127,6 +132,8 @@ def main() -> None:
         results.append(run_task(name, out, env))
         print(table(results[-1:]).splitlines()[-1], flush=True)
     stored = out / "auto_chain.json"
+    if args.merge and not stored.exists() and Path(args.json).exists():
+        stored = Path(args.json)  # a fresh checkout keeps only the docs' copy
     if args.merge and stored.exists():
         kept = {r["task"]: r for r in json.loads(stored.read_text())["results"]}
         kept.update({r["task"]: r for r in results})
@@ -134,10 +141,11 @@ def main() -> None:
     print()
     print(table(results))
     threads = {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    (out / "auto_chain.json").write_text(json.dumps(
-        {"results": results, "host": platform.node(), "cpus": os.cpu_count(), "threads": threads,
-         "python": platform.python_version(), "cold_cache": args.cold,
-         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}, indent=1))
+    report = {"results": results, "host": platform.node(), "cpus": os.cpu_count(), "threads": threads,
+              "python": platform.python_version(), "cold_cache": args.cold,
+              "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    (out / "auto_chain.json").write_text(json.dumps(report, indent=1))
+    record.write(args.json, {"benchmark": "auto_chain", **report})
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ framework (here jax, jitted) and converted to numpy at every call.
 Run:  OPENBLAS_NUM_THREADS=1 python benchmarks/bench_stages.py [--adam-steps 2000] [--bfgs-iters 1000]
 
 Prints wall times and the speed ratios, all measured in this one run; each
-timing excludes compilation (a warm-up call runs first).
+timing excludes compilation (a warm-up call runs first), and writes them with the machine, thread settings
+and command to ``benchmarks/results/bench_stages.json`` (``--json PATH`` elsewhere), from which the docs'
+speed table is generated.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import record
 import scipy.optimize
 
 from precision_jax.engine import driver
@@ -122,12 +125,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--adam-steps", type=int, default=2000)
     parser.add_argument("--bfgs-iters", type=int, default=1000)
+    parser.add_argument("--json", default=str(record.RESULTS / "bench_stages.json"), help="where the results go")
     args = parser.parse_args()
     cfg, model, data, problems, theta0 = setup()
     print(f"problem: quickstart teacher–student, N={model.n_params}, D={data.n_train}, "
           f"backend={jax.default_backend()}, dtype={theta0.dtype}")
 
     t_jit, t_py, agree, rmse = bench_adam(cfg, model, data, problems, theta0, args.adam_steps)
+    adam = {"steps": args.adam_steps, "jitted_seconds": t_jit, "python_loop_seconds": t_py,
+            "speedup": t_py / t_jit, "max_theta_difference": agree, "train_rmse": rmse}
     print(f"adam, {args.adam_steps} steps: the driver's jitted stage {t_jit:.3f} s, python loop {t_py:.3f} s "
           f"-> jitted is {t_py / t_jit:.1f}x faster  (max |Δθ| between the two = {agree:.1e}, RMSE {rmse:.2e})")
 
@@ -137,6 +143,12 @@ def main():
           f"train RMSE {rmse_jit:.2e}); scipy BFGS + jax gradients {n_py} iterations in {t_py:.2f} s "
           f"({1e3 * per_py:.2f} ms/it, train RMSE {rmse_py:.2e})")
     print(f"bfgs per-iteration speed ratio (scipy / jitted): {per_py / per_jit:.1f}x")
+    bfgs = {"jitted_iterations": n_jit, "jitted_seconds": t_jit, "jitted_ms_per_iteration": 1e3 * per_jit,
+            "jitted_train_rmse": rmse_jit, "scipy_iterations": n_py, "scipy_seconds": t_py,
+            "scipy_ms_per_iteration": 1e3 * per_py, "scipy_train_rmse": rmse_py, "speedup": per_py / per_jit}
+    record.write(args.json, {"benchmark": "bench_stages", "problem": "configs/quickstart.yaml",
+                             "N": model.n_params, "D": data.n_train, "backend": jax.default_backend(),
+                             "device": str(jax.devices()[0]), "adam": adam, "bfgs": bfgs})
 
 
 if __name__ == "__main__":

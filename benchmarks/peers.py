@@ -73,8 +73,10 @@ curve. The peers' logs and scratch files go to a temporary folder, named in the 
 
 Run:  python benchmarks/peers.py [--budget 600] [--tasks teacher,xy,expsin,I.11.19]
                                  [--tools prec,multistage,pykan] [--chains tuned|auto] [--cpus N]
-                                 [--data-dir DIR] [--out results/benchmarks/peers.json]
-      python benchmarks/peers.py --markdown results/benchmarks/peers.json   (the docs table of a run)
+                                 [--data-dir DIR] [--out benchmarks/results/peers.json]
+      python benchmarks/peers.py --markdown benchmarks/results/peers.json   (the docs table of a run)
+
+The docs' peers table is generated from ``benchmarks/results/peers.json`` (this function's ``markdown``).
 """
 
 from __future__ import annotations
@@ -554,8 +556,9 @@ def main():
     parser.add_argument("--cpus", type=int, default=None, help="CPUs to pin the process to (default: all usable)")
     parser.add_argument("--data-dir", default=None, help="where the shared .npz data sets go (default: a new "
                                                          "temporary folder, which also holds the peers' logs)")
-    parser.add_argument("--out", default=os.path.join(ROOT, "results", "benchmarks", "peers.json"),
-                        help="JSON file for the results (default results/benchmarks/peers.json)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "peers.json"),
+                        help="JSON file for the results (default benchmarks/results/peers.json, which the docs "
+                             "table is generated from)")
     args = parser.parse_args()
     global PREC_LOG_EVERY
     PREC_LOG_EVERY = args.prec_log_every

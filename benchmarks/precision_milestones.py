@@ -26,7 +26,11 @@ baseline otherwise). jaxopt 0.8.5 is its final release and warns on import that
 it is no longer maintained; it is imported only when the baseline runs, with
 that warning silenced.
 
-Run:  python benchmarks/precision_milestones.py [--budget 600] [--every 25]
+Writes the milestone times, machine, thread settings and command to
+``benchmarks/results/precision_milestones.json`` (``--json PATH`` elsewhere), from which the docs' speed table
+is generated.
+
+Run:  python benchmarks/precision_milestones.py [--budget 600] [--every 25] [--json PATH]
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import jax
 import jax.numpy as jnp
 import numpy as np
+import record
 
 from precision_jax import models
 from precision_jax.engine.data_chunks import default_chunk
@@ -204,6 +209,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=600.0, help="seconds for the paper's method (default 600)")
     parser.add_argument("--every", type=int, default=25, help="BFGS iterations between test evaluations")
+    parser.add_argument("--json", default=str(record.RESULTS / "precision_milestones.json"),
+                        help="where the results go")
     args = parser.parse_args()
     jax.config.update("jax_enable_x64", True)
 
@@ -226,6 +233,12 @@ def main():
             b = f"> {args.budget:.0f}"
             ratio = f"> {args.budget / prec_t[m]:.1f}x" if m in prec_t else "-"
         print(f"{m:>10.0e} {a:>10} {b:>12} {ratio:>10}")
+    record.write(args.json, {"benchmark": "precision_milestones", "task": os.path.relpath(CONFIG, ROOT),
+                             "budget_seconds": args.budget, "milestones": list(MILESTONES),
+                             "prec": {"final_test_rmse": prec_final, "wall_seconds": prec_wall,
+                                      "time_to": {f"{m:g}": prec_t.get(m) for m in MILESTONES}},
+                             "paper": {"best_test_rmse": paper_final, "wall_seconds": paper_wall,
+                                       "time_to": {f"{m:g}": paper_t.get(m) for m in MILESTONES}}})
 
 
 if __name__ == "__main__":

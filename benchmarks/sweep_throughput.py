@@ -11,7 +11,10 @@ for at least 3×), and exits non-zero when any run's metrics differ between the
 stores by more than 1e-10 relative: same config and seed must give the same
 numbers, batched or not.
 
-    python benchmarks/sweep_throughput.py [--widths 4 8 16] [--seeds 4]
+Writes the numbers, machine, thread settings and command to ``benchmarks/results/sweep_throughput.json``
+(``--json PATH`` elsewhere), from which the docs' speed table is generated.
+
+    python benchmarks/sweep_throughput.py [--widths 4 8 16] [--seeds 4] [--json PATH]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import record
 import yaml
 
 TOLERANCE = 1e-10  # relative; the sweep reproduces `prec run` bit for bit on CPU
@@ -48,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--json", default=str(record.RESULTS / "sweep_throughput.json"), help="where the results go")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="prec-bench-"))
     env = {**os.environ, "PREC_JAX_CACHE": str(work / "unused-cache")}
@@ -99,6 +104,11 @@ def main() -> None:
     print(f"speed-up: {sweep_rate / loop_rate:.1f}x")
     shutil.rmtree(work, ignore_errors=True)
     bad = sorted((k, v) for k, v in differences.items() if not v <= TOLERANCE)
+    record.write(args.json, {"benchmark": "sweep_throughput", "runs": len(runs), "widths": args.widths,
+                             "seeds": args.seeds, "sweep_seconds": sweep_seconds, "loop_seconds": loop_seconds,
+                             "speedup": sweep_rate / loop_rate, "largest_test_rmse_difference": worst,
+                             "largest_metric_difference": worst_any, "metrics_identical": worst_any == 0.0,
+                             "metrics_differing": len(bad)})
     if bad:
         lines = "\n".join(f"  {run} {key}: sweep {swept[run].get(key)!r} vs prec run {looped[run][key]!r} "
                           f"(relative {v:.1e})" for (run, key), v in bad)

@@ -6,7 +6,13 @@ with a table read from the files as they are on disk, so a page can never quote 
 - ``chaos``: one column per ``benchmarks/results/chaos*.json`` (``python benchmarks/chaos.py``), its counts;
 - ``reproduce PROFILE``: one row per ``docs/figures/PROFILE/<figure>/report.json``
   (``prec reproduce all --profile PROFILE --out docs/figures/PROFILE``), each claim with its verdict, and a
-  note naming the reports judged before claims stated their preconditions.
+  note naming the reports judged before claims stated their preconditions;
+- ``classical``, ``speed``, ``precision_training``, ``auto_chain``, ``peers``, ``width_sweep``, ``big_nets``,
+  ``auto_budget``: the benchmark of that name's ``benchmarks/results/<name>.json`` (``speed``: every
+  ``bench_stages*``, ``sweep_throughput*`` and ``precision_milestones*`` file), each followed by the machine,
+  thread settings, date, commit and command the file records (``benchmarks/record.py`` writes them). Where a
+  benchmark prints its own markdown table (``peers.py --markdown``, ``auto_chain.py --table``,
+  ``auto_budget.py --table``), the page shows that function's output, so the two cannot differ.
 
 Only files that exist make rows; a marker with no file behind it becomes one line saying which command
 writes it. An unknown marker stops the build, so a typo cannot leave a marker in the site.
@@ -14,12 +20,15 @@ writes it. An unknown marker stops the build, so a typo cannot leave a marker in
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+BENCHMARK_CODE = REPO / "benchmarks"  # the scripts whose table functions render their JSON (REPO may move in tests)
 MARKER = re.compile(r"<!--\s*table:\s*([\w-]+)(?:\s+([\w-]+))?\s*-->")
 
 
@@ -32,6 +41,8 @@ def _table(name: str, arg: str | None, page_uri: str) -> str:
         return chaos_table(sorted((REPO / "benchmarks" / "results").glob("chaos*.json")))
     if name == "reproduce" and arg:
         return reproduce_table(REPO / "docs" / "figures" / arg, arg, page_uri)
+    if name in BENCHMARKS and not arg:
+        return benchmark_table(name)
     raise ValueError(f"{page_uri}: unknown table marker {name!r} {arg or ''}".rstrip())
 
 
@@ -129,3 +140,208 @@ def reproduce_table(folder: Path, profile: str, page_uri: str) -> str:
                   f"({len(unchecked)} of {len(reports)}). There, read \"refuted\" as \"not shown by these runs\" "
                   f"until the profile is run again.*"]
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- benchmarks/results/<name>.json
+
+def _results() -> Path:
+    return REPO / "benchmarks" / "results"
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _benchmark(name: str):
+    """The benchmark script ``benchmarks/NAME.py`` as a module, for the table function it prints with."""
+    folder = str(BENCHMARK_CODE)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # the scripts import their sibling ``record``
+    key = f"_docs_benchmark_{name}"
+    if key not in sys.modules:  # once per build; registered first, as dataclasses look their module up
+        spec = importlib.util.spec_from_file_location(key, BENCHMARK_CODE / f"{name}.py")
+        sys.modules[key] = module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[key]
+            raise
+    return sys.modules[key]
+
+
+def _short_threads(threads) -> str:
+    """The thread settings a file records, flattened to ``K=V``; nothing set reads "defaults"."""
+    if not isinstance(threads, dict):
+        return "defaults"
+    flat = {}
+    for key, value in threads.items():
+        if isinstance(value, dict):
+            flat.update({k: v for k, v in value.items() if v is not None})
+        elif value is not None and not isinstance(value, list):
+            flat[key] = value
+    return ", ".join(f"{k}={v}" for k, v in flat.items()) or "defaults"
+
+
+def provenance_line(path: Path, rep: dict) -> str:
+    """Where and how ``path``'s numbers were measured: machine, threads, date, commit, command."""
+    prov = rep.get("provenance") if isinstance(rep.get("provenance"), dict) else {}
+    machine = rep.get("machine") if isinstance(rep.get("machine"), dict) else prov
+    host = machine.get("host") or rep.get("host") or "unknown host"
+    cpus = machine.get("cpus_usable") or rep.get("cpus")
+    load = machine.get("load_average")
+    what = ", ".join(str(x) for x in (host, machine.get("cpu_model"), f"{cpus} CPUs" if cpus else None,
+                                      rep.get("device") if rep.get("backend") not in (None, "cpu") else None,
+                                      f"load {' / '.join(f'{v:g}' for v in load)} (1 / 5 / 15 min)" if load else None)
+                     if x)
+    git = rep.get("git") or prov.get("git") or {}
+    commit = git.get("commit", "") if isinstance(git, dict) else str(git)
+    commit = commit[:7] + (" (uncommitted changes)" if isinstance(git, dict) and git.get("dirty") is True else "")
+    command = rep.get("command") or prov.get("command") or "—"
+    if isinstance(command, list):
+        command = " ".join(command)
+    when = rep.get("when") or prov.get("finished_utc") or "—"
+    threads = _short_threads(rep.get("threads"))
+    return (f"*`{path.relative_to(REPO).as_posix()}`: {_cell(what)}; threads: {_cell(threads)}; "
+            f"{_cell(when)}, commit {commit or '—'}. Command: `{_cell(command)}`*")
+
+
+def _missing(path: Path, command: str, by_benchmark: bool = True) -> str:
+    who = "Not yet measured by the JSON-writing benchmark" if by_benchmark else "Not yet measured"
+    return f"*{who}: `{command}` writes `{path.relative_to(REPO).as_posix()}`.*\n"
+
+
+def _with_provenance(table: str, sources: list[tuple[Path, dict]]) -> str:
+    return table.rstrip("\n") + "\n\n" + "<br>\n".join(provenance_line(p, r) for p, r in sources) + "\n"
+
+
+def _exponent(row: dict) -> str:
+    text = f"{row['exponent']:.3f}".replace("-", "−")
+    if row.get("interval"):
+        lo, hi = row["interval"]
+        text += f" [{lo:.3f}, {hi:.3f}]".replace("-", "−")
+    return text
+
+
+def classical_table(rep: dict) -> str:
+    lines = ["| method | target | D range | fitted exponent | theory |", "|---|---|---|---|---|"]
+    for r in rep["rows"]:
+        lo, hi = r["D"]
+        lines.append(f"| {_cell(r['method'])} | {_cell(r['target'])} | {lo:,}–{hi:,} | {_exponent(r)} | "
+                     f"{r['theory']:.3g} |".replace("| -", "| −"))
+    floors = "; ".join(f"{_cell(f['method'])}: {_fmt(f['relative_rmse'])}" for f in rep.get("floors", []))
+    if floors:
+        lines += ["", f"Floors (relative test RMSE on e^x): {floors}."]
+    return "\n".join(lines) + "\n"
+
+
+def precision_training_table(rep: dict) -> str:
+    lines = ["| config | chain | test RMSE | issue goal | paper | wall |", "|---|---|---|---|---|---|"]
+    for r in rep["rows"]:
+        if "error" in r:
+            result = f"failed: {_cell(r['error'][-80:])}"
+        else:
+            result = f"**{_fmt(r['test_rmse'])}**"
+            if r.get("test_relative_rmse") is not None:
+                result += f" (relative {_fmt(r['test_relative_rmse'])})"
+        lines.append(f"| `{r['config']}` | {_cell(r['chain'])} | {result} | {_cell(r['goal'])} | {_cell(r['paper'])} | "
+                     f"{r['wall_seconds']:.0f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def width_sweep_table(rep: dict) -> str:
+    lines = ["| series | N range | fitted exponent α | theory |", "|---|---|---|---|"]
+    for r in rep["rows"]:
+        lo, hi = r["N"]
+        lines.append(f"| {_cell(r['series'])} | {lo:,}–{hi:,} | {_exponent(r)} | {_cell(r.get('theory', '—'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def big_nets_table(rep: dict) -> str:
+    minutes = [f"{m:g} min" for m in rep.get("minutes", [])]
+    lines = ["| activation | width | N | arm | " + " | ".join(f"test RMSE at {m}" for m in minutes) +
+             " | Adam / LM steps | stop |", "|---|---|---|---|" + "---|" * len(minutes) + "---|---|"]
+    for r in rep["rows"]:
+        cells = " | ".join(_fmt(r.get("rmse_at", {}).get(m)) for m in minutes)
+        lines.append(f"| {r['activation']} | {r['width']} | {r['n_params']:,} | {r['arm']} | {cells} | "
+                     f"{r.get('adam_steps', '—')} / {r.get('lm_steps', '—')} | {_cell(r.get('stop', '—'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def _speed_rows(name: str, rep: dict) -> list[str]:
+    if name == "bench_stages":
+        b, a = rep["bfgs"], rep["adam"]
+        return [f"`bench_stages.py`: jitted dense BFGS (the driver's compiled stage) vs scipy BFGS + jax gradients, "
+                f"per iteration (quickstart) | {b['speedup']:.1f}× ({b['jitted_ms_per_iteration']:.2f} vs "
+                f"{b['scipy_ms_per_iteration']:.2f} ms/it)",
+                f"`bench_stages.py`: Adam as one compiled stage chunk vs a Python loop of jitted steps "
+                f"({a['steps']:,} steps) | {a['speedup']:.1f}× ({a['jitted_seconds']:.2f} s vs "
+                f"{a['python_loop_seconds']:.2f} s)"]
+    if name == "sweep_throughput":
+        same = "metrics identical" if rep.get("metrics_identical") else \
+            f"largest metric difference {_fmt(rep.get('largest_metric_difference'))}"
+        return [f"`sweep_throughput.py`: `prec sweep` vs a shell loop of `prec run` ({rep['runs']} runs) | "
+                f"{rep['speedup']:.1f}× (sweep {rep['sweep_seconds']:.1f} s, loop {rep['loop_seconds']:.1f} s), {same}"]
+    if name == "precision_milestones":
+        ours, paper = rep["prec"]["time_to"], rep["paper"]["time_to"]
+        budget = rep["budget_seconds"]
+        cells = []
+        for m in ("1e-08", "1e-10", "1e-12", "1e-15"):
+            a, b = ours.get(m), paper.get(m)
+            mine = f"{a:.1f} s" if a is not None else "never"
+            theirs = f"{b:.0f} s" if b is not None else f"> {budget:.0f} s"
+            ratio = (f" ({b / a:.2g}×)" if b is not None else f" (> {budget / a:.2g}×)") if a else ""
+            cells.append(f"{mine} vs {theirs}{ratio}")
+        return [f"`precision_milestones.py --budget {budget:g}`: time to test RMSE 1e-8 / 1e-10 / 1e-12 / 1e-15, "
+                f"`teacher_student_best` vs the paper's method re-created | {' / '.join(cells)}; paper's method "
+                f"ends at {_fmt(rep['paper']['best_test_rmse'])}"]
+    return []
+
+
+SPEED = [("bench_stages", "python benchmarks/bench_stages.py"),
+         ("sweep_throughput", "python benchmarks/sweep_throughput.py"),
+         ("precision_milestones", "python benchmarks/precision_milestones.py --budget 240")]
+
+
+def speed_table() -> str:
+    lines, sources, notes = ["| benchmark | result | machine |", "|---|---|---|"], [], []
+    for stem, command in SPEED:
+        paths = sorted(_results().glob(f"{stem}*.json"), key=lambda p: (p.stem != stem, p.name))  # the plain one first
+        if not paths:
+            notes.append(_missing(_results() / f"{stem}.json", command).strip())
+        for path in paths:
+            rep = _load(path)
+            host = (rep.get("machine") or {}).get("host", "?")
+            where = rep.get("device") if rep.get("backend") not in (None, "cpu") else f"{host}, CPU"
+            lines += [f"| {row} | {_cell(where)} |" for row in _speed_rows(stem, rep)]
+            sources.append((path, rep))
+    out = _with_provenance("\n".join(lines), sources) if sources else ""
+    return out + ("\n" if out and notes else "") + "<br>\n".join(notes) + ("\n" if notes else "")
+
+
+# name -> (file under benchmarks/results, command that writes it, table from the file's dict, by a benchmark
+# that exists and writes JSON: the missing note says so)
+BENCHMARKS = {
+    "classical": ("classical.json", "python benchmarks/classical_scaling.py", classical_table, True),
+    "speed": (None, None, None, True),
+    "precision_training": ("precision_training.json", "python benchmarks/precision_training.py",
+                           precision_training_table, True),
+    "auto_chain": ("auto_chain.json", "python benchmarks/auto_chain.py",
+                   lambda rep: _benchmark("auto_chain").table(rep["results"]) + "\n", True),
+    "peers": ("peers.json", "taskset -c 1 python benchmarks/peers.py --budget 300 --cpus 1 --prec-log-every 10",
+              lambda rep: _benchmark("peers").markdown(rep) + "\n", True),
+    "width_sweep": ("width_sweep.json", "python benchmarks/width_sweep.py", width_sweep_table, True),
+    "big_nets": ("big_nets.json", "python benchmarks/big_nets.py", big_nets_table, False),
+    "auto_budget": ("auto_budget.json", "python benchmarks/auto_budget.py --budget 10m,30m,60m",
+                    lambda rep: _benchmark("auto_budget").table(rep["rows"]) + "\n", False),
+}
+
+
+def benchmark_table(name: str) -> str:
+    if name == "speed":
+        return speed_table()
+    file, command, table, by_benchmark = BENCHMARKS[name]
+    path = _results() / file
+    if not path.exists():
+        return _missing(path, command, by_benchmark)
+    rep = _load(path)
+    return _with_provenance(table(rep), [(path, rep)])

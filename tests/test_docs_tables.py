@@ -79,3 +79,174 @@ def test_unknown_marker_stops_the_build():
         docs_tables.on_page_markdown("<!-- table: chaso -->", page(), None, None)
     with pytest.raises(ValueError, match="reproduce"):
         docs_tables.on_page_markdown("<!-- table: reproduce -->", page(), None, None)
+
+
+# --------------------------------------------------------------------------- benchmarks/results/<name>.json
+
+_record_spec = importlib.util.spec_from_file_location("bench_record", REPO / "benchmarks" / "record.py")
+bench_record = importlib.util.module_from_spec(_record_spec)
+_record_spec.loader.exec_module(bench_record)
+
+MACHINE = {"machine": {"host": "box", "cpu_model": "AMD EPYC", "cpus_usable": 2, "load_average": [3.5, 4.0, 5.0]},
+           "threads": {"OPENBLAS_NUM_THREADS": "1"}, "command": "python benchmarks/x.py --fast",
+           "git": {"commit": "0123456789abcdef", "dirty": False}, "when": "2026-12-07T15:00:00Z"}
+
+
+def results(tmp_path, monkeypatch, **files):
+    monkeypatch.setattr(docs_tables, "REPO", tmp_path)
+    folder = tmp_path / "benchmarks" / "results"
+    folder.mkdir(parents=True)
+    for name, content in files.items():
+        (folder / f"{name}.json").write_text(json.dumps({**MACHINE, **content}))
+    return folder
+
+
+def render(name):
+    return docs_tables.on_page_markdown(f"<!-- table: {name} -->", page("benchmarks.md"), None, None)
+
+
+def rows(out):
+    return [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| ---")][1:]
+
+
+def test_every_benchmark_table_says_where_it_was_measured(tmp_path, monkeypatch):
+    results(tmp_path, monkeypatch, classical={"rows": [], "floors": []})
+    out = render("classical")
+    line = out.strip().splitlines()[-1]
+    assert line == ("*`benchmarks/results/classical.json`: box, AMD EPYC, 2 CPUs, load 3.5 / 4 / 5 (1 / 5 / 15 min); "
+                    "threads: OPENBLAS_NUM_THREADS=1; 2026-12-07T15:00:00Z, commit 0123456. "
+                    "Command: `python benchmarks/x.py --fast`*")
+
+
+def test_classical_table_rows_from_the_json(tmp_path, monkeypatch):
+    results(tmp_path, monkeypatch, classical={
+        "rows": [{"method": "simplex", "target": "Z.001 (d=1), 6 seeds", "D": [100, 10000], "exponent": -1.9666,
+                  "interval": [-2.0398, -1.9091], "theory": -2.0},
+                 {"method": "spline order 5", "target": "e^x, 1-D", "D": [56, 100], "exponent": -6.215,
+                  "interval": None, "theory": -6}],
+        "floors": [{"method": "spline order 3, D=3000", "relative_rmse": 3.27e-16}]})
+    out = render("classical")
+    assert rows(out) == ["| simplex | Z.001 (d=1), 6 seeds | 100–10,000 | −1.967 [−2.040, −1.909] | −2 |",
+                         "| spline order 5 | e^x, 1-D | 56–100 | −6.215 | −6 |"]
+    assert "Floors (relative test RMSE on e^x): spline order 3, D=3000: 3.27e-16." in out
+
+
+def test_precision_training_table_names_a_failed_run(tmp_path, monkeypatch):
+    results(tmp_path, monkeypatch, precision_training={"rows": [
+        {"config": "xy", "chain": "LM | focus", "goal": "≤ 1e-9", "paper": "~3e-7", "wall_seconds": 290.6,
+         "test_rmse": 5.42e-10, "test_relative_rmse": 5.2e-11},
+        {"config": "I.11.19", "chain": "modular", "goal": "≤ 1e-6", "paper": "~1.3e-4", "wall_seconds": 3.0,
+         "error": "prec: error: out of memory"}]})
+    assert rows(render("precision_training")) == [
+        "| `xy` | LM \\| focus | **5.42e-10** (relative 5.20e-11) | ≤ 1e-9 | ~3e-7 | 291 s |",
+        "| `I.11.19` | modular | failed: prec: error: out of memory | ≤ 1e-6 | ~1.3e-4 | 3 s |"]
+
+
+def test_speed_table_reads_each_file_and_names_the_missing_one(tmp_path, monkeypatch):
+    results(tmp_path, monkeypatch,
+            bench_stages={"backend": "cpu", "adam": {"steps": 2000, "speedup": 1.73, "jitted_seconds": 4.7,
+                                                     "python_loop_seconds": 8.2},
+                          "bfgs": {"speedup": 10.7, "jitted_ms_per_iteration": 6.14, "scipy_ms_per_iteration": 65.8}},
+            **{"bench_stages-h100": {"backend": "gpu", "device": "cuda:0 (H100)",
+                                     "adam": {"steps": 2000, "speedup": 1.5, "jitted_seconds": 1.0,
+                                              "python_loop_seconds": 1.5},
+                                     "bfgs": {"speedup": 59.4, "jitted_ms_per_iteration": 0.22,
+                                              "scipy_ms_per_iteration": 13.1}}},
+            sweep_throughput={"runs": 12, "speedup": 5.64, "sweep_seconds": 37.2, "loop_seconds": 209.9,
+                              "metrics_identical": True})
+    out = render("speed")
+    body = rows(out)
+    assert len(body) == 5
+    assert body[0].endswith("| 10.7× (6.14 vs 65.80 ms/it) | box, CPU |")
+    assert body[1].endswith("| 1.7× (4.70 s vs 8.20 s) | box, CPU |")
+    assert body[2].endswith("| 59.4× (0.22 vs 13.10 ms/it) | cuda:0 (H100) |")  # bench_stages-h100 sorts after
+    assert body[4].endswith("| 5.6× (sweep 37.2 s, loop 209.9 s), metrics identical | box, CPU |")
+    assert out.count("Command: `python benchmarks/x.py --fast`") == 3
+    assert "Not yet measured by the JSON-writing benchmark: `python benchmarks/precision_milestones.py --budget 240` " \
+           "writes `benchmarks/results/precision_milestones.json`." in out
+
+
+def test_precision_milestones_row_gives_ratios_and_lower_bounds(tmp_path, monkeypatch):
+    results(tmp_path, monkeypatch, precision_milestones={
+        "budget_seconds": 240, "prec": {"time_to": {"1e-08": 9.6, "1e-10": 20.0, "1e-12": 58.0, "1e-15": None}},
+        "paper": {"time_to": {"1e-08": 144.0, "1e-10": 154.0, "1e-12": None, "1e-15": None},
+                  "best_test_rmse": 5.7e-12}})
+    (row,) = rows(render("speed"))
+    assert "| 9.6 s vs 144 s (15×) / 20.0 s vs 154 s (7.7×) / 58.0 s vs > 240 s (> 4.1×) / never vs > 240 s; " \
+           "paper's method ends at 5.70e-12 |" in row
+
+
+def test_width_sweep_and_big_nets_tables(tmp_path, monkeypatch):
+    results(tmp_path, monkeypatch,
+            width_sweep={"rows": [{"series": "relu", "N": [37, 1185], "exponent": -0.955, "interval": [-1.041, -0.866],
+                                   "theory": "−2/d = −1"}]},
+            big_nets={"minutes": [1, 15], "rows": [
+                {"activation": "tanh", "width": 140, "n_params": 20721, "arm": "lm_fixed", "adam_steps": 100,
+                 "lm_steps": 3, "stop": "time", "rmse_at": {"1 min": 2.5e-3, "15 min": 1.25e-5}}]})
+    assert rows(render("width_sweep")) == ["| relu | 37–1,185 | −0.955 [−1.041, −0.866] | −2/d = −1 |"]
+    out = render("big_nets")
+    assert out.splitlines()[0] == "| activation | width | N | arm | test RMSE at 1 min | test RMSE at 15 min | " \
+                                  "Adam / LM steps | stop |"
+    assert rows(out) == ["| tanh | 140 | 20,721 | lm_fixed | 0.0025 | 1.25e-05 | 100 / 3 | time |"]
+
+
+def test_tables_a_benchmark_prints_are_its_own_function(tmp_path, monkeypatch):
+    """auto_chain, auto_budget and peers: the page shows exactly what the script's --table/--markdown prints."""
+    auto_row = {"task": "xy", "what": "x·y", "goal": 1e-13, "test_rmse": 4.33e-14, "met": True,
+                "seconds_to_goal": 398.0, "wall_seconds": 535.0, "compile_seconds": 24.0, "lm_gflops": 13.0}
+    budget_row = {"task": "xy", "what": "x·y", "goal": 1e-13, "budget": "10m", "test_rmse": 3e-13,
+                  "test_max_abs_error": 2e-12, "met": False, "stop_reason": "budget", "wall_seconds": 610.0,
+                  "predicted_seconds": 540.0, "rounds_accepted": 1, "planned_rounds": 2, "steps_run": 900}
+    prec = {"status": "done", "final_test_rmse": 2.5e-16, "wall_s": 140.0,
+            "time_to": {"1e-06": 10.4, "1e-08": 14.2, "1e-10": 34.7, "1e-12": 134.2}}
+    kan = {"status": "budget", "final_test_rmse": 1.4e-10, "wall_s": 302.0,
+           "time_to": {"1e-06": 64.8, "1e-08": 91.5, "1e-10": None, "1e-12": None}}
+    peers = {"recipes": {"prec": {"configs": {"teacher": "configs/precision/teacher_student_best.yaml"}}},
+             "results": {"teacher": {"prec": prec, "pykan": kan}},
+             "ratios_vs_prec": {"teacher": {"pykan": {"rmse": 5.6e5, "time": {"1e-06": 6.23, "1e-08": 6.44,
+                                                                             "1e-10": "> 8.7", "1e-12": "> 2.25"}}}}}
+    results(tmp_path, monkeypatch, auto_chain={"results": [auto_row]}, auto_budget={"rows": [budget_row]},
+            peers=peers)
+    for name, call in [("auto_chain", lambda m: m.table([auto_row])), ("auto_budget", lambda m: m.table([budget_row])),
+                       ("peers", lambda m: m.markdown({**MACHINE, **peers}))]:
+        expected = call(docs_tables._benchmark(name))
+        out = render(name)
+        assert out.startswith(expected + "\n\n*`benchmarks/results/" + name + ".json`: box"), name
+        assert len(rows(out)) >= 1
+    assert "| teacher | prec (`teacher_student_best`) | 2.5e-16 | **10.4 s** |" in render("peers")
+
+
+def test_missing_benchmark_json_is_one_line_naming_its_command(tmp_path, monkeypatch):
+    results(tmp_path, monkeypatch)
+    for name, command in [("classical", "python benchmarks/classical_scaling.py"),
+                          ("precision_training", "python benchmarks/precision_training.py"),
+                          ("auto_chain", "python benchmarks/auto_chain.py"),
+                          ("peers", "benchmarks/peers.py --budget 300"),
+                          ("width_sweep", "python benchmarks/width_sweep.py")]:
+        out = render(name)
+        assert out.startswith("*Not yet measured by the JSON-writing benchmark: `") and command in out, name
+        assert out.count("\n") == 1 and "|" not in out
+    for name in ("big_nets", "auto_budget"):
+        out = render(name)
+        assert out.startswith(f"*Not yet measured: `python benchmarks/{name}.py") and out.count("\n") == 1
+        assert f"writes `benchmarks/results/{name}.json`" in out
+    speed = render("speed")
+    assert speed.count("Not yet measured") == 3 and "|" not in speed
+
+
+def test_benchmark_marker_with_an_argument_stops_the_build():
+    with pytest.raises(ValueError, match="unknown table marker 'classical' extra"):
+        docs_tables.on_page_markdown("<!-- table: classical extra -->", page(), None, None)
+
+
+def test_record_writes_strict_json_with_machine_threads_and_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setattr("sys.argv", [str(REPO / "benchmarks" / "bench_stages.py"), "--adam-steps", "10"])
+    path = bench_record.write(tmp_path / "sub" / "x.json", {"value": float("nan"), "rows": [1.5, float("inf")]})
+    data = json.loads(path.read_text())
+    assert data["value"] is None and data["rows"] == [1.5, None]
+    assert data["command"] == "python benchmarks/bench_stages.py --adam-steps 10"
+    assert data["threads"]["OPENBLAS_NUM_THREADS"] == "1"
+    assert {"host", "cpu_model", "cpus_usable", "load_average"} <= set(data["machine"])
+    assert len(data["git"]["commit"]) == 40 and data["when"].endswith("Z")
+    assert [p.name for p in path.parent.iterdir()] == ["x.json"]  # no temporary file left
