@@ -169,6 +169,10 @@ def _benchmark(name: str):
     return sys.modules[key]
 
 
+# Recorded beside the thread variables by provenance.thread_settings, but no thread setting.
+NOT_THREADS = {"TF_CPP_MIN_LOG_LEVEL", "PREC_JAX_CACHE", "JAX_ENABLE_X64"}
+
+
 def _short_threads(threads) -> str:
     """The thread settings a file records, flattened to ``K=V``; nothing set reads "defaults"."""
     if not isinstance(threads, dict):
@@ -179,7 +183,7 @@ def _short_threads(threads) -> str:
             flat.update({k: v for k, v in value.items() if v is not None})
         elif value is not None and not isinstance(value, list):
             flat[key] = value
-    return ", ".join(f"{k}={v}" for k, v in flat.items()) or "defaults"
+    return ", ".join(f"{k}={v}" for k, v in flat.items() if k not in NOT_THREADS) or "defaults"
 
 
 def provenance_line(path: Path, rep: dict) -> str:
