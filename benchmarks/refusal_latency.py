@@ -13,9 +13,10 @@ measures *how long* it takes, which the tests cannot assert on a shared, loaded 
   points and ``fit_simplex`` refusing 1e6 points in 8-D, baseline ``build_config``.
 
 It prints seconds, the ratio to the baseline, and the limit the tests used to assert (60 s, 30 s, 5 s, 1 s),
-and exits 1 if a median is over that limit.
+and exits 1 if a median is over that limit. The rows, with the machine, thread settings and command, go to
+``benchmarks/results/refusal_latency.json`` (``--json PATH`` elsewhere), from which the docs' table is generated.
 
-    python benchmarks/refusal_latency.py [--repeats 3]
+    python benchmarks/refusal_latency.py [--repeats 3] [--json PATH]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import record
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +81,7 @@ def refusal(*args) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per case (the median is kept)")
+    parser.add_argument("--json", default=str(record.RESULTS / "refusal_latency.json"), help="where the results go")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from precision_jax.config.engine import ConfigError, read_yaml
@@ -160,6 +163,11 @@ def main() -> int:
         print(f"{case:<42} {seconds:>9.3f} {seconds / baseline:>11.1f} {limit:>9} s{flag}")
     print(f"baselines: JAX start-up {startup:.2f} s; read_yaml(quickstart) {good * 1e3:.2f} ms; "
           f"build_config {build * 1e3:.2f} ms")
+    record.write(args.json, {"benchmark": "refusal_latency", "repeats": args.repeats,
+                             "rows": [{"case": case, "seconds": seconds, "baseline_seconds": baseline,
+                                       "old_limit_seconds": limit} for case, seconds, baseline, limit in rows],
+                             "baselines": {"jax_startup_seconds": startup, "read_yaml_quickstart_seconds": good,
+                                           "build_config_seconds": build}})
     return 1 if over else 0
 
 

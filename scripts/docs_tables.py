@@ -7,9 +7,10 @@ with a table read from the files as they are on disk, so a page can never quote 
 - ``reproduce PROFILE``: one row per ``docs/figures/PROFILE/<figure>/report.json``
   (``prec reproduce all --profile PROFILE --out docs/figures/PROFILE``), each claim with its verdict, and a
   note naming the reports judged before claims stated their preconditions;
-- ``classical``, ``speed``, ``precision_training``, ``auto_chain``, ``peers``, ``width_sweep``, ``big_nets``,
-  ``auto_budget``: the benchmark of that name's ``benchmarks/results/<name>.json`` (``speed``: every
-  ``bench_stages*``, ``sweep_throughput*`` and ``precision_milestones*`` file), each followed by the machine,
+- ``classical``, ``speed``, ``precision_training``, ``auto_chain``, ``peers``, ``width_sweep``,
+  ``refusal_latency``, ``big_nets``, ``auto_budget``: the ``benchmarks/results/<name>.json`` a benchmark
+  writes (``speed``: every ``bench_stages*``, ``sweep_throughput*`` and ``precision_milestones*`` file;
+  ``classical``: ``classical_scaling.py``'s), each followed by the machine,
   thread settings, date, commit and command the file records (``benchmarks/record.py`` writes them). Where a
   benchmark prints its own markdown table (``peers.py --markdown``, ``auto_chain.py --table``,
   ``auto_budget.py --table``), the page shows that function's output, so the two cannot differ.
@@ -322,6 +323,19 @@ def speed_table() -> str:
     return out + ("\n" if out and notes else "") + "<br>\n".join(notes) + ("\n" if notes else "")
 
 
+def refusal_latency_table(rep: dict) -> str:
+    lines = ["| refusal | median seconds | × its baseline | limit the tests once asserted |", "|---|---|---|---|"]
+    for r in rep["rows"]:
+        lines.append(f"| {_cell(r['case'])} | {r['seconds']:.3g} | {r['seconds'] / r['baseline_seconds']:.1f} | "
+                     f"{r['old_limit_seconds']:g} s |")
+    b = rep.get("baselines", {})
+    if b:
+        lines += ["", f"Baselines: a process that imports JAX and the CLI {b['jax_startup_seconds']:.2f} s (command "
+                  f"line); `read_yaml` of the quickstart {1e3 * b['read_yaml_quickstart_seconds']:.2f} ms (parsers); "
+                  f"`build_config` {1e3 * b['build_config_seconds']:.2f} ms (in-process size checks)."]
+    return "\n".join(lines) + "\n"
+
+
 # name -> (file under benchmarks/results, command that writes it, table from the file's dict, by a benchmark
 # that exists and writes JSON: the missing note says so)
 BENCHMARKS = {
@@ -334,6 +348,8 @@ BENCHMARKS = {
     "peers": ("peers.json", "taskset -c 1 python benchmarks/peers.py --budget 300 --cpus 1 --prec-log-every 10",
               lambda rep: _benchmark("peers").markdown(rep) + "\n", True),
     "width_sweep": ("width_sweep.json", "python benchmarks/width_sweep.py", width_sweep_table, True),
+    "refusal_latency": ("refusal_latency.json", "python benchmarks/refusal_latency.py", refusal_latency_table,
+                        True),
     "big_nets": ("big_nets.json", "python benchmarks/big_nets.py", big_nets_table, False),
     "auto_budget": ("auto_budget.json", "python benchmarks/auto_budget.py --budget 10m,30m,60m",
                     lambda rep: _benchmark("auto_budget").table(rep["rows"]) + "\n", False),

@@ -250,3 +250,13 @@ def test_record_writes_strict_json_with_machine_threads_and_command(tmp_path, mo
     assert {"host", "cpu_model", "cpus_usable", "load_average"} <= set(data["machine"])
     assert len(data["git"]["commit"]) == 40 and data["when"].endswith("Z")
     assert [p.name for p in path.parent.iterdir()] == ["x.json"]  # no temporary file left
+
+
+def test_refusal_latency_table(tmp_path, monkeypatch):
+    results(tmp_path, monkeypatch, refusal_latency={
+        "rows": [{"case": "prec run: alias bomb", "seconds": 3.2, "baseline_seconds": 2.0, "old_limit_seconds": 30}],
+        "baselines": {"jax_startup_seconds": 2.0, "read_yaml_quickstart_seconds": 0.0012,
+                      "build_config_seconds": 0.0005}})
+    out = render("refusal_latency")
+    assert rows(out) == ["| prec run: alias bomb | 3.2 | 1.6 | 30 s |"]
+    assert "JAX and the CLI 2.00 s" in out and "quickstart 1.20 ms" in out
