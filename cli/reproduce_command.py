@@ -31,21 +31,27 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _list(figures, store_root: Path, out: Optional[Path]) -> None:
-    from precision_jax.analysis.reproduce import report, runner, spec
+def _list(figures, store_root: Path, out: Optional[Path], calibrate: Optional[Path] = None) -> None:
+    from precision_jax.analysis.reproduce import cost, report, runner, spec
 
+    model = cost.load(store_root)
+    if calibrate is not None:  # fit the constants to the store's recorded times (and the reports' drawing time)
+        reports = [r for p in spec.PROFILES for f in figures if (r := report.read_report(out or default_out(p), f))]
+        model = cost.calibrate(calibrate, reports)
+        console.print(f"wrote {cost.save(calibrate, model)}: constants fitted to {model.runs} runs on {model.machine}; "
+                      f"list with them by --store {calibrate}")
     former = {}
     for old, (now, _) in spec.FORMER_IDS.items():
         former.setdefault(now, []).append(old)
     table = Table("figure", "title", "runs (smoke / reduced / paper)", "≈ smoke", "≈ reduced", "≈ paper",
-                  "last measured", title="prec reproduce: figures and estimated cost on 2 cores")
+                  "last measured", title=f"prec reproduce: figures and estimated cost ({model.machine})")
     for figure in figures:
         fs = spec.load_figure(figure)
         counts, costs = [], []
         for profile in spec.PROFILES:
             plan = runner.plan_figure(fs, profile, store_root)
             counts.append(str(len(plan.runs)))
-            costs.append(_duration(runner.estimate_seconds(plan)))
+            costs.append(_duration(runner.estimate_seconds(plan, model)))
         measured = []
         for profile in spec.PROFILES:
             previous = report.read_report(out or default_out(profile), figure)
@@ -67,6 +73,9 @@ def reproduce(
                                                            "(default results/reproduce-<profile>)."),
     store_root: Path = typer.Option(Path("results"), "--store", help="The results store the runs go to."),
     list_figures: bool = typer.Option(False, "--list", help="List the figures with each profile's estimated cost."),
+    calibrate: Optional[Path] = typer.Option(None, "--calibrate", help="With --list: fit the cost model to the "
+                                             "recorded times of STORE's complete runs and write STORE/cost_model.json"
+                                             " (--list reads it when STORE is the --store)."),
     table: bool = typer.Option(False, "--table", help="Print a markdown table of the reports already in OUT "
                                                       "(one row per figure: wall time, every claim's verdict)."),
     shard_text: Optional[str] = typer.Option(None, "--shard", help="Run only shard I of N of each figure's "
@@ -98,14 +107,14 @@ def reproduce(
 
     if profile not in spec.PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; expected one of: {', '.join(spec.PROFILES)}", "--profile")
-    if figure is None and not (list_figures or table):
+    if figure is None and not (list_figures or table or calibrate is not None):
         fail("name a figure (prec reproduce --list shows them) or all")
     figures = spec.list_figures() if figure in (None, "all") else [spec.resolve_id(figure)]
     note = spec.former_id_note(figure) if figure not in (None, "all") else None
     if note:  # an id from before the published numbering: say what it means now
         err_console.print(note, markup=False, soft_wrap=True)
-    if list_figures:
-        _list(figures, store_root, out)
+    if list_figures or calibrate is not None:
+        _list(figures, store_root, out, calibrate)
         return
     out = out or default_out(profile)
     if table:

@@ -10,7 +10,6 @@ back as :class:`precision_jax.analysis.figures.runs.Entry` records for panels an
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -22,12 +21,6 @@ from precision_jax.config.engine import ConfigError, to_dict
 from precision_jax.runs import store
 from precision_jax.runs import sweep as sw
 from precision_jax.runs.execute import run_state
-
-# A rough cost model for `prec reproduce --list`, calibrated on the 2-core development machine (docs/reproduce.md):
-# seconds per (parameter × point) of one loss-and-gradient evaluation, and per compiled seed group.
-SECONDS_PER_PARAM_POINT = 4e-9
-SECONDS_PER_GROUP = 4.0
-SECONDS_PER_INTERPOLATED_POINT = 3e-5
 
 
 @dataclass
@@ -96,31 +89,9 @@ def collect(plan: Plan) -> dict[str, RunSetData]:
     return out
 
 
-def estimate_seconds(plan: Plan) -> float:
-    """A rough wall-time estimate of running the whole plan on 2 cores (see the constants above)."""
-    from precision_jax import models
-    from precision_jax.runs.plan import resolve_target, resolve_train_points, with_chain
+def estimate_seconds(plan: Plan, model=None) -> float:
+    """The plan's wall time (its runs, drawing and judging) by :mod:`~precision_jax.analysis.reproduce.cost`'s
+    model: ``model``'s constants, else the store's calibrated ones, else the committed defaults."""
+    from precision_jax.analysis.reproduce import cost
 
-    total = 0.0
-    groups = sw.group_runs(plan.runs)
-    for group in groups:
-        cfg = group[0].config
-        seeds = len(group)
-        try:
-            target = resolve_target(cfg)
-        except ConfigError:
-            return math.nan
-        if models.is_interpolant(cfg.model.kind):
-            points = cfg.data.train_points if cfg.data.train_points != "auto" else cfg.data.test_points
-            total += seeds * (int(points) + cfg.data.test_points) * SECONDS_PER_INTERPOLATED_POINT
-            continue
-        n = models.parameter_count(cfg.model, target.d)  # from the shape alone, no init
-        d_train = resolve_train_points(cfg, n, target.d)
-        cfg = with_chain(cfg, target.d, d_train, n)
-        chains = [cfg.train] + ([cfg.boost.train] * cfg.boost.rounds if cfg.boost is not None else [])
-        work = 0.0
-        for chain in chains:
-            for stage in chain:  # each stage kind prices its own iterations (StageConfig.work)
-                work += stage.work(n, d_train)
-        total += SECONDS_PER_GROUP + seeds * work * SECONDS_PER_PARAM_POINT
-    return total
+    return cost.estimate_seconds(plan, model or cost.load(plan.store))
