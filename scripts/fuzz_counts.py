@@ -7,6 +7,9 @@ Run the fuzz tests with statistics, then this on their output::
     python3 -m pytest -q -m "not slow" tests/test_fuzz_*.py --hypothesis-show-statistics > default.log
     python3 scripts/fuzz_counts.py default.log --suite default
 
+A log may hold several runs one after another (the slow suite run parser by parser, each with its own
+``PREC_FUZZ_EXAMPLES``): every statistics section in it is read.
+
 Each call replaces its suite's entry in ``--json`` (default
 benchmarks/results/fuzz.json), keeping the other suite's. Per test: the valid
 examples run (``examples``: passing + failing, hypothesis' ``max_examples``
@@ -73,11 +76,16 @@ def parse(text: str, source: str) -> dict:
         raise LogError(f"{source}: no 'Hypothesis Statistics' section (the run has not finished, or ran without "
                        f"--hypothesis-show-statistics)")
     failed = {m.group("nodeid") for line in lines if (m := OUTCOME.match(line.strip()))}
-    summary = next((m.group("text") for line in reversed(lines) if (m := SUMMARY.match(line.strip()))), None)
+    # A log may hold several pytest runs (e.g. one per parser, each with its own example count): every run's
+    # closing line and every statistics section count.
+    summaries = [m.group("text") for line in lines if (m := SUMMARY.match(line.strip()))]
+    summary = "; ".join(summaries) if summaries else None
     tests: dict[str, dict] = {}
     test = phase = None
-    for line in lines[starts[-1] + 1:]:
-        if m := TEST.match(line.strip()):
+    for line in lines[starts[0] + 1:]:
+        if HEADER.match(line.strip()):
+            test = phase = None
+        elif m := TEST.match(line.strip()):
             test = tests.setdefault(m.group("nodeid"), {"parser": parser_of(m.group("nodeid")), "phases": {}})
             phase = None
         elif test is None:

@@ -91,3 +91,26 @@ def test_suites_merge_and_the_page_table_is_filled_between_the_markers(tmp_path)
     assert text.startswith("# Title\n\nbefore\n") and text.endswith(f"{fuzz_counts.END}\nafter\n")
     assert "old table" not in text
     assert "| formula parser | 245 | 245 | 36 | 2 | 2 |" in text  # failing and failed tests summed over suites
+
+
+def test_a_log_of_several_runs_counts_every_statistics_section():
+    # The slow suite runs parser by parser (each with its own PREC_FUZZ_EXAMPLES) into one log.
+    second = """\
+.                                                                        [100%]
+============================ Hypothesis Statistics =============================
+tests/test_fuzz_config.py::test_overrides_slow:
+
+  - during generate phase (40.00 seconds):
+    - Typical runtimes: ~ 1-3 ms, of which < 1ms in data generation
+    - 20000 passing examples, 0 failing examples, 5 invalid examples
+
+  - Stopped because settings.max_examples=20000
+
+1 passed, 4 deselected in 41.00s
+"""
+    got = fuzz_counts.parse(LOG + "\nrc=1\n" + second, "slow.log")
+    assert got["tests"]["tests/test_fuzz_formula.py::test_formula_tokens_slow"]["examples"] == 200
+    assert got["tests"]["tests/test_fuzz_config.py::test_overrides_slow"]["examples"] == 20000
+    assert got["parsers"]["config engine (overrides)"]["examples"] == 20000
+    assert got["tests"]["tests/test_fuzz_formula.py::test_formula_deep_slow"]["outcome"] == "failed"
+    assert "1 passed, 4 deselected" in got["pytest"] and "1 failed, 2 passed" in got["pytest"]
