@@ -418,6 +418,9 @@ def test_ctrl_c_to_a_parallel_sweep_stops_its_workers(tmp_path, moment):
 
 def test_provenance_is_collected_and_round_trips(tmp_path, monkeypatch):
     start = time.time() - 5
+    # git_state is read once per process (the checkout the process's code came from); a commit made while a
+    # long suite runs would otherwise make the HEAD read below differ from it.
+    provenance.git_state.cache_clear()
     p = provenance.collect(start)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", p["started_utc"]) and p["started_utc"] <= p["finished_utc"]
     assert p["command"] == sys.argv and p["host"] and p["cpu_count"] >= 1 and p["cpu_model"]
