@@ -119,7 +119,9 @@ def _csv_header(lines: Sequence[str], name: str) -> tuple[tuple[str, ...], int]:
     head = lines[header_line].strip()
     if head.startswith("#"):
         head = head.lstrip("#").strip()  # numpy.savetxt's "# x,y,f"
-    header = [cell.strip() for cell in next(csv.reader([head]))]
+    header = [cell.strip() for cell in next(csv.reader([head]), [])]
+    if not header:  # a lone "#" line: a header that names nothing
+        raise _fail(f"{name}: the header line names no columns; it must name them, e.g. x,y,f")
     _check_header(header, name)
     return tuple(header), header_line
 
