@@ -99,6 +99,7 @@ FIGURE_REGRESSIONS = [
     _figure_1("claims.0.lhs", {"measure": [], "runs": "cos_raw"}),
     _figure_1("panels.0.kind", []),
     _figure_1("panels.0.series.0.runs", []),
+    _figure_1("panels.2.series", 1),   # TypeError: 'int' object is not iterable (found by the slow run)
 ]
 
 test_sweep_mutated, test_sweep_mutated_slow = fuzz_pair(check_sweep, mutated(SWEEPS), 120, SWEEP_REGRESSIONS)

@@ -284,6 +284,8 @@ def _panel(value: Any, key: str, run_sets: dict) -> PanelSpec:
     data = _mapping(value, key, required=("kind",), allowed=("kind", "title", "series", "options"))
     if not isinstance(data["kind"], str) or data["kind"] not in PANELS:
         raise ConfigError(f"unknown panel kind {data['kind']!r}; known: {', '.join(sorted(PANELS))}", f"{key}.kind")
+    if not isinstance(data.get("series") or [], list):
+        raise ConfigError(f"expected a list of series, got {data['series']!r}", f"{key}.series")
     series = []
     for i, s in enumerate(data.get("series") or []):
         where = f"{key}.series.{i}"
