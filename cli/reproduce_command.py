@@ -128,6 +128,9 @@ def reproduce(
     shard = sw.parse_shard(shard_text) if shard_text is not None else None
     if not draw_only:
         atomic_files.check_writable(store_root)
+    elif not store_root.is_dir():  # nothing to draw from: a mistyped --store would judge every claim "not reached"
+        raise ConfigError(f"{store_root} is not a results store (no such folder); --draw-only draws from the "
+                          f"runs already in the --store", "--store")
     atomic_files.check_writable(out)
 
     if slurm:

@@ -99,6 +99,18 @@ def test_cli_prints_the_note_in_one_line_and_runs_the_published_figure(tmp_path)
     assert "6 (was 6a)" in done.stdout and not (tmp_path / "s").exists()
 
 
+def test_draw_only_from_a_missing_store_is_refused_in_one_line_before_any_report(tmp_path):
+    # Without the refusal a mistyped --store judged every claim "not reached" and wrote that report.
+    done = subprocess.run([sys.executable, "-m", "cli", "reproduce", "2", "--draw-only", "--store",
+                           str(tmp_path / "missing"), "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                          cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"prec: error: --store: {tmp_path / 'missing'} is not a results "
+                                                f"store (no such folder); --draw-only draws from the runs already "
+                                                f"in the --store"]
+    assert not (tmp_path / "o").exists() and not (tmp_path / "missing").exists()
+
+
 # ---------------------------------------------------------------------------------------------- reports
 def test_every_report_carries_its_published_number_and_caption():
     base = {"figure": "3", "title": "modular vs dense", "profile": "reduced", "store": "s", "complete": True,
