@@ -14,7 +14,6 @@ import precision_jax  # noqa: F401
 from precision_jax.engine import krylov
 from precision_jax.engine.stages.lm import FORCING_MAX, LMConfig, forcing_term, make_lm
 from precision_jax.experiment import build_config
-from precision_jax.models import MLPConfig, build_mlp
 from precision_jax.runs.store import run_id
 from precision_jax.runs.training import run_experiment
 
@@ -49,15 +48,6 @@ def test_cgls_stops_at_a_traced_relative_tolerance():
         assert float(relative) <= tol * 1.0001  # the recurred residual tracks the true one this far
         counts.append(int(iterations))
     assert counts[0] < counts[1] < counts[2] < 2000
-
-
-@pytest.fixture(scope="module")
-def small_net():
-    model = build_mlp(MLPConfig(depth=3, width=8, activation="tanh"), 1)
-    theta = model.init(jax.random.key(0))
-    x = jnp.linspace(-1.0, 1.0, 200)[:, None]
-    y = jnp.sin(3 * x[:, 0]) + x[:, 0] ** 2
-    return model.apply, theta, x, y
 
 
 def test_a_truncated_step_meets_its_forcing_bound_and_its_predicted_decrease_is_exact(small_net):

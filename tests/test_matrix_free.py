@@ -22,20 +22,9 @@ from precision_jax.engine.stages.base import build_stage
 from precision_jax.engine.stages.lcs import LCSConfig, lanczos_ritz_pairs, make_low_curvature_direction
 from precision_jax.engine.stages.lm import LMConfig, make_lm
 from precision_jax.experiment import build_config
-from precision_jax.models import MLPConfig, build_mlp
 from precision_jax.runs.training import run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def small_net():
-    """A 1-8-8-1 tanh net (N = 97) at its initialization, 200 points of sin(3x) + x²."""
-    model = build_mlp(MLPConfig(depth=3, width=8, activation="tanh"), 1)
-    theta = model.init(jax.random.key(0))
-    x = jnp.linspace(-1.0, 1.0, 200)[:, None]
-    y = jnp.sin(3 * x[:, 0]) + x[:, 0] ** 2
-    return model.apply, theta, x, y
 
 
 @pytest.mark.parametrize("dense_solver", ["qr", "normal"])
