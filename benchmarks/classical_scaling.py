@@ -15,9 +15,7 @@ generated from. A few minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
-from importlib import resources
 
 import numpy as np
 import record
@@ -27,6 +25,7 @@ from precision_jax.models.chebyshev import fit_chebyshev
 from precision_jax.models.simplex import fit_simplex
 from precision_jax.models.spline import fit_spline
 from precision_jax.numerics.error_metrics import relative_rmse, rmse
+from precision_jax.problems.targets import feynman_registry
 
 SHRINK = 0.8
 FEYNMAN = {  # plain numpy, in the CSV's variable order
@@ -43,10 +42,8 @@ FLOORS = [("spline", 3, 3000), ("spline", 5, 300), ("spline", 7, 100), ("chebysh
 
 
 def box(eq_id: str) -> tuple[np.ndarray, np.ndarray]:
-    with (resources.files("precision_jax.problems") / "feynman_equations.csv").open() as fh:
-        row = next(r for r in csv.DictReader(fh) if r["id"] == eq_id)
-    spans = [spec.split(":")[1:] for spec in row["variables"].split()]
-    return np.array([float(lo) for lo, _ in spans]), np.array([float(hi) for _, hi in spans])
+    equation = feynman_registry()[eq_id]
+    return np.array(equation.lows, float), np.array(equation.highs, float)
 
 
 def uniform(lows, highs, n, rng, shrink=1.0):
