@@ -883,23 +883,32 @@ def _smooth_activation(entry: Entry) -> Optional[str]:
     return None
 
 
+def _map_aspect(x0: float, x1: float, y0: float, y1: float) -> str:
+    """A 2-D map's aspect: true shape unless the box is more than twice as tall as wide or the reverse."""
+    return "equal" if 0.5 <= (y1 - y0) / (x1 - x0) <= 2 else "auto"
+
+
+def _scatter_training_points(ax, r: Entry, result: dict) -> None:
+    """The run's training points over a 2-D map; the map stands without them if they cannot be redrawn."""
+    try:
+        record = store.read_run(r.path, extra=False)
+        x_train, _ = _training_points(record, record.config)
+        ax.scatter(x_train[:, 0], x_train[:, 1], s=4, color="black", lw=0, zorder=3)
+    except Exception as e:  # noqa: BLE001 — the map stands without its points
+        _skip(result, r.path, f"training points not drawn: {e}")
+
+
 def _no_regions(ax, s: Series, r: Entry, activation: str, options: dict, result: dict) -> dict:
     """A smooth net's panel: the box, the training points if asked, and the sentence :data:`NO_REGIONS`."""
     lows, highs = r.summary.target.lows, r.summary.target.highs
     ax.set_xlim(float(lows[0]), float(highs[0]))
     ax.set_ylim(float(lows[1]), float(highs[1]))
-    ratio = (float(highs[1]) - float(lows[1])) / (float(highs[0]) - float(lows[0]))
-    ax.set_aspect("equal" if 0.5 <= ratio <= 2 else "auto")  # as a region map of the same box is drawn
+    ax.set_aspect(_map_aspect(float(lows[0]), float(highs[0]), float(lows[1]), float(highs[1])))
     ax.set_facecolor("0.96")
     ax.text(0.5, 0.5, f"{NO_REGIONS}\n({activation} net: its input gradient changes at every point)",
             transform=ax.transAxes, ha="center", va="center", fontsize=SMALL + 0.5, color="0.3", wrap=True)
     if options.get("points"):
-        try:
-            record = store.read_run(r.path, extra=False)
-            x_train, _ = _training_points(record, record.config)
-            ax.scatter(x_train[:, 0], x_train[:, 1], s=4, color="black", lw=0, zorder=3)
-        except Exception as e:  # noqa: BLE001 — the panel stands without its points
-            _skip(result, r.path, f"training points not drawn: {e}")
+        _scatter_training_points(ax, r, result)
     metric = str(options.get("metric", "test_rmse"))
     value = panel_metric(r, metric)
     result["metric"][s.label] = value
@@ -948,14 +957,9 @@ def draw_regions_2d(ax, series: list[Series], options: dict) -> dict:
     image[inside] = colours[regions.ids[inside]]
     x0, x1, y0, y1 = regions.box
     ax.imshow(image, origin="lower", extent=(x0, x1, y0, y1), interpolation="nearest",
-              aspect="equal" if 0.5 <= (y1 - y0) / (x1 - x0) <= 2 else "auto")
+              aspect=_map_aspect(x0, x1, y0, y1))
     if options.get("points"):
-        try:
-            record = store.read_run(r.path, extra=False)
-            x_train, _ = _training_points(record, record.config)
-            ax.scatter(x_train[:, 0], x_train[:, 1], s=4, color="black", lw=0, zorder=3)
-        except Exception as e:  # noqa: BLE001 — the map stands without its points
-            _skip(result, r.path, f"training points not drawn: {e}")
+        _scatter_training_points(ax, r, result)
     value = panel_metric(r, metric)
     result["regions"][s.label] = regions.count
     result["metric"][s.label] = value
