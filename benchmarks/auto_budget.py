@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import record
 import yaml
 
 from precision_jax.config.auto_budget import parse_duration
@@ -39,7 +38,6 @@ from precision_jax.runs import store
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "precision" / "auto"
 RESULTS = ROOT / "benchmarks" / "results" / "auto_budget.json"
-THREADS = ("XLA_FLAGS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # task -> (config, goal from issue 25, what it is)
 TASKS = {
     "exp_sin": ("exp_sin.yaml", 1e-12, "exp(sin πx + y²) on [−1, 1]², 2-20-20-1 tanh"),
@@ -84,17 +82,6 @@ def run_one(task: str, budget: str, out: Path, work: Path) -> dict:
             "compile_seconds": sum(r.get("compile_seconds", 0.0) for r in summary.stages),
             "machine_speed": auto.get("machine_speed"), "N": summary.N, "D": summary.D, "run_dir": str(run_dir),
             "git": summary.provenance.get("git"), "threads": summary.provenance.get("threads")}
-
-
-def _clean(value):
-    """Strict JSON: a non-finite float (a diverged run's RMSE) becomes null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def load() -> dict:
@@ -149,13 +136,8 @@ def main() -> None:
                 print(json.dumps({k: row.get(k) for k in ("task", "budget", "test_rmse", "test_max_abs_error",
                                                           "stop_reason", "wall_seconds", "error")}), flush=True)
                 results["rows"] = [r for r in results["rows"] if (r["task"], r["budget"]) != (task, budget)] + [row]
-                results.update({"host": platform.node(), "cpus": os.cpu_count(),
-                                "threads": {k: os.environ.get(k) for k in THREADS},
-                                "python": platform.python_version(), "command": " ".join(sys.argv)})
-                RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                tmp = RESULTS.with_name(f".tmp-{RESULTS.name}-{os.getpid()}")
-                tmp.write_text(json.dumps(_clean(results), indent=1, allow_nan=False, default=str) + "\n")
-                os.replace(tmp, RESULTS)
+                # strict JSON (a diverged run's RMSE becomes null), atomically, with machine, threads and command
+                record.write(RESULTS, results)
     print(table(results["rows"]))
 
 
