@@ -7,6 +7,9 @@ with a table read from the files as they are on disk, so a page can never quote 
 - ``reproduce PROFILE``: one row per ``docs/figures/PROFILE/<figure>/report.json``
   (``prec reproduce all --profile PROFILE --out docs/figures/PROFILE``), each claim with its verdict, and a
   note naming the reports judged before claims stated their preconditions;
+- ``reproduce-both``: one row per claim of either profile's reports (``reduced`` and ``paper``), matched by claim
+  id: the paper's number, then each profile's number and verdict, or, where a profile has no report for the
+  figure, what ``prec reproduce --list``'s cost model estimates running it would take;
 - ``classical``, ``speed``, ``precision_training``, ``auto_chain``, ``peers``, ``width_sweep``,
   ``refusal_latency``, ``big_nets``, ``auto_budget``: the ``benchmarks/results/<name>.json`` a benchmark
   writes (``speed``: every ``bench_stages*``, ``sweep_throughput*`` and ``precision_milestones*`` file;
@@ -17,6 +20,11 @@ with a table read from the files as they are on disk, so a page can never quote 
 
 Only files that exist make rows; a marker with no file behind it becomes one line saying which command
 writes it. An unknown marker stops the build, so a typo cannot leave a marker in the site.
+
+Run as a script, ``python scripts/docs_tables.py --readme`` writes README.md's per-figure reproduction summary
+(each profile's verdict counts, or the estimated cost where a figure has no report) between its
+``<!-- reproduce-summary:start -->`` and ``<!-- reproduce-summary:end -->`` markers; a test fails while the
+README's copy differs from what it would write.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ def _table(name: str, arg: str | None, page_uri: str) -> str:
         return chaos_table(sorted((REPO / "benchmarks" / "results").glob("chaos*.json")))
     if name == "reproduce" and arg:
         return reproduce_table(REPO / "docs" / "figures" / arg, arg, page_uri)
+    if name == "reproduce-both" and not arg:
+        return both_table(page_uri)
     if name in BENCHMARKS and not arg:
         return benchmark_table(name)
     raise ValueError(f"{page_uri}: unknown table marker {name!r} {arg or ''}".rstrip())
@@ -136,11 +146,169 @@ def reproduce_table(folder: Path, profile: str, page_uri: str) -> str:
         if any("preconditions" not in c for c in rep.get("claims", [])):
             unchecked.append(fig)
     if unchecked:
-        # Reports written before claims stated their preconditions (issue 23) could only say confirmed or refuted.
-        lines += ["", f"*Judged before claims stated their preconditions: {', '.join(unchecked)} "
-                  f"({len(unchecked)} of {len(reports)}). There, read \"refuted\" as \"not shown by these runs\" "
-                  f"until the profile is run again.*"]
+        lines += ["", _unchecked_note(", ".join(unchecked), len(unchecked), len(reports))]
     return "\n".join(lines) + "\n"
+
+
+def _unchecked_note(figures: str, count: int, total: int) -> str:
+    # Reports written before claims stated their preconditions (issue 23) could only say confirmed or refuted.
+    return (f"*Judged before claims stated their preconditions: {figures} ({count} of {total}). There, read "
+            f"\"refuted\" as \"not shown by these runs\" until the profile is run again.*")
+
+
+# --------------------------------------------------------------------------- both profiles; the README's summary
+
+PROFILES = ("reduced", "paper")
+COUNTED = ("confirmed", "inconclusive", "refuted", "not reached")  # the README's order of the verdicts
+# reproduce.md's paper profile runs here the figures whose paper-size runs fit in 2 hours on 2 cores; the others
+# need a cluster, so their command is the --slurm one.
+HERE_SECONDS = 2 * 3600
+README_START, README_END = "<!-- reproduce-summary:start -->", "<!-- reproduce-summary:end -->"
+README_BLOCK = re.compile(rf"^([ \t]*){re.escape(README_START)}\n.*?^[ \t]*{re.escape(README_END)}[ \t]*$",
+                          re.MULTILINE | re.DOTALL)
+
+
+def _reports(profile: str) -> dict[str, dict]:
+    """Figure → its ``docs/figures/PROFILE/<figure>/report.json``."""
+    return {p.parent.name: json.loads(p.read_text())
+            for p in (REPO / "docs" / "figures" / profile).glob("*/report.json")}
+
+
+def estimate(figure: str, profile: str) -> tuple[float, str] | None:
+    """What ``prec reproduce --list`` estimates for ``figure`` at ``profile``: the cost model's seconds (the results
+    store's calibrated constants, else the committed defaults) and the machine they price ("2 cores"); None when
+    the figure has no spec to plan."""
+    from precision_jax.analysis.reproduce import cost, runner, spec
+    from precision_jax.config.engine import ConfigError
+
+    store = REPO / "results"
+    try:
+        plan = runner.plan_figure(spec.load_figure(figure), profile, store)
+    except ConfigError:
+        return None
+    model = cost.load(store)
+    cores = re.search(r"(\d+)[- ]cores?\b", model.machine)
+    return cost.estimate_seconds(plan, model), f"{cores.group(1)} cores" if cores else model.machine or "?"
+
+
+def _duration(seconds: float) -> str:
+    """A cost as a person reads it: seconds, minutes, then hours to 2–3 significant digits."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 10 else f"{float(f'{hours:.3g}'):,.0f} h"
+
+
+def _not_run(figure: str, profile: str, short: bool = False) -> str:
+    """A figure without a report at ``profile``: its estimated cost and (unless ``short``) the command to run."""
+    guess = estimate(figure, profile)
+    seconds, where = guess if guess else (math.nan, "")
+    cluster = profile == "paper" and seconds > HERE_SECONDS
+    if short:
+        label = "cluster" if cluster else "not run"
+        return f"{label} (≈ {_duration(seconds)})" if math.isfinite(seconds) else label
+    command = f"`prec reproduce {figure} --profile {profile}{' --slurm' if cluster else ''}`"
+    cost = f": ≈ {_duration(seconds)} on {_cell(where)}" if math.isfinite(seconds) else ""
+    return f"not run here{cost}; {command}"
+
+
+def _claim_cell(claim: dict | None) -> str:
+    if claim is None:
+        return "— (not a claim of this profile's report)"
+    return f"{_fmt(claim.get('ours'))} ({_verdict(claim)})"
+
+
+def both_table(page_uri: str) -> str:
+    """One row per claim, the figures in the paper's order: the paper's number, then each profile's number and
+    verdict, matched by claim id; a profile without the figure's report gives what running it would cost."""
+    reports = {p: _reports(p) for p in PROFILES}
+    figures = sorted(set().union(*reports.values()), key=_figure_order)
+    if not figures:
+        return "*No reports yet: `prec reproduce all --profile reduced --out docs/figures/reduced` writes them.*"
+    prefix = "../" * len(Path(page_uri).parent.parts) + "figures"
+    lines = ["| fig | claim | paper | reduced: ours (verdict) | paper profile: ours (verdict) |",
+             "|---|---|---|---|---|"]
+    for fig in figures:
+        claims = {p: {c["id"]: c for c in reports[p][fig].get("claims", [])} for p in PROFILES if fig in reports[p]}
+        missing = {p: _not_run(fig, p) for p in PROFILES if p not in claims}
+        ids = list(dict.fromkeys(i for p in PROFILES for i in claims.get(p, {})))
+        link = f"[{fig}]({prefix}/{next(p for p in PROFILES if p in claims)}/{fig}/report.md)"
+        for n, cid in enumerate(ids):
+            claim = next(claims[p][cid] for p in PROFILES if cid in claims.get(p, {}))
+            cells = [_claim_cell(claims[p].get(cid)) if p in claims else missing[p] if n == 0 else "not run here"
+                     for p in PROFILES]
+            lines.append(f"| {link if n == 0 else ''} | {_cell(claim['text'])} | {_cell(claim['paper'])} | "
+                         + " | ".join(cells) + " |")
+    for p in PROFILES:
+        unchecked = sorted((f for f, r in reports[p].items() if any("preconditions" not in c for c in r["claims"])),
+                           key=_figure_order)
+        if unchecked:
+            lines += ["", _unchecked_note(f"{p} profile {', '.join(unchecked)}", len(unchecked), len(reports[p]))]
+    return "\n".join(lines) + "\n"
+
+
+def readme_summary() -> str:
+    """The README's per-figure table: each profile's verdict counts, or what the figure would cost to run."""
+    from precision_jax.analysis.reproduce import spec
+
+    reports = {p: _reports(p) for p in PROFILES}
+    figures = sorted(set(spec.list_figures()).union(*reports.values()), key=_figure_order)
+    lines = ["| fig | reduced: confirmed / inconclusive / refuted / not reached | paper profile: the same | reports |",
+             "|---|---|---|---|"]
+    totals = {p: [0] * len(COUNTED) for p in PROFILES}
+    unchecked = False
+    for fig in figures:
+        cells, links = [], []
+        for p in PROFILES:
+            rep = reports[p].get(fig)
+            if rep is None:
+                cells.append(_not_run(fig, p, short=True))
+                continue
+            verdicts = [c.get("verdict") for c in rep.get("claims", [])]
+            counts = [verdicts.count(v) for v in COUNTED]
+            totals[p] = [a + b for a, b in zip(totals[p], counts)]
+            old = any("preconditions" not in c for c in rep.get("claims", []))
+            unchecked |= old
+            cells.append(" / ".join(map(str, counts)) + (" †" if old else ""))
+            links.append(f"[{p}](docs/figures/{p}/{fig}/report.md)")
+        lines.append(f"| {fig} | {cells[0]} | {cells[1]} | {' · '.join(links) or '—'} |")
+    lines.append("| all | " + " | ".join(f"{' / '.join(map(str, totals[p]))} ({len(reports[p])} figures)"
+                                        for p in PROFILES) + " | [claim by claim](docs/reproduce.md#both) |")
+    if unchecked:
+        lines += ["", "† judged before claims stated their preconditions: there, read \"refuted\" as \"not shown by "
+                  "these runs\"."]
+    return "\n".join(lines) + "\n"
+
+
+def with_readme_summary(text: str, summary: str) -> str:
+    """``text`` (the README) with ``summary`` between its markers, indented as the start marker is."""
+    m = README_BLOCK.search(text)
+    if m is None:
+        raise ValueError(f"README.md has no {README_START} … {README_END} block")
+    indent = m.group(1)
+    body = "".join(indent + line if line.strip() else line for line in f"\n{summary}\n".splitlines(keepends=True))
+    return f"{text[:m.start()]}{indent}{README_START}\n{body}{indent}{README_END}{text[m.end():]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write generated tables outside the docs site (mkdocs runs this "
+                                                 "file as a hook for the site's own).")
+    parser.add_argument("--readme", action="store_true", help="Rewrite README.md's reproduction summary (between "
+                                                              f"{README_START} and {README_END}) from the reports.")
+    args = parser.parse_args(argv)
+    if not args.readme:
+        parser.error("nothing to write: pass --readme")
+    path = REPO / "README.md"
+    text = path.read_text()
+    new = with_readme_summary(text, readme_summary())
+    if new != text:
+        path.write_text(new)
+    print(f"{path.relative_to(REPO)}: reproduction summary {'rewritten' if new != text else 'already current'}")
+    return 0
 
 
 # --------------------------------------------------------------------------- benchmarks/results/<name>.json
@@ -365,3 +533,7 @@ def benchmark_table(name: str) -> str:
         return _missing(path, command, by_benchmark)
     rep = _load(path)
     return _with_provenance(table(rep), [(path, rep)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

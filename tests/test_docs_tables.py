@@ -54,6 +54,109 @@ def test_reproduce_table_names_reports_without_preconditions(tmp_path, monkeypat
     assert "Judged before claims stated their preconditions: 3 (1 of 1)" in out
 
 
+def reports(tmp_path, monkeypatch, **profiles):
+    """docs/figures/PROFILE/FIG/report.json under tmp_path for each ``PROFILE={FIG: report}``."""
+    monkeypatch.setattr(docs_tables, "REPO", tmp_path)
+    for profile, figures in profiles.items():
+        for fig, rep in figures.items():
+            folder = tmp_path / "docs" / "figures" / profile / fig
+            folder.mkdir(parents=True)
+            (folder / "report.json").write_text(json.dumps(rep))
+
+
+def fake_estimate(monkeypatch):
+    """The cost model's answer, fixed: Fig. 6 at the paper's sizes ≈ 1,860 h; any other figure or profile 10 min."""
+    monkeypatch.setattr(docs_tables, "estimate", lambda fig, profile: (
+        (1860 * 3600.0 if (fig, profile) == ("6", "paper") else 600.0), "2 cores"))
+
+
+def test_both_profiles_side_by_side_match_claims_by_id(tmp_path, monkeypatch):
+    fake_estimate(monkeypatch)
+    paper_1 = report("1", ["refuted", "inconclusive"])
+    paper_1["claims"].reverse()  # matched by id, not by position
+    reports(tmp_path, monkeypatch,
+            reduced={"6": report("6", ["confirmed"]), "1": report("1", ["confirmed", "inconclusive"]),
+                     "A2": report("A2", ["refuted"], preconditions=False)},
+            paper={"1": paper_1})
+    out = docs_tables.on_page_markdown("<!-- table: reproduce-both -->", page(), None, None)
+    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| fig")]
+    assert [r.split(" | ")[0] for r in rows] == ["| [1](figures/reduced/1/report.md)", "| ",
+                                                 "| [6](figures/reduced/6/report.md)",
+                                                 "| [A2](figures/reduced/A2/report.md)"]
+    # present in both profiles: each profile's own number and verdict
+    assert rows[0].endswith("| claim 0 \\| piped | −2 | -2 (**confirmed**) | -2 (**refuted**) |")
+    # inconclusive names the precondition it failed, in both profiles
+    assert rows[1].endswith("| -3 (**inconclusive** (converged)) | -3 (**inconclusive** (converged)) |")
+    # no paper report: the cost model's estimate and the cluster command
+    assert rows[2].endswith("| -2 (**confirmed**) | not run here: ≈ 1,860 h on 2 cores; "
+                            "`prec reproduce 6 --profile paper --slurm` |")
+    # an estimate under 2 h is run here: no --slurm
+    assert rows[3].endswith("| not run here: ≈ 10 min on 2 cores; `prec reproduce A2 --profile paper` |")
+    assert "*Judged before claims stated their preconditions: reduced profile A2 (1 of 3)." in out
+
+
+def test_both_profiles_claim_of_one_profile_only_and_the_second_row_of_a_missing_report(tmp_path, monkeypatch):
+    fake_estimate(monkeypatch)
+    reduced_6 = report("6", ["confirmed", "confirmed"])
+    paper_6 = report("6", ["confirmed"])
+    paper_6["claims"][0]["id"] = "paper_only"
+    reports(tmp_path, monkeypatch, reduced={"6": reduced_6}, paper={"6": paper_6, "4": report("4", ["confirmed"])})
+    out = docs_tables.on_page_markdown("<!-- table: reproduce-both -->", page("sub/page.md"), None, None)
+    rows = [line for line in out.splitlines() if line.startswith("| ")][1:]
+    assert rows[0].startswith("| [4](../figures/paper/4/report.md) |")  # no reduced report: link the paper's
+    assert rows[0].endswith("| not run here: ≈ 10 min on 2 cores; `prec reproduce 4 --profile reduced` | "
+                            "-2 (**confirmed**) |")
+    assert [r.rsplit(" | ", 2)[1:] for r in rows[1:]] == [
+        ["-2 (**confirmed**)", "— (not a claim of this profile's report) |"],
+        ["-3 (**confirmed**)", "— (not a claim of this profile's report) |"],
+        ["— (not a claim of this profile's report)", "-2 (**confirmed**) |"]]
+    assert "Judged before" not in out
+
+
+def test_estimate_is_what_prec_reproduce_list_prints():
+    from precision_jax.analysis.reproduce import cost, runner, spec
+
+    seconds, where = docs_tables.estimate("6", "paper")
+    store = REPO / "results"
+    plan = runner.plan_figure(spec.load_figure("6"), "paper", store)
+    assert seconds == runner.estimate_seconds(plan, cost.load(store))  # what _list in cli/reproduce_command.py calls
+    assert seconds > docs_tables.HERE_SECONDS and where == "2 cores"  # the committed model's machine
+    assert docs_tables.estimate("no-such-figure", "paper") is None
+
+
+def test_readme_summary_counts_verdicts_per_profile(tmp_path, monkeypatch):
+    fake_estimate(monkeypatch)
+    reports(tmp_path, monkeypatch,
+            reduced={"1": report("1", ["confirmed", "inconclusive", "not reached"]),
+                     "2": report("2", ["refuted"], preconditions=False)},
+            paper={"1": report("1", ["confirmed", "confirmed"])})
+    out = docs_tables.readme_summary()
+    lines = out.splitlines()
+    assert lines[2] == ("| 1 | 1 / 1 / 0 / 1 | 2 / 0 / 0 / 0 | [reduced](docs/figures/reduced/1/report.md) · "
+                        "[paper](docs/figures/paper/1/report.md) |")
+    assert lines[3].startswith("| 2 | 0 / 0 / 1 / 0 † | not run (≈ 10 min) |")
+    assert "| 6 | not run (≈ 10 min) | cluster (≈ 1,860 h) | — |" in lines  # a spec with no report
+    assert "| all | 1 / 1 / 1 / 1 (2 figures) | 2 / 0 / 0 / 0 (1 figures) |" in out
+    assert "† judged before claims stated their preconditions" in out
+
+
+def test_readme_block_is_replaced_in_place_with_the_markers_indent():
+    text = "a\n- bullet\n\n  <!-- reproduce-summary:start -->\n  | old |\n  <!-- reproduce-summary:end -->\nb\n"
+    new = docs_tables.with_readme_summary(text, "| x |\n|---|\n")
+    assert new == ("a\n- bullet\n\n  <!-- reproduce-summary:start -->\n\n  | x |\n  |---|\n\n"
+                   "  <!-- reproduce-summary:end -->\nb\n")
+    assert docs_tables.with_readme_summary(new, "| x |\n|---|\n") == new
+    with pytest.raises(ValueError, match="reproduce-summary:start"):
+        docs_tables.with_readme_summary("no markers", "| x |\n")
+
+
+def test_readme_reproduction_summary_is_what_the_script_writes_now():
+    """Against the live docs/figures/*/report.json: a report written since README.md was regenerated fails here."""
+    readme = (REPO / "README.md").read_text()
+    assert docs_tables.with_readme_summary(readme, docs_tables.readme_summary()) == readme, \
+        "README.md's reproduction summary is stale: run `python scripts/docs_tables.py --readme`"
+
+
 def test_chaos_table_reads_each_soak(tmp_path, monkeypatch):
     monkeypatch.setattr(docs_tables, "REPO", tmp_path)
     results = tmp_path / "benchmarks" / "results"
