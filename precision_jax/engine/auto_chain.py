@@ -14,7 +14,8 @@ rule instead of a number:
   uniform subsample leaves the box's edges thin); F/N² caps a step near
   2 GFlop so that a large net still takes hundreds of steps in minutes.
 - **Main chain**: LM (geodesic acceleration, QR solver; matrix-free CG above
-  the dense limit) for up to 800 steps on a uniform subsample; for d ≥ 2 then
+  the dense limit, each solve only as accurate as the step's progress warrants:
+  ``cg_forcing: eisenstat_walker``) for up to 800 steps on a uniform subsample; for d ≥ 2 then
   4 stages of 200 steps, each on a new subsample of which 30 % are the points
   of largest |residual| (``focus``), where the error of a subsampled fit
   gathers.
@@ -89,7 +90,7 @@ from precision_jax.engine.boosting import BoostConfig
 from precision_jax.engine.stages.lm import LMConfig
 
 AUTO = "auto"
-VERSION = 5  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
+VERSION = 6  # of the rule below: part of a `train: auto` run's id, so a retuned rule never reuses old runs
 STEP_FLOPS = 2e9  # F: the target cost of one subsampled LM step (m·N² multiply–adds)
 FULL_STEP_FLOPS = 2.5e11  # a full-data polishing step may cost up to this (D·N²)
 BUDGET_FLOPS = 1.8e13  # B: all subsampled steps together, in units of step_cost
@@ -146,14 +147,16 @@ class _Shape:
 
     def chain(self, main_steps: Sequence[int], rounds: int, scale: float) -> tuple[tuple[LMConfig, ...], BoostConfig]:
         def lm(steps: int, focus: float = 0.0) -> LMConfig:
+            # Above max_params "auto" is matrix-free CG; Eisenstat-Walker forcing measured better there
+            # (benchmarks/big_nets.py), and the dense solvers never read it.
             return LMConfig(maxiter=max(MIN_STEPS, int(steps * scale)), subsample=self.sub, focus=focus,
-                            solver="auto")
+                            solver="auto", cg_forcing="eisenstat_walker")
 
         focus = FOCUS if self.focused else 0.0
         main = [lm(main_steps[0])] + [lm(n, focus) for n in main_steps[1:]]
         round_chain = [lm(self.round_steps[0])] + [lm(n, FOCUS) for n in self.round_steps[1:]]
         if self.polish:
-            round_chain.append(LMConfig(maxiter=POLISH_STEPS, solver="auto"))
+            round_chain.append(LMConfig(maxiter=POLISH_STEPS, solver="auto", cg_forcing="eisenstat_walker"))
         return tuple(main), BoostConfig(rounds=rounds, normalize="rms", train=tuple(round_chain))
 
 
