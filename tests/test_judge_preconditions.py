@@ -253,3 +253,22 @@ def test_every_shipped_claim_states_or_defaults_its_preconditions():
             assert names == [n for n in spec.PRECONDITIONS if n in names], (figure, c.id)
             if spec.has_slope(c.lhs) or spec.has_slope(c.rhs):
                 assert "enough_sizes" in names, (figure, c.id)
+
+
+def test_every_committed_report_judges_only_from_met_preconditions():
+    """Issue 23's rule on what the repository ships: in every docs/figures/<profile>/<fig>/report.json, a
+    confirmed or refuted claim has all its preconditions met, and an inconclusive one names an unmet one."""
+    import json
+    from pathlib import Path
+
+    reports = sorted((Path(__file__).resolve().parents[1] / "docs" / "figures").glob("*/*/report.json"))
+    assert reports, "no committed reports found"
+    for path in reports:
+        for claim in json.loads(path.read_text())["claims"]:
+            where = f"{path.parent.parent.name}/{path.parent.name}: {claim['id']}"
+            assert "preconditions" in claim, f"{where} was judged without preconditions"
+            unmet = [p["name"] for p in claim["preconditions"] if not p["met"]]
+            if claim["verdict"] in ("confirmed", "refuted"):
+                assert not unmet, f"{where} is {claim['verdict']} with {unmet} unmet"
+            if claim["verdict"] == "inconclusive":
+                assert unmet and all(name in claim["reason"] for name in unmet), where
