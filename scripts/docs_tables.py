@@ -122,8 +122,19 @@ def _verdict(claim: dict) -> str:
     return f"**{claim.get('verdict')}**"
 
 
+def _reports(folder: Path) -> dict[str, dict]:
+    """Figure → its ``FOLDER/<figure>/report.json``, in the paper's order."""
+    paths = sorted(folder.glob("*/report.json"), key=lambda p: _figure_order(p.parent.name))
+    return {p.parent.name: json.loads(p.read_text()) for p in paths}
+
+
+def _judged_without_preconditions(rep: dict) -> bool:
+    # Reports written before claims stated their preconditions (issue 23) could only say confirmed or refuted.
+    return any("preconditions" not in c for c in rep.get("claims", []))
+
+
 def reproduce_table(folder: Path, profile: str, page_uri: str) -> str:
-    reports = sorted(folder.glob("*/report.json"), key=lambda p: _figure_order(p.parent.name))
+    reports = _reports(folder)
     if not reports:
         return (f"*No reports yet: `prec reproduce all --profile {profile} --out docs/figures/{profile} --table` "
                 f"writes them.*")
@@ -132,9 +143,7 @@ def reproduce_table(folder: Path, profile: str, page_uri: str) -> str:
     prefix = "../" * depth + folder.relative_to(REPO / "docs").as_posix()
     lines = ["| fig | command | runs' wall time | claims: paper → ours (verdict) |", "|---|---|---|---|"]
     unchecked = []
-    for path in reports:
-        rep = json.loads(path.read_text())
-        fig = path.parent.name
+    for fig, rep in reports.items():
         seconds = rep.get("run_seconds", float("nan"))
         wall = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
         if not rep.get("complete", False):
@@ -143,7 +152,7 @@ def reproduce_table(folder: Path, profile: str, page_uri: str) -> str:
                              for c in rep.get("claims", []))
         lines.append(f"| [{fig}]({prefix}/{fig}/report.md) | `prec reproduce {fig} --profile "
                      f"{rep.get('profile', profile)}` | {wall} | {claims} |")
-        if any("preconditions" not in c for c in rep.get("claims", [])):
+        if _judged_without_preconditions(rep):
             unchecked.append(fig)
     if unchecked:
         lines += ["", _unchecked_note(", ".join(unchecked), len(unchecked), len(reports))]
@@ -151,7 +160,6 @@ def reproduce_table(folder: Path, profile: str, page_uri: str) -> str:
 
 
 def _unchecked_note(figures: str, count: int, total: int) -> str:
-    # Reports written before claims stated their preconditions (issue 23) could only say confirmed or refuted.
     return (f"*Judged before claims stated their preconditions: {figures} ({count} of {total}). There, read "
             f"\"refuted\" as \"not shown by these runs\" until the profile is run again.*")
 
@@ -166,12 +174,6 @@ HERE_SECONDS = 2 * 3600
 README_START, README_END = "<!-- reproduce-summary:start -->", "<!-- reproduce-summary:end -->"
 README_BLOCK = re.compile(rf"^([ \t]*){re.escape(README_START)}\n.*?^[ \t]*{re.escape(README_END)}[ \t]*$",
                           re.MULTILINE | re.DOTALL)
-
-
-def _reports(profile: str) -> dict[str, dict]:
-    """Figure → its ``docs/figures/PROFILE/<figure>/report.json``."""
-    return {p.parent.name: json.loads(p.read_text())
-            for p in (REPO / "docs" / "figures" / profile).glob("*/report.json")}
 
 
 def estimate(figure: str, profile: str) -> tuple[float, str] | None:
@@ -223,7 +225,7 @@ def _claim_cell(claim: dict | None) -> str:
 def both_table(page_uri: str) -> str:
     """One row per claim, the figures in the paper's order: the paper's number, then each profile's number and
     verdict, matched by claim id; a profile without the figure's report gives what running it would cost."""
-    reports = {p: _reports(p) for p in PROFILES}
+    reports = {p: _reports(REPO / "docs" / "figures" / p) for p in PROFILES}
     figures = sorted(set().union(*reports.values()), key=_figure_order)
     if not figures:
         return "*No reports yet: `prec reproduce all --profile reduced --out docs/figures/reduced` writes them.*"
@@ -242,8 +244,7 @@ def both_table(page_uri: str) -> str:
             lines.append(f"| {link if n == 0 else ''} | {_cell(claim['text'])} | {_cell(claim['paper'])} | "
                          + " | ".join(cells) + " |")
     for p in PROFILES:
-        unchecked = sorted((f for f, r in reports[p].items() if any("preconditions" not in c for c in r["claims"])),
-                           key=_figure_order)
+        unchecked = [f for f, r in reports[p].items() if _judged_without_preconditions(r)]
         if unchecked:
             lines += ["", _unchecked_note(f"{p} profile {', '.join(unchecked)}", len(unchecked), len(reports[p]))]
     return "\n".join(lines) + "\n"
@@ -253,7 +254,7 @@ def readme_summary() -> str:
     """The README's per-figure table: each profile's verdict counts, or what the figure would cost to run."""
     from precision_jax.analysis.reproduce import spec
 
-    reports = {p: _reports(p) for p in PROFILES}
+    reports = {p: _reports(REPO / "docs" / "figures" / p) for p in PROFILES}
     figures = sorted(set(spec.list_figures()).union(*reports.values()), key=_figure_order)
     lines = ["| fig | reduced: confirmed / inconclusive / refuted / not reached | paper profile: the same | reports |",
              "|---|---|---|---|"]
@@ -269,7 +270,7 @@ def readme_summary() -> str:
             verdicts = [c.get("verdict") for c in rep.get("claims", [])]
             counts = [verdicts.count(v) for v in COUNTED]
             totals[p] = [a + b for a, b in zip(totals[p], counts)]
-            old = any("preconditions" not in c for c in rep.get("claims", []))
+            old = _judged_without_preconditions(rep)
             unchecked |= old
             cells.append(" / ".join(map(str, counts)) + (" †" if old else ""))
             links.append(f"[{p}](docs/figures/{p}/{fig}/report.md)")

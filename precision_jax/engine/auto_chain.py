@@ -99,6 +99,9 @@ MIN_STEPS = 50
 FOCUS = 0.3
 USABLE = 0.9  # of a time budget planned as LM steps (the rest: compiling, data, curve points)
 ROUND_SHARE = 0.75  # of the units beyond the base plan spent on more boosting rounds
+# Every LM stage's solver: dense QR up to max_params, matrix-free CG above it, where Eisenstat-Walker forcing
+# measured better than solving every step to cg_tol (benchmarks/big_nets.py); the dense solvers never read it.
+LM_SOLVER = {"solver": "auto", "cg_forcing": "eisenstat_walker"}
 MAX_ROUNDS = 12
 MAX_MAIN_STAGES = 25  # a main chain's stages at most (each a fresh subsample; past the basin's floor more add little)
 EXTRA_STAGE = 200  # steps of each main-chain stage a budget adds
@@ -147,16 +150,13 @@ class _Shape:
 
     def chain(self, main_steps: Sequence[int], rounds: int, scale: float) -> tuple[tuple[LMConfig, ...], BoostConfig]:
         def lm(steps: int, focus: float = 0.0) -> LMConfig:
-            # Above max_params "auto" is matrix-free CG; Eisenstat-Walker forcing measured better there
-            # (benchmarks/big_nets.py), and the dense solvers never read it.
-            return LMConfig(maxiter=max(MIN_STEPS, int(steps * scale)), subsample=self.sub, focus=focus,
-                            solver="auto", cg_forcing="eisenstat_walker")
+            return LMConfig(maxiter=max(MIN_STEPS, int(steps * scale)), subsample=self.sub, focus=focus, **LM_SOLVER)
 
         focus = FOCUS if self.focused else 0.0
         main = [lm(main_steps[0])] + [lm(n, focus) for n in main_steps[1:]]
         round_chain = [lm(self.round_steps[0])] + [lm(n, FOCUS) for n in self.round_steps[1:]]
         if self.polish:
-            round_chain.append(LMConfig(maxiter=POLISH_STEPS, solver="auto", cg_forcing="eisenstat_walker"))
+            round_chain.append(LMConfig(maxiter=POLISH_STEPS, **LM_SOLVER))
         return tuple(main), BoostConfig(rounds=rounds, normalize="rms", train=tuple(round_chain))
 
 
