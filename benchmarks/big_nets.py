@@ -8,8 +8,8 @@ w² + 8w + 1 parameters for width w (w = 140: N = 20,721; w = 160: N = 26,881).
 against the wall clock, compilation excluded (every program is compiled before the clock starts):
 
 - ``adam``: Adam (η = 1e-3, constant) for the whole time;
-- ``lm_fixed``: Adam for ``--switch`` seconds, then LM with ``solver: cg`` as configured by default
-  (every CG solve to ``cg_tol`` = 1e-10 or ``cg_maxiter`` = 200 iterations);
+- ``lm_fixed``: Adam for ``--switch`` seconds, then LM with ``solver: cg, cg_forcing: fixed`` (the default
+  until this benchmark showed it stalls: every CG solve to ``cg_tol`` = 1e-10 or ``cg_maxiter`` = 200 iterations);
 - ``lm_ew``: the same with ``cg_forcing: eisenstat_walker`` (truncated-Newton tolerance per step).
 
 The test RMSE is recorded after every Adam chunk (``--chunk`` steps) and every LM iteration; the RMSE

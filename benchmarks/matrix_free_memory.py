@@ -52,7 +52,9 @@ def config(stage: dict, width: int, points: int, log_every: int, warmup: int = 0
 # The matrix-free settings (ignored by the dense solvers): a few dozen CG iterations per solve and 100 Lanczos steps.
 KRYLOV = {"cg_maxiter": 50, "lanczos_steps": 100}
 STAGES = {
-    "lm": lambda solver, n: {"kind": "lm", "solver": solver, "maxiter": n, "cg_maxiter": KRYLOV["cg_maxiter"]},
+    # cg_forcing fixed: what the committed numbers ran (the default then), so the command still reproduces them.
+    "lm": lambda solver, n: {"kind": "lm", "solver": solver, "maxiter": n, "cg_maxiter": KRYLOV["cg_maxiter"],
+                             "cg_forcing": "fixed"},
     "lcs": lambda solver, n: {"kind": "lcs", "solver": solver, "steps": n, "tau": 1e-1, "alpha_min": 1e-6,
                               "alpha_max": 1e6, "lanczos_steps": KRYLOV["lanczos_steps"]},
 }

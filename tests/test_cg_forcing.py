@@ -9,11 +9,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import yaml
 
 import precision_jax  # noqa: F401
+from precision_jax.config.engine import to_dict
 from precision_jax.engine import krylov
 from precision_jax.engine.stages.lm import FORCING_MAX, LMConfig, forcing_term, make_lm
 from precision_jax.experiment import build_config
+from precision_jax.runs import store
 from precision_jax.runs.store import run_id
 from precision_jax.runs.training import run_experiment
 
@@ -92,13 +95,29 @@ def test_eisenstat_walker_trains_with_fewer_cg_iterations_per_step():
     assert per_step[1] < per_step[0]
 
 
-def test_cg_forcing_fixed_keeps_the_run_ids_of_configs_written_before_it():
+def test_eisenstat_walker_is_the_default_and_fixed_keeps_the_run_ids_of_configs_written_before_it():
     def config(stage):
         return build_config({**copy.deepcopy(TINY), "train": [{"kind": "lm", "solver": "cg", **stage}]})
 
     assert LMConfig.id_neutral_keys({"solver": "cg", "cg_forcing": "fixed"}) == ("cg_forcing",)
     assert LMConfig.id_neutral_keys({"solver": "cg", "cg_forcing": "eisenstat_walker"}) == ()
     assert "cg_forcing" in LMConfig.id_neutral_keys({"solver": "qr", "cg_forcing": "eisenstat_walker"})
-    assert run_id(config({})) == run_id(config({"cg_forcing": "fixed"}))
-    assert run_id(config({})) != run_id(config({"cg_forcing": "eisenstat_walker"}))
-    np.testing.assert_equal(LMConfig().cg_forcing, "fixed")
+    np.testing.assert_equal(LMConfig().cg_forcing, "eisenstat_walker")
+    # A config without the key now means the truncated-Newton solve, so it is not found complete among the
+    # runs stored when it meant "fixed" (whose ids lack the key); written out, fixed still finds them.
+    assert run_id(config({})) == run_id(config({"cg_forcing": "eisenstat_walker"}))
+    assert run_id(config({})) != run_id(config({"cg_forcing": "fixed"}))
+
+
+def test_a_stored_config_written_before_the_default_changed_reads_back_as_what_it_ran(tmp_path):
+    resolved = to_dict(build_config({**copy.deepcopy(TINY), "train": [{"kind": "lm", "solver": "cg"}],
+                                     "boost": {"rounds": 1, "train": [{"kind": "lm", "solver": "cg"}]}}))
+    for stage in (resolved["train"][0], resolved["boost"]["train"][0]):
+        del stage["cg_forcing"]  # as a run written before the key existed stored it
+    (tmp_path / store.CONFIG_FILE).write_text(yaml.safe_dump(resolved))
+    cfg = store.read_config(tmp_path)
+    assert (cfg.train[0].cg_forcing, cfg.boost.train[0].cg_forcing) == ("fixed", "fixed")
+    written_out = build_config({**copy.deepcopy(TINY), "train": [{"kind": "lm", "solver": "cg", "cg_forcing": "fixed"}],
+                                "boost": {"rounds": 1, "train": [{"kind": "lm", "solver": "cg",
+                                                                  "cg_forcing": "fixed"}]}})
+    assert run_id(cfg) == run_id(written_out)

@@ -255,19 +255,28 @@ DATA_PATH_KEYS = ("data", "test_data")
 DATA_OPTIONAL_KEYS = ("inputs", "output", "data_sha256", "test_data_sha256")
 
 
+def _stage_dicts(resolved: dict):
+    """Each stage mapping of a config mapping (the main chain's, then the boosting rounds'), with its kind's
+    config class; a stage of an unknown kind is skipped (the schema refuses it elsewhere)."""
+    from precision_jax.engine.stages import STAGE_KINDS
+
+    boost = resolved.get("boost") if isinstance(resolved.get("boost"), dict) else {}
+    train = resolved.get("train") if isinstance(resolved.get("train"), (list, tuple)) else []
+    for stage in list(train) + list(boost.get("train") or []):
+        kind = STAGE_KINDS.get(stage.get("kind")) if isinstance(stage, dict) else None
+        if kind is not None:
+            yield stage, kind
+
+
 def _drop_neutral_keys(resolved: dict) -> None:
     """Leave out of the id the keys added to the schema after runs were first written, while they hold the
     value that does what a config without them did: such runs keep their ids (found complete, not retrained).
     Which stage keys are neutral is each stage kind's own fact (``StageConfig.id_neutral_keys``)."""
-    from precision_jax.engine.stages import STAGE_KINDS
-
     data = resolved.get("data")
     if isinstance(data, dict) and data.get("sampling") == "uniform":
         data.pop("sampling")
-    boost = resolved.get("boost") if isinstance(resolved.get("boost"), dict) else {}
-    for stage in list(resolved.get("train") or []) + list(boost.get("train") or []):
-        kind = STAGE_KINDS.get(stage.get("kind")) if isinstance(stage, dict) else None
-        for key in kind.id_neutral_keys(stage) if kind is not None else ():
+    for stage, kind in _stage_dicts(resolved):
+        for key in kind.id_neutral_keys(stage):
             stage.pop(key, None)
 
 
@@ -578,13 +587,23 @@ def read_summary(path: Union[str, Path]) -> Summary:
         raise StoreError(file, f"corrupt summary: {e}") from None
 
 
+def _with_former_defaults(resolved):
+    """A stored config with each stage's missing keys whose default has since changed set to what the run ran
+    at (``StageConfig.former_defaults``): read back, it says what was done, not what today's default would do."""
+    if isinstance(resolved, dict):
+        for stage, kind in _stage_dicts(resolved):
+            for key, value in kind.former_defaults().items():
+                stage.setdefault(key, value)
+    return resolved
+
+
 def read_config(path: Union[str, Path]) -> ExperimentConfig:
     """The resolved config of the run at ``path``, validated by today's schema."""
     file = Path(path) / CONFIG_FILE
     if not file.is_file():
         raise StoreError(file, "missing")
     try:
-        return build_config(read_yaml(file), source=str(file))
+        return build_config(_with_former_defaults(read_yaml(file)), source=str(file))
     except ConfigError as e:
         raise StoreError(file, f"{e.key}: {e.what}" if e.key else e.what) from None
 

@@ -34,8 +34,9 @@ RUN_CASES: dict[str, tuple[str, list[str]]] = {
     "chebyshev": ("configs/classical/chebyshev_exp.yaml", []),
     "boosted": ("configs/quickstart.yaml", ["model.width=8", "train.0.steps=300", "train.1.maxiter=200",
                                             "boost={rounds: 2, train: [{kind: lm, maxiter: 40}]}"]),
+    # Recorded when fixed was the default: written out, the run keeps its id and its numbers.
     "lm_cg": ("configs/quickstart.yaml", ["model.width=8", "train.0.steps=200",
-                                          "train.1={kind: lm, maxiter: 30, solver: cg}"]),
+                                          "train.1={kind: lm, maxiter: 30, solver: cg, cg_forcing: fixed}"]),
 }
 
 SWEEP = """

@@ -158,6 +158,12 @@ class StageConfig:
         runs were first written, while they hold the value that does what a config without them did."""
         return ()
 
+    @classmethod
+    def former_defaults(cls) -> dict:
+        """Keys whose default changed, with the value a stored config written without them ran at: reading a
+        stored run's config back (``store.read_config``) fills them in, so it still says what the run did."""
+        return {}
+
 
 def build_stage(cfg: StageConfig, predict: Predict, n_params: int) -> Stage:
     return cfg.build(predict, n_params)
