@@ -130,28 +130,31 @@ def _chains(cfg) -> list:
     return [list(cfg.train)] + ([list(cfg.boost.train)] * cfg.boost.rounds if cfg.boost is not None else [])
 
 
-def plan_features(plan, model: CostModel) -> list[dict]:
-    """One feature mapping per seed group (or interpolant run) of ``plan``, at the iterations ``model`` expects."""
+def seed_group_features(group: list, model: CostModel) -> list[dict]:
+    """The feature mapping of one seed group of sweep runs (one per run for an interpolant, which runs alone), at
+    the iterations ``model`` expects."""
     from precision_jax import models
-    from precision_jax.runs import sweep as sw
     from precision_jax.runs.plan import resolve_target, resolve_train_points, with_chain
 
-    out = []
-    for group in sw.group_runs(plan.runs):
-        cfg = group[0].config
-        target = resolve_target(cfg)
-        if models.is_interpolant(cfg.model.kind):
-            points = cfg.data.train_points if cfg.data.train_points != "auto" else cfg.data.test_points
-            out += [interp_features(cfg.model.kind, int(points), cfg.data.test_points, target.d)] * len(group)
-            continue
-        n = models.parameter_count(cfg.model, target.d)  # from the shape alone, no init
-        d_train = resolve_train_points(cfg, n, target.d)
-        cfg = with_chain(cfg, target.d, d_train, n)
-        stages = [StageRun(st.kind, st.iterations() * (1.0 if st.kind == "adam" else model.used.get(st.kind, 1.0)),
-                           st.iteration_work(n, st.fitted_points(d_train)))
-                  for chain in _chains(cfg) for st in chain]
-        out.append(group_features(stages, len(group), n, d_train, cfg.data.test_points, cfg.output.log_every))
-    return out
+    cfg = group[0].config
+    target = resolve_target(cfg)
+    if models.is_interpolant(cfg.model.kind):
+        points = cfg.data.train_points if cfg.data.train_points != "auto" else cfg.data.test_points
+        return [interp_features(cfg.model.kind, int(points), cfg.data.test_points, target.d)] * len(group)
+    n = models.parameter_count(cfg.model, target.d)  # from the shape alone, no init
+    d_train = resolve_train_points(cfg, n, target.d)
+    cfg = with_chain(cfg, target.d, d_train, n)
+    stages = [StageRun(st.kind, st.iterations() * (1.0 if st.kind == "adam" else model.used.get(st.kind, 1.0)),
+                       st.iteration_work(n, st.fitted_points(d_train)))
+              for chain in _chains(cfg) for st in chain]
+    return [group_features(stages, len(group), n, d_train, cfg.data.test_points, cfg.output.log_every)]
+
+
+def plan_features(plan, model: CostModel) -> list[dict]:
+    """One feature mapping per seed group (or interpolant run) of ``plan``, at the iterations ``model`` expects."""
+    from precision_jax.runs import sweep as sw
+
+    return [f for group in sw.group_runs(plan.runs) for f in seed_group_features(group, model)]
 
 
 def estimate_seconds(plan, model: Optional[CostModel] = None) -> float:
