@@ -3,21 +3,26 @@
 ``prec reproduce --list`` prices a figure with a linear model fitted to runs recorded at the reduced profile's
 sizes (:mod:`precision_jax.analysis.reproduce.cost`). For a figure over ``--over`` hours at the paper profile,
 that is an extrapolation to nets and data sets up to 100× larger than any calibration run. This benchmark
-measures the same quantity at the paper's sizes: for each run set that carries at least ``--share`` of the
-figure's estimated cost, its dearest seed group (by the model) is run at the paper's N and D with every stage's
-iteration limit cut to ``s'_k = max(--min-steps, ⌈s_k · f⌉)``, f chosen so the model expects ``--probe-seconds``,
-into a temporary store. From the group's learning curve, stage k's time per iteration is
+measures the same quantity at the paper's sizes. For each run set that carries at least ``--share`` of the
+figure's estimated cost, its dearest seed group (by the model) whose activations fit this machine's memory
+(:func:`activation_bytes`; the set records what its dearest group needs, a cluster task's ``--mem``) runs at
+the paper's N and D with every stage's iteration limit cut to ``s'_k = max(--min-steps, ⌈s_k · f⌉)``, f chosen
+so the model expects ``--probe-seconds``, into a temporary store. From the group's learning curve, stage k's
+time per iteration is
 
     t_k = (seconds at its last logged step − seconds at its first) / (last step − first step)
 
-(compilation, which happens before the first logged step, excluded), and the group at its full limits costs
+(compilation, before the first logged point, excluded; the probe logs once per shortest cut stage, so one
+scoring of the seeds on the training and test sets falls inside a short stage's span), and the group at its
+full limits costs
 
     T_group = T_fixed + Σ_k t_k · s_k · u_k,    T_fixed = T_probe − Σ_k t_k · s'_k,
 
 with u_k the cost model's share of its limit that stage kind runs (1 for Adam, which always runs its limit):
 the one modelled factor, since how far a quasi-Newton stage gets before its line search stops cannot be timed
-in a cut run. ``measured / model`` is T_group over the model's price of the same group; the figure's total is
-then each probed run set's model price times its ratio (the other run sets at the model's price).
+in a cut run. A stage that stopped before its second logged point is priced by the model. ``measured /
+model`` is T_group over the model's price of the same group; the figure's total is each probed run set's
+model price times its ratio (the other run sets at the model's price).
 
     python benchmarks/paper_run_cost.py                       # every figure over 2 h at the paper profile
     python benchmarks/paper_run_cost.py --figures 8 A2 --probe-seconds 20
@@ -39,6 +44,7 @@ import precision_jax  # noqa: F401  (float64)
 from precision_jax import models
 from precision_jax.analysis.reproduce import cost, runner, spec
 from precision_jax.config.engine import to_dict
+from precision_jax.engine import memory
 from precision_jax.experiment import build_config
 from precision_jax.runs import store
 from precision_jax.runs import sweep as sw
@@ -105,6 +111,26 @@ def probe_group(group, model: cost.CostModel, seconds: float, min_steps: int) ->
     return PROBED[key]
 
 
+def hidden_units(model_cfg) -> int:
+    """Hidden activations per point of an MLP or modular net (0 for other kinds: not checked)."""
+    if getattr(model_cfg, "widths", None):
+        return sum(model_cfg.widths)
+    if getattr(model_cfg, "modules", None):
+        return sum(m.width * (m.depth - 1) for m in model_cfg.modules)
+    if getattr(model_cfg, "width", None) and getattr(model_cfg, "depth", None):
+        return model_cfg.width * (model_cfg.depth - 1)
+    return 0
+
+
+def activation_bytes(cfg) -> int:
+    """A full-batch gradient's activations: every hidden unit at every training point, kept for the backward pass
+    and about as much again in temporaries (one seed at a time: the driver maps over seeds). The stages' own
+    memory estimates count their state, not these, so a net this wide is checked here before it is tried."""
+    target = resolve_target(cfg)
+    n = models.parameter_count(cfg.model, target.d)
+    return 8 * 2 * resolve_train_points(cfg, n, target.d) * hidden_units(cfg.model)
+
+
 def _probe(group, model: cost.CostModel, seconds: float, min_steps: int) -> dict:
     priced = group_seconds(group, model)
     factor = min(1.0, seconds / max(priced - model.rate("group"), 1e-9))
@@ -155,10 +181,18 @@ def figure_cost(figure: str, model: cost.CostModel, seconds: float, share: float
     for name, (count, groups, priced) in sets.items():
         row = {"runs": count, "groups": len(groups), "model_seconds": sum(priced)}
         if groups and total > 0 and sum(priced) >= share * total:
-            dearest = groups[max(range(len(groups)), key=priced.__getitem__)]
-            print(f"{figure}/{name}: probing its dearest group ({len(dearest)} seeds, model "
-                  f"{max(priced) / 3600:.2f} h)", flush=True)
-            row["probe"] = probe_group(dearest, model, seconds, min_steps)
+            # The dearest group that fits this machine's memory; a set whose dearest does not fit says what it
+            # needs (a cluster task's --mem), and is scaled by the largest group measured here.
+            order = sorted(range(len(groups)), key=priced.__getitem__, reverse=True)
+            needs = activation_bytes(groups[order[0]][0].config)
+            row["dearest_activation_bytes"] = needs
+            free = 0.8 * memory.available_bytes()
+            fitting = [i for i in order if activation_bytes(groups[i][0].config) <= free]
+            if fitting:
+                chosen, row["probed_dearest"] = groups[fitting[0]], fitting[0] == order[0]
+                print(f"{figure}/{name}: probing the dearest group{'' if row['probed_dearest'] else ' that fits'} "
+                      f"({len(chosen)} seeds, model {priced[fitting[0]] / 3600:.2f} h)", flush=True)
+                row["probe"] = probe_group(chosen, model, seconds, min_steps)
         ratio = row.get("probe", {}).get("measured_over_model")
         row["scaled_seconds"] = row["model_seconds"] * (ratio or 1.0)
         scaled += row["scaled_seconds"]
@@ -175,8 +209,9 @@ def _hours(seconds: float) -> str:
 def table(rep: dict) -> str:
     """Markdown: per figure, each probed run set's dearest seed group (measured per iteration, then in full,
     against the model) and the figure's total, the model's and scaled by its probes."""
-    lines = ["| fig | run set (dearest seed group) | seconds per iteration: measured / model | seed group: model → "
-             "measured | figure at the paper profile: model → scaled by the probes |", "|---|---|---|---|---|"]
+    lines = ["| fig | run set (its dearest seed group that fits in memory here) | seconds per iteration: "
+             "measured / model | seed group: model → measured | figure at the paper profile: model → scaled by the "
+             "probes |", "|---|---|---|---|---|"]
     for figure, fig in rep["figures"].items():
         first = True
         for name, row in fig["run_sets"].items():
@@ -185,6 +220,8 @@ def table(rep: dict) -> str:
                 continue
             total = (f"{_hours(fig['model_seconds'])} → **{_hours(fig['scaled_seconds'])}**"
                      f" (≈ {2 * fig['scaled_seconds'] / 3600:,.0f} CPU-hours on 2-core tasks)") if first else ""
+            memory_note = ("" if row.get("probed_dearest", True) else
+                           f"; the dearest needs ~{row['dearest_activation_bytes'] / 2**30:.0f} GB")
             if "error" in probe:
                 lines.append(f"| {figure if first else ''} | {name} | probe failed: {probe['error']} | | {total} |")
             else:
@@ -194,7 +231,7 @@ def table(rep: dict) -> str:
                 group = (f"{_hours(probe['model_group_seconds'])} → {_hours(probe['measured_group_seconds'])} "
                          f"(×{probe['measured_over_model']:.2f})")
                 lines.append(f"| {figure if first else ''} | {name} ({probe['seeds']} seeds, N = {probe['N']:,}, "
-                             f"D = {probe['D']:,}) | {rates} | {group} | {total} |")
+                             f"D = {probe['D']:,}{memory_note}) | {rates} | {group} | {total} |")
             first = False
     return "\n".join(lines) + "\n"
 
@@ -216,14 +253,14 @@ def main(argv: list[str] | None = None) -> int:
         if runner.estimate_seconds(runner.plan_figure(spec.load_figure(f), args.profile, SCRATCH), model)
         > args.over * 3600]
     results = {}
-    for figure in figures:
+    for figure in figures:  # written after each figure, so an interrupted measurement keeps what it measured
         results[figure] = figure_cost(figure, model, args.probe_seconds, args.share, args.min_steps, args.profile)
         r = results[figure]
         print(f"{figure}: model {r['model_seconds'] / 3600:.1f} h, scaled by the probes "
               f"{r['scaled_seconds'] / 3600:.1f} h", flush=True)
-    record.write(args.out, {"benchmark": "paper_run_cost", "cost_model": model.machine, "profile": args.profile,
-                     "settings": {"probe_seconds": args.probe_seconds, "share": args.share,
-                                  "min_steps": args.min_steps}, "figures": results})
+        record.write(args.out, {"benchmark": "paper_run_cost", "cost_model": model.machine, "profile": args.profile,
+                                "settings": {"probe_seconds": args.probe_seconds, "share": args.share,
+                                             "min_steps": args.min_steps}, "figures": results})
     return 0
 
 
