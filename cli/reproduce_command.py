@@ -21,16 +21,6 @@ def default_out(profile: str) -> Path:
     return Path("results") / f"reproduce-{profile}"
 
 
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def _list(figures, store_root: Path, out: Optional[Path], calibrate: Optional[Path] = None) -> None:
     from precision_jax.analysis.reproduce import cost, report, runner, spec
 
@@ -51,12 +41,12 @@ def _list(figures, store_root: Path, out: Optional[Path], calibrate: Optional[Pa
         for profile in spec.PROFILES:
             plan = runner.plan_figure(fs, profile, store_root)
             counts.append(str(len(plan.runs)))
-            costs.append(_duration(runner.estimate_seconds(plan, model)))
+            costs.append(cost.format_duration(runner.estimate_seconds(plan, model)))
         measured = []
         for profile in spec.PROFILES:
             previous = report.read_report(out or default_out(profile), figure)
             if previous and previous.get("profile") == profile:
-                measured.append(f"{profile} {_duration(previous.get('run_seconds', math.nan))}")
+                measured.append(f"{profile} {cost.format_duration(previous.get('run_seconds', math.nan))}")
         name = figure + (f" (was {', '.join(former[figure])})" if figure in former else "")
         table.add_row(name, fs.title, " / ".join(counts), *costs, ", ".join(measured) or "—")
     print_wide(table)
@@ -100,7 +90,7 @@ def reproduce(
     Examples: prec reproduce --list;  prec reproduce 3;  prec reproduce all --profile smoke;
     prec reproduce 2 --profile reduced --shard 0/4;  prec reproduce all --profile paper --slurm --time 08:00:00
     """
-    from precision_jax.analysis.reproduce import claims, report, runner, spec
+    from precision_jax.analysis.reproduce import claims, cost, report, runner, spec
     from precision_jax.config.engine import ConfigError
     from precision_jax.runs import atomic_files
     from precision_jax.runs import sweep as sw
@@ -118,9 +108,9 @@ def reproduce(
         return
     out = out or default_out(profile)
     if table:
-        estimates = {f: _duration(runner.estimate_seconds(runner.plan_figure(spec.load_figure(f), profile,
-                                                                             store_root)))
-                     for f in figures if report.read_report(out, f) is None}
+        unreported = {f: runner.plan_figure(spec.load_figure(f), profile, store_root)
+                      for f in figures if report.read_report(out, f) is None}
+        estimates = {f: cost.format_duration(runner.estimate_seconds(plan)) for f, plan in unreported.items()}
         print(report.summary_table(out, figures, estimates), end="")
         return
     # Every figure is read and planned before anything runs: a bad spec is refused before any work.

@@ -193,26 +193,18 @@ def estimate(figure: str, profile: str) -> tuple[float, str] | None:
     return cost.estimate_seconds(plan, model), f"{cores.group(1)} cores" if cores else model.machine or "?"
 
 
-def _duration(seconds: float) -> str:
-    """A cost as a person reads it: seconds, minutes, then hours to 2–3 significant digits."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    hours = seconds / 3600
-    return f"{hours:.1f} h" if hours < 10 else f"{float(f'{hours:.3g}'):,.0f} h"
-
-
 def _not_run(figure: str, profile: str, short: bool = False) -> str:
     """A figure without a report at ``profile``: its estimated cost and (unless ``short``) the command to run."""
+    from precision_jax.analysis.reproduce.cost import format_duration as _format_duration
+
     guess = estimate(figure, profile)
     seconds, where = guess if guess else (math.nan, "")
     cluster = profile == "paper" and seconds > HERE_SECONDS
     if short:
         label = "cluster" if cluster else "not run"
-        return f"{label} (≈ {_duration(seconds)})" if math.isfinite(seconds) else label
+        return f"{label} (≈ {_format_duration(seconds)})" if math.isfinite(seconds) else label
     command = f"`prec reproduce {figure} --profile {profile}{' --slurm' if cluster else ''}`"
-    cost = f": ≈ {_duration(seconds)} on {_cell(where)}" if math.isfinite(seconds) else ""
+    cost = f": ≈ {_format_duration(seconds)} on {_cell(where)}" if math.isfinite(seconds) else ""
     return f"not run here{cost}; {command}"
 
 

@@ -157,6 +157,18 @@ def plan_features(plan, model: CostModel) -> list[dict]:
     return [f for group in sw.group_runs(plan.runs) for f in seed_group_features(group, model)]
 
 
+def format_duration(seconds: float) -> str:
+    """A cost as a person reads it: seconds, minutes, then hours to 2–3 significant digits ("?" if unknown)."""
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 10 else f"{float(f'{hours:.3g}'):,.0f} h"
+
+
 def estimate_seconds(plan, model: Optional[CostModel] = None) -> float:
     """The plan's wall time on the model's machine: every run, then drawing and judging; NaN if a target
     cannot be resolved (a missing data file)."""
