@@ -13,6 +13,7 @@ from precision_jax.analysis.reproduce import cost, runner, spec
 from precision_jax.config.engine import ConfigError, to_dict
 from precision_jax.experiment import build_config
 from precision_jax.runs import store
+from precision_jax.runs import sweep as sw
 
 PLANTED = {"group": 6.0, "stage": 2.0, "eval": 3.0e-9, "interp": 0.5, "interp_cell": 2.0e-6,
            "interp_point": 4.0e-5, "step": 1.0e-4, "unit:adam": 2.0e-9, "unit:bfgs": 4.0e-9}
@@ -108,6 +109,29 @@ def test_calibration_from_a_synthetic_store_recovers_the_planted_constants(tmp_p
     assert fitted.used["bfgs"] == pytest.approx(0.5, abs=0.01)
     # constants no run exercised keep the defaults
     assert fitted.seconds["interp_cell"] == cost.DEFAULT.seconds["interp_cell"]
+
+
+def test_a_run_name_whose_stage_stops_early_every_time_is_priced_at_its_own_share(tmp_path):
+    """A BFGS that stops on its line search at a quarter of its limit, run after run, is priced at a quarter; a
+    name near its kind's share adds no entry; the kind's share is still the median over every run."""
+    shares = {"early": 0.25, "usual": 0.9, "full": 1.0}
+    for i, (name, share) in enumerate([(n, s) for n, s in shares.items() for _ in range(3)]):
+        data = {**_config("bfgs", 1000, 10, 500, log_every=100), "name": name}
+        steps = int(1000 * share)
+        _write_run(tmp_path, f"run{i}", data, [{"round": 0, "stage": 0, "kind": "bfgs", "steps": steps,
+                                                "seconds": 1.0 + steps * 1e-3}], 1, 1.0 + steps * 1e-3)
+    fitted = cost.calibrate(tmp_path, machine="synthetic")
+    assert fitted.used["bfgs"] == pytest.approx(0.9)
+    assert fitted.used["bfgs@early"] == pytest.approx(0.25)
+    assert "bfgs@usual" not in fitted.used and "bfgs@full" not in fitted.used
+    assert (fitted.share("bfgs", "early"), fitted.share("bfgs", "full"), fitted.share("adam", "early")) == \
+        (pytest.approx(0.25), pytest.approx(0.9), 1.0)
+    # Planned, the early name's BFGS is priced at a quarter of its limit's iterations.
+    for name, share in (("early", 0.25), ("full", 0.9)):
+        cfg = build_config({**_config("bfgs", 1000, 10, 500, log_every=100), "name": name})
+        run = sw.SweepRun(0, {}, cfg, store.run_id(cfg))
+        [features] = cost.seed_group_features([run], fitted)
+        assert features["step"] == pytest.approx(1000 * share)
 
 
 def test_fit_recovers_interpolant_constants_and_weighs_short_runs_in_seconds():

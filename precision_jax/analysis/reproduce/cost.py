@@ -13,9 +13,11 @@ test sets). An interpolant run on D points in d dimensions takes
 
 (D·5^d: the Delaunay triangulation's cost, its cells per point growing steeply with d, fitted to Figs. 2, 4 and
 6's simplex runs in d = 2…6; splines and Chebyshev series on grids, and simplices in 1-D, have none). A figure
-adds c_figure for drawing and judging. Before a run, s_k is the stage's iteration limit times u[κ], the median
+adds c_figure for drawing and judging. Before a run, s_k is the stage's iteration limit times u, the median
 share of its limit that stage kind used in the calibration store (1 for a kind never seen: the limit is a
-ceiling; Adam always runs its limit).
+ceiling; Adam always runs its limit). Where the runs of one name (a figure's run set, e.g. ``figA1-rescale``)
+used a share of a kind's limit 1.5× or more away from the kind's median, that name's median u[κ@name] prices
+them instead: a BFGS that stops on its line search at a quarter of its limit every time is priced as such.
 
 Every term is linear in the constants, so :func:`calibrate` fits them to a store by non-negative least squares
 on relative error above ``FLOOR`` seconds (each run's row divided by max(its recorded time, FLOOR): a 100 s run
@@ -39,6 +41,7 @@ from precision_jax.config.engine import ConfigError
 COST_FILE = "cost_model.json"  # in the store's root, written by `prec reproduce --list --calibrate STORE`
 WRITTEN_BY = "prec reproduce --calibrate"
 FLOOR = 10.0  # seconds: below it, a run's error counts in seconds, not relative to its time
+SHARE_APART = 1.5  # a run name's share of a kind's limit is kept when this far from the kind's median
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class CostModel:
     """The constants of the module docstring's model, in seconds per unit of each feature."""
 
     seconds: dict  # feature → seconds per unit: group, stage, step, eval, interp*, and unit:<kind> per stage kind
-    used: dict = field(default_factory=dict)  # stage kind → share of its iteration limit it runs (≤ 1)
+    used: dict = field(default_factory=dict)  # kind, or kind@run name → share of its iteration limit it runs (≤ 1)
     figure: float = 0.0  # drawing and judging one figure
     machine: str = ""  # where the constants were measured
     runs: int = 0  # runs they were fitted to
@@ -66,6 +69,12 @@ class CostModel:
                    {str(k): min(float(v), 1.0) for k, v in data.get("used", {}).items()},
                    float(data.get("figure", 0.0)), str(data.get("machine", "")), int(data.get("runs", 0)))
 
+    def share(self, kind: str, name: str = "") -> float:
+        """The share of its iteration limit a stage of ``kind`` in a run named ``name`` is expected to run."""
+        if kind == "adam":
+            return 1.0
+        return self.used.get(f"{kind}@{name}", self.used.get(kind, 1.0))
+
     def rate(self, feature: str) -> float:
         """Seconds per unit of ``feature``. A stage kind never calibrated is priced per work unit as BFGS (every
         kind's ``iteration_work`` already counts its own extra algebra), else as the dearest kind seen."""
@@ -80,14 +89,15 @@ class CostModel:
 # Fitted by :func:`calibrate` to 847 runs recorded on 2026-12-07 on the 2-core development machine, quiet (one
 # job at a time): every figure's reduced profile and Fig. 4's paper profile. The figure constant is the median of
 # wall − run time over the reports that ran their runs. Against those figures' measured times the estimates fall
-# within 0.64–1.9× except Fig. A1 (2.6×: its BFGS stages stop on their line search at a fifth to a third of the
-# iteration limit, and a stage kind is priced at its median share across the store, 1 for BFGS). The constants
-# they replace, fitted under load 5–8, read 3–20× high on the quiet machine.
+# within 0.58–1.93× (A1 read 2.6× before run names got their own shares: its BFGS stops on its line search at a
+# quarter of its limit). The constants they replace, fitted under load 5–8, read 3–20× high on the quiet machine.
 DEFAULT = CostModel(
     seconds={"group": 0.38, "stage": 2.25, "step": 6.4e-5, "eval": 0.0, "interp": 0.0, "interp_cell": 6.1e-7,
              "interp_point": 1.06e-6, "unit:adam": 5.05e-10, "unit:bfgs": 9.35e-10, "unit:lcs": 2.29e-10,
              "unit:rescale": 0.0},
-    used={"bfgs": 1.0, "lcs": 1.0, "rescale": 0.001},
+    used={"bfgs": 1.0, "lcs": 1.0, "rescale": 0.001, "bfgs@fig8-bfgs_ts": 0.267, "bfgs@figA1-rescale": 0.267,
+          "bfgs@figA3-bfgs_II_6_15a": 0.413, "bfgs@figA3-bfgs_I_44_4": 0.374, "bfgs@figA3-bfgs_I_8_14": 0.492,
+          "lcs@fig9-chain_I_11_19": 0.0, "lcs@fig9-chain_xy": 0.5},
     figure=10.4,
     machine="2-core x86_64 development machine, quiet (2026-12-07)",
     runs=847,
@@ -144,7 +154,7 @@ def seed_group_features(group: list, model: CostModel) -> list[dict]:
     n = models.parameter_count(cfg.model, target.d)  # from the shape alone, no init
     d_train = resolve_train_points(cfg, n, target.d)
     cfg = with_chain(cfg, target.d, d_train, n)
-    stages = [StageRun(st.kind, st.iterations() * (1.0 if st.kind == "adam" else model.used.get(st.kind, 1.0)),
+    stages = [StageRun(st.kind, st.iterations() * model.share(st.kind, cfg.name),
                        st.iteration_work(n, st.fitted_points(d_train)))
               for chain in _chains(cfg) for st in chain]
     return [group_features(stages, len(group), n, d_train, cfg.data.test_points, cfg.output.log_every)]
@@ -182,7 +192,7 @@ def estimate_seconds(plan, model: Optional[CostModel] = None) -> float:
 
 def run_rows(root: str | Path) -> tuple[list[dict], list[float], dict]:
     """Each complete run of the store as (features of its 1/S share of its group, its recorded seconds), and the
-    shares of their iteration limits that each stage kind used."""
+    shares of their iteration limits that each stage kind used (keyed by kind, and by ``kind@run name``)."""
     from precision_jax import models
     from precision_jax.runs import store
 
@@ -210,7 +220,8 @@ def run_rows(root: str | Path) -> tuple[list[dict], list[float], dict]:
             stages.append(StageRun(st.kind, float(row["steps"]),
                                    st.iteration_work(summary.N, st.fitted_points(summary.D))))
             if st.kind != "adam":
-                used.setdefault(st.kind, []).append(float(row["steps"]) / st.iterations())
+                for key in (st.kind, f"{st.kind}@{cfg.name}"):
+                    used.setdefault(key, []).append(float(row["steps"]) / st.iterations())
         else:
             seeds = int((summary.batch or {}).get("seeds", 1))
             features = group_features(stages, seeds, summary.N, summary.D, summary.n_test, cfg.output.log_every)
@@ -235,8 +246,15 @@ def fit(rows: list[dict], seconds: list[float], used: Optional[dict] = None, bas
     x, _ = nnls(a / scale, t * w)
     constants = dict(base.seconds)
     constants.update({k: float(v) for k, v in zip(names, x / scale)})
+    medians = {k: float(min(np.median(v), 1.0)) for k, v in (used or {}).items() if v}
     shares = dict(base.used)
-    shares.update({k: float(min(np.median(v), 1.0)) for k, v in (used or {}).items() if v})
+    shares.update({k: v for k, v in medians.items() if "@" not in k})
+    for key, value in medians.items():  # a run name's own share only where it departs from its kind's
+        if "@" in key:
+            if 1 / SHARE_APART < value / max(shares.get(key.split("@")[0], 1.0), 1e-12) < SHARE_APART:
+                shares.pop(key, None)
+            else:
+                shares[key] = value
     return CostModel(constants, shares, base.figure if figure is None else figure, machine or base.machine,
                      len(rows))
 
