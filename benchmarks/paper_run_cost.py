@@ -18,7 +18,7 @@ full limits costs
 
     T_group = T_fixed + Σ_k t_k · s_k · u_k,    T_fixed = T_probe − Σ_k t_k · s'_k,
 
-with u_k the cost model's share of its limit that stage kind runs (1 for Adam, which always runs its limit):
+with u_k the cost model's share of its limit that stage runs (1 for Adam, which always runs its limit):
 the one modelled factor, since how far a quasi-Newton stage gets before its line search stops cannot be timed
 in a cut run. A stage that stopped before its second logged point is priced by the model. ``measured /
 model`` is T_group over the model's price of the same group; the figure's total is each probed run set's
@@ -155,7 +155,7 @@ def _probe(group, model: cost.CostModel, seconds: float, min_steps: int) -> dict
         # gives no slope: priced by the model, its probe time (compilation included) counted as fixed.
         timed = rate is not None
         rate = rate if timed else modelled
-        share = 1.0 if kind == "adam" else model.used.get(kind, 1.0)
+        share = model.share(kind, group[0].config.name)
         full += rate * limit * share
         done += rate * int(row["steps"]) if timed else 0.0
         rows.append({"round": r, "stage": i, "kind": kind, "probe_steps": int(row["steps"]), "limit": limit,
