@@ -193,18 +193,36 @@ def estimate(figure: str, profile: str) -> tuple[float, str] | None:
     return cost.estimate_seconds(plan, model), f"{cores.group(1)} cores" if cores else model.machine or "?"
 
 
+def measured_paper_cost(figure: str) -> float | None:
+    """The figure's paper-profile cost scaled by benchmarks/paper_run_cost.py's probes at the paper's sizes
+    (``docs/reproduce.md#cluster-cost``), if they measured it; else None."""
+    path = _results() / "paper_run_cost.json"
+    if not path.exists():
+        return None
+    rep = _load(path)
+    fig = rep.get("figures", {}).get(figure) if rep.get("profile", "paper") == "paper" else None
+    probed = fig and any("measured_over_model" in row.get("probe", {}) for row in fig["run_sets"].values())
+    return float(fig["scaled_seconds"]) if probed else None
+
+
 def _not_run(figure: str, profile: str, short: bool = False) -> str:
-    """A figure without a report at ``profile``: its estimated cost and (unless ``short``) the command to run."""
+    """A figure without a report at ``profile``: its estimated cost (and, for a cluster figure, its cost as
+    measured at the paper's sizes) and, unless ``short``, the command to run."""
     from precision_jax.analysis.reproduce.cost import format_duration as _format_duration
 
     guess = estimate(figure, profile)
     seconds, where = guess if guess else (math.nan, "")
     cluster = profile == "paper" and seconds > HERE_SECONDS
+    measured = measured_paper_cost(figure) if cluster else None
     if short:
         label = "cluster" if cluster else "not run"
+        if measured is not None:
+            return f"{label} (≈ {_format_duration(measured)} measured, {_format_duration(seconds)} modelled)"
         return f"{label} (≈ {_format_duration(seconds)})" if math.isfinite(seconds) else label
     command = f"`prec reproduce {figure} --profile {profile}{' --slurm' if cluster else ''}`"
     cost = f": ≈ {_format_duration(seconds)} on {_cell(where)}" if math.isfinite(seconds) else ""
+    if measured is not None:
+        cost += f" by the model, ≈ {_format_duration(measured)} [measured at the paper's sizes](#cluster-cost)"
     return f"not run here{cost}; {command}"
 
 

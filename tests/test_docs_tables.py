@@ -113,6 +113,24 @@ def test_both_profiles_claim_of_one_profile_only_and_the_second_row_of_a_missing
     assert "Judged before" not in out
 
 
+def test_a_cluster_figure_shows_its_cost_measured_at_the_papers_sizes_beside_the_models(tmp_path, monkeypatch):
+    fake_estimate(monkeypatch)
+    reports(tmp_path, monkeypatch, reduced={"6": report("6", ["confirmed"])})
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    probed = {"model_seconds": 1860 * 3600.0, "scaled_seconds": 930 * 3600.0,
+              "run_sets": {"tanh": {"probe": {"measured_over_model": 0.5}}, "simplex": {}}}
+    (results / "paper_run_cost.json").write_text(json.dumps({"profile": "paper", "figures": {"6": probed}}))
+    out = docs_tables.on_page_markdown("<!-- table: reproduce-both -->", page(), None, None)
+    assert ("| not run here: ≈ 1,860 h on 2 cores by the model, ≈ 930 h [measured at the paper's sizes]"
+            "(#cluster-cost); `prec reproduce 6 --profile paper --slurm` |") in out
+    assert "| 6 | 1 / 0 / 0 / 0 | cluster (≈ 930 h measured, 1,860 h modelled) |" in docs_tables.readme_summary()
+    # A probe that failed measured nothing: the model's estimate alone.
+    probed["run_sets"]["tanh"]["probe"] = {"error": "failed"}
+    (results / "paper_run_cost.json").write_text(json.dumps({"profile": "paper", "figures": {"6": probed}}))
+    assert "| 6 | 1 / 0 / 0 / 0 | cluster (≈ 1,860 h) |" in docs_tables.readme_summary()
+
+
 def test_estimate_is_what_prec_reproduce_list_prints():
     from precision_jax.analysis.reproduce import cost, runner, spec
 
