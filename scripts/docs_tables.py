@@ -530,6 +530,8 @@ BENCHMARKS = {
     "refusal_latency": ("refusal_latency.json", "python benchmarks/refusal_latency.py", refusal_latency_table,
                         True),
     "big_nets": ("big_nets.json", "python benchmarks/big_nets.py", big_nets_table, False),
+    "default_fit": ("default_fit.json", "python benchmarks/default_fit.py",
+                    lambda rep: _benchmark("default_fit").table(rep), True),
     "paper_run_cost": ("paper_run_cost.json", "python benchmarks/paper_run_cost.py",
                        lambda rep: _benchmark("paper_run_cost").table(rep), True),
     "auto_budget": ("auto_budget.json", "python benchmarks/auto_budget.py --budget 10m,30m,60m",
