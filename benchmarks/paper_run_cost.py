@@ -142,8 +142,11 @@ def _probe(group, model: cost.CostModel, seconds: float, min_steps: int) -> dict
         started = time.perf_counter()
         outcomes = sw.run_group(root, probes)
         wall = time.perf_counter() - started
-        if any(o.state != "done" for o in outcomes):  # a diverged probe still timed its steps, but say so
-            return {"error": "; ".join(f"{o.state}: {o.reason}" for o in outcomes if o.state != "done")}
+        # A probe measures time, not accuracy: a cut run whose loss rose (a few Adam steps on a wide tanh net) is
+        # recorded as diverged but timed its steps all the same.
+        failed = sorted({f"{o.state}: {o.reason}" for o in outcomes if o.state not in ("done", "diverged")})
+        if failed:
+            return {"error": "; ".join(failed)}
         path = store.run_dir(root, probes[0].config)
         summary, rates = store.read_summary(path), stage_rates(store.read_curve(path))
     rows, full, done = [], 0.0, 0.0
@@ -162,9 +165,10 @@ def _probe(group, model: cost.CostModel, seconds: float, min_steps: int) -> dict
                      "share_used": share, "seconds_per_iteration": rate, "model_seconds_per_iteration": modelled,
                      "from_slope": timed})
     measured = max(wall - done, 0.0) + full
-    return {"seeds": len(group), "N": summary.N, "D": summary.D, "n_test": summary.n_test, "factor": factor,
-            "probe_wall_seconds": wall, "fixed_seconds": max(wall - done, 0.0), "stages": rows,
-            "measured_group_seconds": measured, "model_group_seconds": priced, "measured_over_model": measured / priced}
+    return {"seeds": len(group), "diverged": summary.status == "diverged", "N": summary.N, "D": summary.D,
+            "n_test": summary.n_test, "factor": factor, "probe_wall_seconds": wall,
+            "fixed_seconds": max(wall - done, 0.0), "stages": rows, "measured_group_seconds": measured,
+            "model_group_seconds": priced, "measured_over_model": measured / priced}
 
 
 def figure_cost(figure: str, model: cost.CostModel, seconds: float, share: float, min_steps: int,
