@@ -41,14 +41,12 @@ from pathlib import Path
 import record
 
 import precision_jax  # noqa: F401  (float64)
-from precision_jax import models
 from precision_jax.analysis.reproduce import cost, runner, spec
 from precision_jax.config.engine import to_dict
 from precision_jax.engine import memory
 from precision_jax.experiment import build_config
 from precision_jax.runs import store
 from precision_jax.runs import sweep as sw
-from precision_jax.runs.plan import resolve_target, resolve_train_points, with_chain
 
 # Where plans point their runs: a plan only names run directories, nothing is written there.
 SCRATCH = Path(tempfile.gettempdir()) / "prec-probe-plan"
@@ -65,10 +63,7 @@ def probe_config(cfg, factor: float, min_steps: int, seeds: int, model: cost.Cos
     """``cfg`` with its chain written out and every stage's iteration limit cut by ``factor`` (at least
     ``min_steps``); with each written-out stage's kind, full limit and modelled seconds per iteration of the
     group, and the length of the main chain (the boosting rounds' stages follow it)."""
-    target = resolve_target(cfg)
-    n = models.parameter_count(cfg.model, target.d)
-    d_train = resolve_train_points(cfg, n, target.d)
-    written = with_chain(cfg, target.d, d_train, n)
+    written, n, d_train = cost.trained_sizes(cfg)
     data = to_dict(written)
     configs = list(written.train) + (list(written.boost.train) if written.boost is not None else [])
     stages = list(data["train"]) + (list(data["boost"]["train"]) if data.get("boost") else [])
@@ -126,9 +121,7 @@ def activation_bytes(cfg) -> int:
     """A full-batch gradient's activations: every hidden unit at every training point, kept for the backward pass
     and about as much again in temporaries (one seed at a time: the driver maps over seeds). The stages' own
     memory estimates count their state, not these, so a net this wide is checked here before it is tried."""
-    target = resolve_target(cfg)
-    n = models.parameter_count(cfg.model, target.d)
-    return 8 * 2 * resolve_train_points(cfg, n, target.d) * hidden_units(cfg.model)
+    return 8 * 2 * cost.trained_sizes(cfg)[2] * hidden_units(cfg.model)
 
 
 def _probe(group, model: cost.CostModel, seconds: float, min_steps: int) -> dict:
@@ -188,10 +181,10 @@ def figure_cost(figure: str, model: cost.CostModel, seconds: float, share: float
             # The dearest group that fits this machine's memory; a set whose dearest does not fit says what it
             # needs (a cluster task's --mem), and is scaled by the largest group measured here.
             order = sorted(range(len(groups)), key=priced.__getitem__, reverse=True)
-            needs = activation_bytes(groups[order[0]][0].config)
-            row["dearest_activation_bytes"] = needs
+            needs = [activation_bytes(groups[i][0].config) for i in order]
+            row["dearest_activation_bytes"] = needs[0]
             free = 0.8 * memory.available_bytes()
-            fitting = [i for i in order if activation_bytes(groups[i][0].config) <= free]
+            fitting = [i for i, bytes_ in zip(order, needs) if bytes_ <= free]
             if fitting:
                 chosen, row["probed_dearest"] = groups[fitting[0]], fitting[0] == order[0]
                 print(f"{figure}/{name}: probing the dearest group{'' if row['probed_dearest'] else ' that fits'} "
@@ -204,25 +197,20 @@ def figure_cost(figure: str, model: cost.CostModel, seconds: float, share: float
     return {"model_seconds": model.figure + total, "scaled_seconds": scaled, "run_sets": out}
 
 
-def _hours(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 3600:,.1f} h" if seconds >= 360 else f"{seconds / 60:.1f} min"
-
-
 def table(rep: dict) -> str:
     """Markdown: per figure, each probed run set's dearest seed group (measured per iteration, then in full,
     against the model) and the figure's total, the model's and scaled by its probes."""
     lines = ["| fig | run set (its dearest seed group that fits in memory here) | seconds per iteration: "
              "measured / model | seed group: model → measured | figure at the paper profile: model → scaled by the "
              "probes |", "|---|---|---|---|---|"]
+    hours = cost.format_duration
     for figure, fig in rep["figures"].items():
         first = True
         for name, row in fig["run_sets"].items():
             probe = row.get("probe")
             if probe is None:
                 continue
-            total = (f"{_hours(fig['model_seconds'])} → **{_hours(fig['scaled_seconds'])}**"
+            total = (f"{hours(fig['model_seconds'])} → **{hours(fig['scaled_seconds'])}**"
                      f" (≈ {2 * fig['scaled_seconds'] / 3600:,.0f} CPU-hours on 2-core tasks)") if first else ""
             memory_note = ("" if row.get("probed_dearest", True) else
                            f"; the dearest needs ~{row['dearest_activation_bytes'] / 2**30:.0f} GB")
@@ -232,7 +220,7 @@ def table(rep: dict) -> str:
                 rates = "; ".join(f"{st['kind']} {st['seconds_per_iteration']:.3g} / "
                                   f"{st['model_seconds_per_iteration']:.3g}" + ("" if st["from_slope"] else " (model)")
                                   for st in probe["stages"] if st["round"] == 0)
-                group = (f"{_hours(probe['model_group_seconds'])} → {_hours(probe['measured_group_seconds'])} "
+                group = (f"{hours(probe['model_group_seconds'])} → {hours(probe['measured_group_seconds'])} "
                          f"(×{probe['measured_over_model']:.2f})")
                 lines.append(f"| {figure if first else ''} | {name} ({probe['seeds']} seeds, N = {probe['N']:,}, "
                              f"D = {probe['D']:,}{memory_note}) | {rates} | {group} | {total} |")

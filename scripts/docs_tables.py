@@ -208,7 +208,7 @@ def measured_paper_cost(figure: str) -> float | None:
 def _not_run(figure: str, profile: str, short: bool = False) -> str:
     """A figure without a report at ``profile``: its estimated cost (and, for a cluster figure, its cost as
     measured at the paper's sizes) and, unless ``short``, the command to run."""
-    from precision_jax.analysis.reproduce.cost import format_duration as _format_duration
+    from precision_jax.analysis.reproduce.cost import format_duration
 
     guess = estimate(figure, profile)
     seconds, where = guess if guess else (math.nan, "")
@@ -217,13 +217,13 @@ def _not_run(figure: str, profile: str, short: bool = False) -> str:
     if short:
         label = "cluster" if cluster else "not run"
         if measured is not None:
-            return f"{label} (≈ {_format_duration(measured)} measured, {_format_duration(seconds)} modelled)"
-        return f"{label} (≈ {_format_duration(seconds)})" if math.isfinite(seconds) else label
+            return f"{label} (≈ {format_duration(measured)} measured, {format_duration(seconds)} modelled)"
+        return f"{label} (≈ {format_duration(seconds)})" if math.isfinite(seconds) else label
     command = f"`prec reproduce {figure} --profile {profile}{' --slurm' if cluster else ''}`"
-    cost = f": ≈ {_format_duration(seconds)} on {_cell(where)}" if math.isfinite(seconds) else ""
+    price = f": ≈ {format_duration(seconds)} on {_cell(where)}" if math.isfinite(seconds) else ""
     if measured is not None:
-        cost += f" by the model, ≈ {_format_duration(measured)} [measured at the paper's sizes](#cluster-cost)"
-    return f"not run here{cost}; {command}"
+        price += f" by the model, ≈ {format_duration(measured)} [measured at the paper's sizes](#cluster-cost)"
+    return f"not run here{price}; {command}"
 
 
 def _claim_cell(claim: dict | None) -> str:

@@ -140,20 +140,29 @@ def _chains(cfg) -> list:
     return [list(cfg.train)] + ([list(cfg.boost.train)] * cfg.boost.rounds if cfg.boost is not None else [])
 
 
+def trained_sizes(cfg):
+    """A trained run's config with its chain written out (``train: auto`` planned), its parameter count N and its
+    training points D, from the shapes alone (no data drawn, no init)."""
+    from precision_jax import models
+    from precision_jax.runs.plan import resolve_target, resolve_train_points, with_chain
+
+    d = resolve_target(cfg).d
+    n = models.parameter_count(cfg.model, d)
+    d_train = resolve_train_points(cfg, n, d)
+    return with_chain(cfg, d, d_train, n), n, d_train
+
+
 def seed_group_features(group: list, model: CostModel) -> list[dict]:
     """The feature mapping of one seed group of sweep runs (one per run for an interpolant, which runs alone), at
     the iterations ``model`` expects."""
     from precision_jax import models
-    from precision_jax.runs.plan import resolve_target, resolve_train_points, with_chain
+    from precision_jax.runs.plan import resolve_target
 
     cfg = group[0].config
-    target = resolve_target(cfg)
     if models.is_interpolant(cfg.model.kind):
         points = cfg.data.train_points if cfg.data.train_points != "auto" else cfg.data.test_points
-        return [interp_features(cfg.model.kind, int(points), cfg.data.test_points, target.d)] * len(group)
-    n = models.parameter_count(cfg.model, target.d)  # from the shape alone, no init
-    d_train = resolve_train_points(cfg, n, target.d)
-    cfg = with_chain(cfg, target.d, d_train, n)
+        return [interp_features(cfg.model.kind, int(points), cfg.data.test_points, resolve_target(cfg).d)] * len(group)
+    cfg, n, d_train = trained_sizes(cfg)
     stages = [StageRun(st.kind, st.iterations() * model.share(st.kind, cfg.name),
                        st.iteration_work(n, st.fitted_points(d_train)))
               for chain in _chains(cfg) for st in chain]
