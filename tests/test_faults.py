@@ -127,7 +127,7 @@ def fake_run(root: Path, data: dict = TINY, test_rmse: float = 1e-3, **summary_c
     fields = dict(name=cfg.name, seed=cfg.seed, status="complete", target=info, model=description, N=n, D=100,
                   n_test=100, metrics={"train_rmse": test_rmse / 2, "test_rmse": test_rmse,
                                        "test_relative_rmse": test_rmse},
-                  stages=[stage], wall_seconds=0.5, numerics={}, versions={},
+                  stages=[stage], wall_seconds=0.5, numerics={},
                   provenance=provenance.collect(time.time() - 1))
     summary = store.Summary(**{**fields, **summary_changes})
     parts = [store.Part(cfg.model, arrays)]

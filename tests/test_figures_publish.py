@@ -45,7 +45,7 @@ def write(root, name: str, curve: list, *, seed: int = 0, n: int = 100, rmse: fl
     summary = store.Summary(name=name, seed=seed, status="complete", target=XY_INFO, model="mlp", N=n, D=n // 3,
                             n_test=50, metrics={"test_rmse": rmse, "test_relative_rmse": rmse / 5,
                                                 "train_rmse": rmse, "min_test_rmse": rmse},
-                            stages=stages, wall_seconds=0.1, numerics={}, versions={})
+                            stages=stages, wall_seconds=0.1, numerics={})
     return store.write_run(root, store.RunRecord(cfg, summary, curve, [store.Part(cfg.model, {"theta": np.zeros(3)})],
                                                  None, None))
 

@@ -48,7 +48,7 @@ def fake_run(root, width, seed, activation, scale, exponent=TRUE_EXPONENT, noise
     summary = store.Summary(name="synthetic", seed=seed, status="complete", target=TARGET_INFO,
                             model=f"mlp {activation}", N=n, D=n // 5, n_test=100,
                             metrics={"test_rmse": rmse, "test_relative_rmse": rmse / 3, "train_rmse": rmse / 2},
-                            stages=stages, wall_seconds=0.1, numerics={}, versions={})
+                            stages=stages, wall_seconds=0.1, numerics={})
     parts = [store.Part(cfg.model, {"theta": np.zeros(n)})]
     return store.write_run(root, store.RunRecord(cfg, summary, curve, parts, None, None))
 

@@ -75,7 +75,7 @@ def _write_run(root, name: str, data: dict, stage_rows: list[dict], seeds: int, 
         name=name, seed=0, status="complete",
         target=store.TargetInfo("Z.001", d, ("x",), (-1.0,), (1.0,)), model="mlp", N=n,
         D=cfg.data.train_points, n_test=cfg.data.test_points, metrics={}, stages=stage_rows,
-        wall_seconds=seconds, numerics={}, versions={}, batch={"seeds": seeds, "group_wall_seconds": seconds * seeds})
+        wall_seconds=seconds, numerics={}, batch={"seeds": seeds, "group_wall_seconds": seconds * seeds})
     (folder / store.SUMMARY_FILE).write_text(json.dumps(summary.to_json()))
 
 

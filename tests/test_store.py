@@ -39,7 +39,8 @@ def make_summary(cfg, target, **changes) -> store.Summary:
                   metrics={"train_rmse": 1.25e-15, "test_rmse": 3.0000000000000004e-14, "undefined": 0},
                   stages=[{"round": 0, "index": 0, "kind": "adam", "steps": 10, "stop_reason": "max_steps",
                            "seconds": 0.5}],
-                  wall_seconds=1.5, numerics={"dtype": "float64", "backend": "cpu"}, versions={"jax": "x"})
+                  wall_seconds=1.5, numerics={"dtype": "float64", "backend": "cpu"},
+                  provenance={"versions": {"jax": "x"}})
     return store.Summary(**{**fields, **changes})
 
 
@@ -67,6 +68,14 @@ def test_run_id_depends_on_numbers_not_output():
     b = build_config(NET, ["output.dir=elsewhere", "output.log_every=7"])
     c = build_config(NET, ["seed=1"])
     assert store.run_id(a) == store.run_id(b) != store.run_id(c)
+
+
+def test_a_summary_written_with_versions_twice_reads_back_with_them_once_under_provenance():
+    record, _ = net_record()
+    old = {**record.summary.to_json(), "versions": {"jax": "x"}}  # before 2026-12-08: a copy of provenance's
+    assert "versions" not in record.summary.to_json()
+    back = store.Summary.from_json(old)
+    assert back.provenance["versions"] == {"jax": "x"} and not hasattr(back, "versions")
 
 
 def test_record_round_trips_every_field(tmp_path):

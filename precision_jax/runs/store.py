@@ -146,7 +146,6 @@ class Summary:
     stages: list[dict]  # one row per stage (round, index, kind, steps, stop_reason, seconds, ...)
     wall_seconds: float
     numerics: dict
-    versions: dict
     boost: Optional[dict] = None  # {"rounds": accepted rounds, "rows": [...]}
     batch: Optional[dict] = None  # {"seeds": S, "group_wall_seconds": t}
     chain: Optional[dict] = None  # train: auto: {"train": [stage, ...], "boost": {...}}, the chain that ran
@@ -174,13 +173,15 @@ class Summary:
         """The summary in ``data`` (as :meth:`to_json` wrote it); ``ValueError`` saying what is wrong.
 
         Nulls among the metrics and in ``wall_seconds`` were non-finite floats
-        and come back as NaN; nulls inside free-form rows stay None.
+        and come back as NaN; nulls inside free-form rows stay None. A summary
+        written before 2026-12-08 also has a top-level ``versions``, a copy of
+        ``provenance.versions``: read and dropped.
         """
         _expect(data, dict, "summary")
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in dataclasses.fields(cls)} | {"versions"}
         optional = {f.name for f in dataclasses.fields(cls)
                     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
-        _exact_keys(data, names, optional, "summary")
+        _exact_keys(data, names, optional | {"versions"}, "summary")
         status = _expect(data["status"], str, "status")
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
@@ -194,7 +195,7 @@ class Summary:
                      for k, v in metrics.items()},
             stages=[_expect(row, dict, "stages") for row in _expect(data["stages"], list, "stages")],
             wall_seconds=_number(data["wall_seconds"], "wall_seconds"),
-            numerics=_expect(data["numerics"], dict, "numerics"), versions=_expect(data["versions"], dict, "versions"),
+            numerics=_expect(data["numerics"], dict, "numerics"),
             boost=_expect(data.get("boost"), (dict, type(None)), "boost"),
             batch=_expect(data.get("batch"), (dict, type(None)), "batch"),
             chain=_expect(data.get("chain"), (dict, type(None)), "chain"),

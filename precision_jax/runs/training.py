@@ -375,7 +375,7 @@ def summarize(cfg: ExperimentConfig, target: Target, data: Dataset, n_params: in
         stages=stages, wall_seconds=wall_seconds,
         numerics={"dtype": str(jnp.asarray(data.y_train).dtype), "jax_enable_x64": bool(jax.config.jax_enable_x64),
                   "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
-        versions=record["versions"], provenance=record)
+        provenance=record)
 
 
 def run_round_spectrum(record, model, round_: int):
