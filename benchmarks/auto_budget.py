@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--measure", action="store_true", help="measure the machine speed first, alone")
     parser.add_argument("--table", action="store_true", help="print the table from the results file and stop")
     args = parser.parse_args()
+    record.stop_children_on_sigterm()
     if args.table:
         print(table(load()["rows"]))
         return

@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the table of the runs in OUT/auto_chain.json, "
                                                               "run nothing")
     args = parser.parse_args()
+    record.stop_children_on_sigterm()
     if args.table:
         print(table(json.loads((Path(args.out) / "auto_chain.json").read_text())["results"]))
         return

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -29,6 +30,13 @@ def command() -> str:
     except ValueError:
         pass
     return "python " + shlex.join([str(script), *sys.argv[1:]])
+
+
+def stop_children_on_sigterm() -> None:
+    """Let SIGTERM (``timeout``, ``kill``) end this benchmark by an exception, so that ``subprocess.run``
+    kills the run it is waiting on instead of leaving it to compete with the next measurement (an
+    interrupted ``prec run`` resumes from its checkpoint)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _load_average() -> list[float] | None:
