@@ -88,7 +88,11 @@ def load() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
 
 
+TABLE_BUDGETS = ("10m", "30m", "60m")  # the table issue 25 asks for
+
+
 def table(rows: list[dict]) -> str:
+    """The markdown table of ``rows``, then which of the table's (task, budget) cells have no row yet."""
     lines = ["| task | goal | budget | test RMSE | max error | met | stop | wall (predicted LM) | rounds | steps |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -99,6 +103,11 @@ def table(rows: list[dict]) -> str:
                      f"{r['test_max_abs_error']:.2e} | {'yes' if r['met'] else 'no'} | {r['stop_reason']} | "
                      f"{r['wall_seconds']:.0f} s ({r['predicted_seconds']:.0f} s) | "
                      f"{r['rounds_accepted']}/{r['planned_rounds']} | {r['steps_run']} |")
+    done = {(r["task"], r["budget"]) for r in rows}
+    missing = [f"{task} at {budget}" for task in TASKS for budget in TABLE_BUDGETS if (task, budget) not in done]
+    if missing:
+        lines += ["", f"Not measured yet ({len(missing)} of {len(TASKS) * len(TABLE_BUDGETS)}; "
+                  f"`python benchmarks/auto_budget.py --budget B --tasks T` adds one): {', '.join(missing)}."]
     return "\n".join(lines)
 
 
