@@ -79,6 +79,9 @@ from precision_jax.runs.atomic_files import (
 )
 
 FORMAT_VERSION = 2
+# summary.json keys that earlier writers of this format wrote and readers now drop: "versions" (until 2026-12-08)
+# was a copy of provenance.versions
+FORMER_SUMMARY_KEYS = frozenset({"versions"})
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
 CURVE_FILE = "curve.csv"
@@ -178,10 +181,10 @@ class Summary:
         ``provenance.versions``: read and dropped.
         """
         _expect(data, dict, "summary")
-        names = {f.name for f in dataclasses.fields(cls)} | {"versions"}
+        names = {f.name for f in dataclasses.fields(cls)} | FORMER_SUMMARY_KEYS
         optional = {f.name for f in dataclasses.fields(cls)
                     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
-        _exact_keys(data, names, optional | {"versions"}, "summary")
+        _exact_keys(data, names, optional | FORMER_SUMMARY_KEYS, "summary")
         status = _expect(data["status"], str, "status")
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
