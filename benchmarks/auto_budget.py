@@ -113,7 +113,8 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--budget", default="10m,30m,60m", help="comma-separated budgets, e.g. 1m or 10m,30m,60m")
+    parser.add_argument("--budget", default=",".join(TABLE_BUDGETS),
+                        help="comma-separated budgets, e.g. 1m or 10m,30m,60m")
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, of {', '.join(TASKS)}")
     parser.add_argument("--out", default=None, help="the run store (default: a temporary folder)")
     parser.add_argument("--measure", action="store_true", help="measure the machine speed first, alone")

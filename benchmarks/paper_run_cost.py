@@ -203,14 +203,14 @@ def table(rep: dict) -> str:
     lines = ["| fig | run set (its dearest seed group that fits in memory here) | seconds per iteration: "
              "measured / model | seed group: model → measured | figure at the paper profile: model → scaled by the "
              "probes |", "|---|---|---|---|---|"]
-    hours = cost.format_duration
     for figure, fig in rep["figures"].items():
         first = True
         for name, row in fig["run_sets"].items():
             probe = row.get("probe")
             if probe is None:
                 continue
-            total = (f"{hours(fig['model_seconds'])} → **{hours(fig['scaled_seconds'])}**"
+            total = (f"{cost.format_duration(fig['model_seconds'])} → "
+                     f"**{cost.format_duration(fig['scaled_seconds'])}**"
                      f" (≈ {2 * fig['scaled_seconds'] / 3600:,.0f} CPU-hours on 2-core tasks)") if first else ""
             memory_note = ("" if row.get("probed_dearest", True) else
                            f"; the dearest needs ~{row['dearest_activation_bytes'] / 2**30:.0f} GB")
@@ -220,7 +220,8 @@ def table(rep: dict) -> str:
                 rates = "; ".join(f"{st['kind']} {st['seconds_per_iteration']:.3g} / "
                                   f"{st['model_seconds_per_iteration']:.3g}" + ("" if st["from_slope"] else " (model)")
                                   for st in probe["stages"] if st["round"] == 0)
-                group = (f"{hours(probe['model_group_seconds'])} → {hours(probe['measured_group_seconds'])} "
+                group = (f"{cost.format_duration(probe['model_group_seconds'])} → "
+                         f"{cost.format_duration(probe['measured_group_seconds'])} "
                          f"(×{probe['measured_over_model']:.2f})")
                 lines.append(f"| {figure if first else ''} | {name} ({probe['seeds']} seeds, N = {probe['N']:,}, "
                              f"D = {probe['D']:,}{memory_note}) | {rates} | {group} | {total} |")
